@@ -1,0 +1,62 @@
+# dip-lake: every target installs what it needs first and is safe to run twice.
+#   make demo   the main job on embedded defaults (local Spark, ./lake)
+#   make test   ruff, then the whole test suite
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.installed
+JARS_STAMP := .jars/.complete
+KEY := .secrets/hmac.key
+PYTEST_ARGS ?=
+
+.PHONY: help install jars key demo test lint lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Exact versions come from requirements.lock (compiled from pyproject.toml by `make lock`).
+$(PY_STAMP): pyproject.toml requirements.lock | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade uv
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .
+	touch $@
+
+# The Delta jars, resolved once by Maven at install time; jobs never touch the network.
+$(JARS_STAMP): pom.xml
+	rm -rf .jars
+	mvn -q -B -f pom.xml dependency:copy-dependencies -DoutputDirectory=.jars
+	touch $@
+
+install: $(PY_STAMP) $(JARS_STAMP) ## create .venv, install the project, fetch the Delta jars
+
+jars: $(JARS_STAMP) ## fetch the Delta jars into .jars/ (Maven, from pom.xml)
+
+# A local pseudonymisation key for the demo only: git-ignored, owner-only. Production
+# sets DIPLAKE_HMAC_KEY or DIPLAKE_HMAC_KEY_FILE from its secret store instead.
+$(KEY):
+	umask 077 && mkdir -p $(dir $(KEY)) && $(PYTHON) -c "import secrets; print(secrets.token_hex(32))" > $(KEY)
+
+key: $(KEY) ## create a local demo HMAC key in .secrets/ (never committed)
+
+demo: install key ## run the main job on embedded defaults
+	$(BIN)/diplake demo
+
+lint: $(PY_STAMP) ## ruff
+	$(BIN)/ruff check .
+
+test: install lint ## ruff, then pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lock: $(BIN)/python ## recompile requirements.lock from pyproject.toml
+	$(BIN)/python -m pip install --quiet --upgrade uv
+	$(BIN)/uv pip compile --python $(BIN)/python --extra dev --no-header --quiet pyproject.toml -o requirements.lock
+
+clean: ## remove the local lake, landing zone and MLflow store (keeps .venv and .jars)
+	rm -rf lake landing mlflow.db mlruns

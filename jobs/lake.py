@@ -1,0 +1,127 @@
+"""The lake on disk: table paths, keyed MERGEs, versioned overwrites, pinned reads.
+
+Tables live at ``<lake>/<layer>/<table>``. ``bronze`` and ``quarantine`` hold raw
+personal data and are created owner-only (0700). Every job reads its inputs
+through :class:`PinnedReads`, which reads each table at one Delta version and
+remembers it, so a result can be reproduced later by time travel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+
+from jobs.config import Config
+
+LAYERS = ("bronze", "silver", "gold", "quarantine", "ops")
+PRIVATE_LAYERS = frozenset({"bronze", "quarantine"})
+
+
+class TableMissingError(LookupError):
+    """A job asked for a table that no earlier job has written."""
+
+
+def table_path(cfg: Config, layer: str, table: str) -> str:
+    if layer not in LAYERS:
+        raise ValueError(f"unknown layer {layer!r}; layers are {', '.join(LAYERS)}")
+    return str(cfg.lake / layer / table)
+
+
+def ensure_layout(cfg: Config) -> None:
+    """Create the layer folders; the ones holding raw personal data are owner-only."""
+    for layer in LAYERS:
+        folder = cfg.lake / layer
+        folder.mkdir(parents=True, exist_ok=True)
+        if layer in PRIVATE_LAYERS:
+            os.chmod(folder, 0o700)
+
+
+def is_table(spark: SparkSession, path: str) -> bool:
+    return Path(path, "_delta_log").is_dir() and DeltaTable.isDeltaTable(spark, path)
+
+
+def latest_version(spark: SparkSession, path: str) -> int:
+    if not is_table(spark, path):
+        raise TableMissingError(f"no Delta table at {path}")
+    return int(DeltaTable.forPath(spark, path).history(1).first()["version"])
+
+
+def read_version(spark: SparkSession, path: str, version: int | None = None) -> DataFrame:
+    reader = spark.read.format("delta")
+    if version is not None:
+        reader = reader.option("versionAsOf", version)
+    return reader.load(path)
+
+
+def overwrite(df: DataFrame, path: str, partition_by: Sequence[str] = ()) -> None:
+    """Replace a table's contents as one new version (the old ones stay for time travel)."""
+    writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "false")
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    writer.save(path)
+
+
+def merge_upsert(
+    spark: SparkSession,
+    df: DataFrame,
+    path: str,
+    keys: Sequence[str],
+    partition_by: Sequence[str] = (),
+) -> None:
+    """Insert new keys, update matched ones; create the table on first use.
+
+    Rows whose non-key columns are unchanged are not rewritten, so re-running
+    the same upsert leaves the table's contents as they were.
+    """
+    if not keys:
+        raise ValueError("merge_upsert needs at least one key column")
+    if not is_table(spark, path):
+        overwrite(df, path, partition_by)
+        return
+    on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+    changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in df.columns if c not in keys)
+    merge = DeltaTable.forPath(spark, path).alias("t").merge(df.alias("s"), on)
+    if changed:
+        merge = merge.whenMatchedUpdateAll(condition=changed)
+    merge.whenNotMatchedInsertAll().execute()
+
+
+def history(spark: SparkSession, path: str) -> list[dict]:
+    """The table's commits, oldest first, as plain dicts."""
+    rows = DeltaTable.forPath(spark, path).history().orderBy("version").collect()
+    return [
+        {
+            "version": r["version"],
+            "timestamp": r["timestamp"],
+            "operation": r["operation"],
+            "metrics": dict(r["operationMetrics"] or {}),
+        }
+        for r in rows
+    ]
+
+
+class PinnedReads:
+    """Reads tables each at one fixed version and records which, for the run ledger."""
+
+    def __init__(self, spark: SparkSession, cfg: Config) -> None:
+        self._spark = spark
+        self._cfg = cfg
+        self.versions: dict[str, int] = {}
+
+    def table(self, layer: str, name: str, version: int | None = None) -> DataFrame:
+        path = table_path(self._cfg, layer, name)
+        key = f"{layer}/{name}"
+        pinned = self.versions.get(key) if version is None else version
+        if pinned is None:
+            pinned = latest_version(self._spark, path)
+        if self.versions.setdefault(key, pinned) != pinned:
+            raise ValueError(f"{key} already read at version {self.versions[key]} in this run")
+        return read_version(self._spark, path, pinned)
+
+    def as_json(self) -> str:
+        return json.dumps(self.versions, sort_keys=True)

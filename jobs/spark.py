@@ -1,0 +1,137 @@
+"""The one SparkSession factory: Delta on, jars from disk, nothing from the network.
+
+Every job, DAG task, notebook and test gets its session from :func:`get_spark`.
+The Delta jars are copied into ``cfg.jars_dir`` at install time (``make jars``,
+Maven reading ``pom.xml``); this module only points Spark at them. It never sets
+``spark.jars.packages``, so no Ivy resolution can happen when a job starts.
+
+Under ``spark-submit`` the JVM is already running: pass the same jars with
+``--jars`` (``diplake submit`` does it, see :func:`submit_command`); the builder
+then only adds the Delta SQL settings.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from jobs.config import REPO_ROOT, Config
+
+DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
+DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+REQUIRED_JAR_PREFIXES = ("delta-spark_", "delta-storage-")
+LOG_CONFIG = REPO_ROOT / "conf" / "log4j2.properties"
+JARS_COMMAND = (
+    "make jars   (runs: mvn -q -f pom.xml dependency:copy-dependencies -DoutputDirectory=.jars)"
+)
+
+
+class MissingJarsError(RuntimeError):
+    """The Delta jars are not on disk; the message names the command that fetches them."""
+
+
+def delta_jars(jars_dir: Path) -> list[Path]:
+    """All jars in ``jars_dir``, after checking that Delta's own two are among them."""
+    jars = sorted(jars_dir.glob("*.jar")) if jars_dir.is_dir() else []
+    names = [jar.name for jar in jars]
+    missing = [p for p in REQUIRED_JAR_PREFIXES if not any(n.startswith(p) for n in names)]
+    if missing:
+        raise MissingJarsError(
+            f"Delta jars missing in {jars_dir} (no {', '.join(p + '*.jar' for p in missing)}). "
+            f"Fetch them once, at install time, with:\n    {JARS_COMMAND}"
+        )
+    return jars
+
+
+def spark_conf(cfg: Config, app_name: str) -> dict[str, str]:
+    """The settings every dip-lake session carries, as plain strings."""
+    conf = {
+        "spark.app.name": app_name,
+        "spark.sql.extensions": DELTA_EXTENSION,
+        "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
+        "spark.sql.shuffle.partitions": str(cfg.shuffle_partitions),
+        "spark.sql.session.timeZone": cfg.timezone,
+        "spark.ui.enabled": str(cfg.spark_ui).lower(),
+        "spark.ui.showConsoleProgress": "false",
+        # Decimal money: fail loudly on overflow instead of returning null.
+        "spark.sql.ansi.enabled": "true",
+        "spark.sql.adaptive.enabled": "true",
+        # Log replay of small tables: Delta's default of 50 partitions is all overhead here.
+        "spark.databricks.delta.snapshotPartitions": str(max(cfg.shuffle_partitions, 1)),
+        "spark.driver.memory": cfg.driver_memory,
+    }
+    conf.update(cfg.extra_spark_conf)
+    return conf
+
+
+def _running_under_spark_submit() -> bool:
+    # spark-submit starts the JVM first and hands Python the gateway through these.
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def get_spark(cfg: Config, app_name: str = "dip-lake"):
+    """Return the active session, or build one with Delta from ``cfg``."""
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder
+    conf = spark_conf(cfg, app_name)
+    if _running_under_spark_submit():
+        # The JVM exists already: master, memory and jars came from spark-submit's flags.
+        del conf["spark.driver.memory"]
+    else:
+        builder = builder.master(cfg.spark_master)
+        conf["spark.jars"] = ",".join(str(j) for j in delta_jars(cfg.jars_dir))
+        if LOG_CONFIG.is_file():
+            conf["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={LOG_CONFIG}"
+        if cfg.spark_master.startswith("local"):
+            # A local run needs no routable address; binding loopback keeps it off the network.
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
+
+
+def spark_home() -> Path:
+    """pyspark's own distribution folder (bin/spark-submit, bin/spark-class)."""
+    import pyspark
+
+    return Path(pyspark.__file__).resolve().parent
+
+
+def submit_command(
+    cfg: Config,
+    script: Path,
+    script_args: Sequence[str] = (),
+    master: str | None = None,
+    extra_conf: Mapping[str, str] | None = None,
+) -> list[str]:
+    """The ``spark-submit`` command line that runs ``script`` with the Delta jars attached."""
+    jars = delta_jars(cfg.jars_dir)
+    submit = shutil.which("spark-submit") or str(spark_home() / "bin" / "spark-submit")
+    command = [
+        submit,
+        "--master",
+        master or cfg.spark_master,
+        "--jars",
+        ",".join(str(j) for j in jars),
+        "--conf",
+        f"spark.sql.extensions={DELTA_EXTENSION}",
+        "--conf",
+        f"spark.sql.catalog.spark_catalog={DELTA_CATALOG}",
+        "--conf",
+        f"spark.pyspark.python={sys.executable}",
+    ]
+    if LOG_CONFIG.is_file():
+        command += ["--driver-java-options", f"-Dlog4j2.configurationFile={LOG_CONFIG}"]
+    for key, value in (extra_conf or {}).items():
+        command += ["--conf", f"{key}={value}"]
+    return [*command, str(script), *script_args]

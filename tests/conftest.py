@@ -1,0 +1,46 @@
+"""One SparkSession for the whole suite (local[2], UI off, two shuffle partitions).
+
+Every test gets its own lake folder under pytest's tmp_path through ``cfg``;
+the session is shared because starting a JVM costs seconds and tests stay fast
+only when they do not pay it again (the pattern of delta's own test utils).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from jobs import config
+from jobs.config import Config
+from jobs.spark import get_spark
+
+TEST_SETTINGS = {
+    "spark_master": "local[2]",
+    "shuffle_partitions": 2,
+    "spark_ui": False,
+    "driver_memory": "2g",
+}
+
+
+@pytest.fixture(scope="session")
+def session_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("diplake-home")
+
+
+@pytest.fixture(scope="session")
+def spark(session_home: Path):
+    # Settings from the developer's shell must not leak into the suite.
+    for name in [n for n in os.environ if n.startswith(config.ENV_PREFIX)]:
+        os.environ.pop(name)
+    session = get_spark(config.load({"home": str(session_home), **TEST_SETTINGS}), "dip-lake tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def cfg(tmp_path: Path, spark) -> Config:
+    """Settings pointing at a fresh lake and landing folder for this test only."""
+    del spark  # requested so the shared session exists before a test builds its own
+    return config.load({"home": str(tmp_path), **TEST_SETTINGS})

@@ -1,0 +1,62 @@
+from pathlib import Path
+
+import pytest
+
+from jobs import config
+from jobs.spark import (
+    DELTA_CATALOG,
+    DELTA_EXTENSION,
+    MissingJarsError,
+    delta_jars,
+    spark_conf,
+    submit_command,
+)
+
+
+def test_missing_jars_name_the_command_that_fetches_them(tmp_path: Path):
+    with pytest.raises(MissingJarsError, match="make jars") as error:
+        delta_jars(tmp_path / "nowhere")
+    assert "mvn" in str(error.value)
+
+
+def test_a_folder_without_delta_storage_is_incomplete(tmp_path: Path):
+    (tmp_path / "delta-spark_4.2_2.13-4.4.0.jar").write_bytes(b"")
+    with pytest.raises(MissingJarsError, match="delta-storage"):
+        delta_jars(tmp_path)
+    (tmp_path / "delta-storage-4.4.0.jar").write_bytes(b"")
+    assert [j.name for j in delta_jars(tmp_path)] == [
+        "delta-spark_4.2_2.13-4.4.0.jar",
+        "delta-storage-4.4.0.jar",
+    ]
+
+
+def test_conf_turns_delta_on_and_never_resolves_packages(tmp_path: Path):
+    cfg = config.load({"home": str(tmp_path), "shuffle_partitions": 3}, env={})
+    conf = spark_conf(cfg, "x")
+    assert conf["spark.sql.extensions"] == DELTA_EXTENSION
+    assert conf["spark.sql.catalog.spark_catalog"] == DELTA_CATALOG
+    assert conf["spark.sql.shuffle.partitions"] == "3"
+    assert conf["spark.ui.enabled"] == "false"
+    assert not any(key.startswith("spark.jars.packages") for key in conf)
+
+
+def test_submit_command_attaches_the_jars_from_disk(tmp_path: Path):
+    for name in ("delta-spark_4.2_2.13-4.4.0.jar", "delta-storage-4.4.0.jar"):
+        (tmp_path / name).write_bytes(b"")
+    cfg = config.load({"home": str(tmp_path), "jars_dir": str(tmp_path)}, env={})
+    cmd = submit_command(cfg, Path("jobs/roundtrip.py"), ["--lake", "/l"], master="spark://h:1")
+    assert cmd[cmd.index("--master") + 1] == "spark://h:1"
+    jars = cmd[cmd.index("--jars") + 1].split(",")
+    assert jars == [
+        str(tmp_path / "delta-spark_4.2_2.13-4.4.0.jar"),
+        str(tmp_path / "delta-storage-4.4.0.jar"),
+    ]
+    assert cmd[-3:] == ["jobs/roundtrip.py", "--lake", "/l"]
+    assert "--packages" not in cmd
+
+
+def test_shared_session_has_delta_and_the_test_settings(spark):
+    assert spark.conf.get("spark.sql.extensions") == DELTA_EXTENSION
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "2"
+    assert spark.sparkContext.master == "local[2]"
+    assert spark.sparkContext.uiWebUrl is None
