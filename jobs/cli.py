@@ -19,6 +19,7 @@ from jobs import config as config_module
 # name -> (module, one-line help). Modules are imported only for the command that runs.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("jobs.demo", "run the main job on embedded defaults (what `make demo` runs)"),
+    "generate": ("jobs.generate.run", "write a synthetic city's feeds into the landing zone"),
     "roundtrip": ("jobs.roundtrip", "Delta round trip: write, MERGE, time travel, history"),
     "submit": ("jobs.submit", "run a job script through spark-submit with the Delta jars"),
     "config": ("jobs.show_config", "print the resolved settings and where each came from"),

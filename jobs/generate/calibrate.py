@@ -26,10 +26,7 @@ def proc_key(procedures: Sequence[str]) -> str:
     st = [c for c in codes if chapter_class(c) in "ST"]
     if not st:
         return ""
-    if codes[0] in st:
-        ordered = [codes[0], *sorted(c for c in st if c != codes[0])]
-    else:
-        ordered = sorted(st)
+    ordered = [codes[0], *sorted(c for c in st if c != codes[0])] if codes[0] in st else sorted(st)
     return "+".join(ordered[:3])
 
 

@@ -21,20 +21,32 @@ from jobs.generate.vocab import Vocabularies
 
 # ICD-10 first letter (or letter + first digit) -> ICD-9-CM-3 chapters that treat it.
 SYSTEM_PROCEDURES: dict[str, tuple[int, ...]] = {
-    "A": (38, 99, 34), "B": (38, 99, 86),
-    "C": (40, 41, 45, 50, 51, 65, 68, 85, 32, 92, 99), "D": (41, 45, 65, 68, 85, 99),
-    "E": (6, 7, 99, 43), "F": (94, 99), "G": (1, 2, 3, 4, 5, 99),
-    "H0": (8, 9, 10, 11, 12, 13, 14, 15, 16), "H6": (18, 19, 20),
-    "I": (35, 36, 37, 38, 39, 0), "J": (30, 31, 32, 33, 34, 96, 93),
+    "A": (38, 99, 34),
+    "B": (38, 99, 86),
+    "C": (40, 41, 45, 50, 51, 65, 68, 85, 32, 92, 99),
+    "D": (41, 45, 65, 68, 85, 99),
+    "E": (6, 7, 99, 43),
+    "F": (94, 99),
+    "G": (1, 2, 3, 4, 5, 99),
+    "H0": (8, 9, 10, 11, 12, 13, 14, 15, 16),
+    "H6": (18, 19, 20),
+    "I": (35, 36, 37, 38, 39, 0),
+    "J": (30, 31, 32, 33, 34, 96, 93),
     "K": (42, 43, 44, 45, 46, 47, 49, 50, 51, 52, 53, 54),
-    "L": (86,), "M": (76, 77, 78, 79, 80, 81, 83, 84),
-    "N": (55, 56, 57, 58, 59, 60, 64, 65, 66, 68, 69, 39), "O": (72, 73, 74, 75),
-    "P": (99, 93, 96), "Q": (35, 39, 47, 53, 64, 81, 86), "R": (99, 93),
-    "S": (79, 78, 81, 83, 86, 1, 2), "T": (79, 86, 96, 99), "Z": (99, 92, 39),
+    "L": (86,),
+    "M": (76, 77, 78, 79, 80, 81, 83, 84),
+    "N": (55, 56, 57, 58, 59, 60, 64, 65, 66, 68, 69, 39),
+    "O": (72, 73, 74, 75),
+    "P": (99, 93, 96),
+    "Q": (35, 39, 47, 53, 64, 81, 86),
+    "R": (99, 93),
+    "S": (79, 78, 81, 83, 86, 1, 2),
+    "T": (79, 86, 96, 99),
+    "Z": (99, 92, 39),
 }
 DIAGNOSTIC_CHAPTERS = (87, 88, 89, 90, 91)
 # Base cost (yuan, level-2 hospital, first year) by the class of the treatment.
-BASE_COST = {"C": 6_500.0, "D": 7_500.0, "T": 9_000.0, "S": 19_000.0}
+BASE_COST = {"C": 2_500.0, "D": 3_100.0, "T": 3_800.0, "S": 7_400.0}
 LEVEL_COST = {3: 1.28, 2: 1.0, 1: 0.72}
 YEARLY_GROWTH = 0.035
 TREATMENTS_MEAN = 1.5
@@ -130,8 +142,10 @@ def build_model(
     klass = np.array([_highest_class(p) for p in profiles.procedures])
     cost_noise = rng.lognormal(0.0, 0.45, len(profiles))
     profiles["treatment_class"] = klass
-    profiles["base_cost"] = np.array([BASE_COST[k] for k in klass]) * cost_noise * (
-        1 + 0.35 * profiles.procedures.map(len).to_numpy()
+    profiles["base_cost"] = (
+        np.array([BASE_COST[k] for k in klass])
+        * cost_noise
+        * (1 + 0.35 * profiles.procedures.map(len).to_numpy())
     )
     profiles["los_mean"] = np.clip(
         np.where(klass == "S", 9.5, 7.0) * rng.lognormal(0, 0.3, len(profiles)), 2, 30
@@ -144,9 +158,12 @@ def build_model(
         default=rng.uniform(25, 65, len(profiles)),
     )
     profiles["female_share"] = np.select(
-        [first == "O", profiles.principal_dx.str[:1].isin(["N"])
-         & profiles.principal_dx.str[1:3].between("70", "98"),
-         profiles.principal_dx.str[:3].between("N40", "N51")],
+        [
+            first == "O",
+            profiles.principal_dx.str[:1].isin(["N"])
+            & profiles.principal_dx.str[1:3].between("70", "98"),
+            profiles.principal_dx.str[:3].between("N40", "N51"),
+        ],
         [1.0, 1.0, 0.0],
         default=0.5,
     )

@@ -17,7 +17,11 @@ from pathlib import Path
 
 import pandas as pd
 
-_PO_ENTRY = re.compile(r'msgctxt "model:[^,]+,(?:name|description):([^"]+)"\nmsgid "(?:[^"\\]|\\.)*"\nmsgstr "((?:[^"\\]|\\.)*)"')
+_PO_ENTRY = re.compile(
+    r'msgctxt "model:[^,]+,(?:name|description):([^"]+)"\n'
+    r'msgid "(?:[^"\\]|\\.)*"\n'
+    r'msgstr "((?:[^"\\]|\\.)*)"'
+)
 
 
 class VocabularyMissingError(RuntimeError):
@@ -78,8 +82,12 @@ def load() -> Vocabularies:
 
     px_zh = _po_names(px_po)
     px_rows = [
-        (f["name"], int(f["name"][:2]), f.get("description", ""),
-         px_zh.get(rid, f.get("description", "")))
+        (
+            f["name"],
+            int(f["name"][:2]),
+            f.get("description", ""),
+            px_zh.get(rid, f.get("description", "")),
+        )
         for rid, f in _records(px_xml)
         if re.fullmatch(r"\d{2}(\.\d{1,2})?", f.get("name", ""))
     ]

@@ -15,14 +15,22 @@ import pandas as pd
 from jobs.generate.knobs import Knobs
 
 DISTRICTS = {
-    "350203": "思明", "350205": "海沧", "350206": "湖里",
-    "350211": "集美", "350212": "同安", "350213": "翔安",
+    "350203": "思明",
+    "350205": "海沧",
+    "350206": "湖里",
+    "350211": "集美",
+    "350212": "同安",
+    "350213": "翔安",
 }
 DISTRICT_CODES = np.array(list(DISTRICTS))
 DISTRICT_WEIGHTS = np.array([0.22, 0.12, 0.2, 0.18, 0.15, 0.13])
 OTHER_REGIONS = np.array(["350102", "350181", "350502", "350602", "440106", "310104", "330106"])
-SURNAMES = list("王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蔡蒋余杜叶程苏魏吕丁沈任姚卢傅钟姜崔谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤")
-GIVEN = list("伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国文辉玲志红鹏宇婷雪琳晨浩然梓涵欣怡子轩俊杰思远雨萱博文佳怡家豪诗涵泽宇")
+SURNAMES = list(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蔡蒋余杜叶程苏魏吕丁沈任姚卢傅钟姜崔谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
+GIVEN = list(
+    "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国文辉玲志红鹏宇婷雪琳晨浩然梓涵欣怡子轩俊杰思远雨萱博文佳怡家豪诗涵泽宇"
+)
 ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
 ID_CHECK = np.array(list("10X98765432"))
 HOSPITAL_LEVEL_SHARE = {3: 0.12, 2: 0.30, 1: 0.58}
@@ -72,7 +80,9 @@ def build_institutions(knobs: Knobs, rng: np.random.Generator) -> pd.DataFrame:
     level = np.concatenate([levels, np.zeros(n_clinic + n_pharm, dtype=int)])
     district = rng.choice(DISTRICT_CODES, size=n, p=DISTRICT_WEIGHTS)
     prefix = np.where(types == "pharmacy", "P", "H")
-    code = np.array([f"{p}{d}{i:05d}" for i, (p, d) in enumerate(zip(prefix, district, strict=True))])
+    code = np.array(
+        [f"{p}{d}{i:05d}" for i, (p, d) in enumerate(zip(prefix, district, strict=True))]
+    )
     kind = {
         3: ["人民医院", "中心医院", "中医院", "妇幼保健院"],
         2: ["医院", "中医院", "骨科医院", "妇产医院"],
@@ -90,8 +100,14 @@ def build_institutions(knobs: Knobs, rng: np.random.Generator) -> pd.DataFrame:
     # Size: tertiary hospitals carry most of the inpatient load.
     size = np.where(level == 3, 9.0, np.where(level == 2, 3.0, 1.0)) * rng.lognormal(0, 0.4, n)
     return pd.DataFrame(
-        {"institution_code": code, "name": names, "type": types, "level": level,
-         "district": district, "size": np.where(types == "hospital", size, 0.0)}
+        {
+            "institution_code": code,
+            "name": names,
+            "type": types,
+            "level": level,
+            "district": district,
+            "size": np.where(types == "hospital", size, 0.0),
+        }
     )
 
 
@@ -100,8 +116,9 @@ def build_doctors(
 ) -> pd.DataFrame:
     care = institutions[institutions.type != "pharmacy"]
     per_site = np.where(care.level == 3, 120, np.where(care.level == 2, 45, 8))
-    per_site = np.maximum(2, (per_site * care["size"].clip(0.5, 3).where(care.level > 0, 1.0))
-                          .round().astype(int))
+    per_site = np.maximum(
+        2, (per_site * care["size"].clip(0.5, 3).where(care.level > 0, 1.0)).round().astype(int)
+    )
     site = np.repeat(care.institution_code.to_numpy(), per_site)
     n = len(site)
     hospitals = institutions.institution_code[institutions.type == "hospital"].to_numpy()
@@ -125,8 +142,9 @@ def build_doctors(
 def build_persons(knobs: Knobs, rng: np.random.Generator) -> pd.DataFrame:
     n = knobs.insured
     local = rng.random(n) < 0.9
-    region = np.where(local, rng.choice(DISTRICT_CODES, n, p=DISTRICT_WEIGHTS),
-                      rng.choice(OTHER_REGIONS, n))
+    region = np.where(
+        local, rng.choice(DISTRICT_CODES, n, p=DISTRICT_WEIGHTS), rng.choice(OTHER_REGIONS, n)
+    )
     # Age pyramid of a young coastal city: mean about 38, a long old tail.
     age_days = np.clip(rng.gamma(3.2, 12.0, n) * 365.25, 30, 98 * 365.25).astype(np.int64)
     ref = pd.Timestamp(f"{knobs.settlement_year}-12-31")
@@ -147,10 +165,11 @@ def build_persons(knobs: Knobs, rng: np.random.Generator) -> pd.DataFrame:
     ).drop_duplicates("id_no", ignore_index=True)
     m = len(frame)
     frame["village"] = np.char.add(
-        frame.district.to_numpy().astype("U6"), np.char.zfill(rng.integers(1, 120, m).astype("U3"), 3)
+        frame.district.to_numpy().astype("U6"),
+        np.char.zfill(rng.integers(1, 120, m).astype("U3"), 3),
     )
-    enrol_start = pd.Timestamp(f"{knobs.first_year - 5}-01-01") + pd.to_timedelta(
-        rng.integers(0, 365 * 5, m), unit="D"
+    enrol_start = pd.Timestamp(f"{knobs.first_year - 10}-01-01") + pd.to_timedelta(
+        rng.integers(0, 365 * 9, m), unit="D"
     )
     frame["enrol_start"] = np.maximum(enrol_start.normalize(), frame.birth_date)
     frame["enrol_end"] = pd.NaT

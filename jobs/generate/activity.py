@@ -1,0 +1,227 @@
+"""Outpatient pharmacy sales, face checks and enrolments elsewhere, fraud signals included."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from jobs.generate.fraud import Planted
+from jobs.generate.knobs import Knobs
+from jobs.generate.world import World
+
+DRUGS = np.array(
+    [
+        "XC10AAA001",
+        "XA02BCA001",
+        "XC09AAA002",
+        "XA10BAA001",
+        "XR03ACA002",
+        "XN02BEA001",
+        "XJ01DCA002",
+        "XB01ACA001",
+    ]
+)
+DAILY_NEED_DAYS = 30
+
+
+def pharmacy(
+    world: World, planted: Planted, knobs: Knobs, rng: np.random.Generator
+) -> pd.DataFrame:
+    """Transactions of the fee-detail years; a traceability code is sold once in honest trade."""
+    inst = world.institutions
+    shops = inst.institution_code[inst.type.isin(["pharmacy", "clinic"])].to_numpy()
+    years = knobs.year_list[-knobs.fee_detail_years :]
+    alive = world.persons[world.persons.death_date.isna()].id_no.to_numpy()
+    n = int(len(alive) * knobs.pharmacy_per_insured * len(years))
+    start = np.datetime64(f"{years[0]}-01-01")
+    days = 365 * len(years)
+    frame = pd.DataFrame(
+        {
+            "id_no": rng.choice(alive, n),
+            "institution_code": rng.choice(shops, n),
+            "txn_time": start + rng.integers(0, days * 86400, n).astype("timedelta64[s]"),
+            "item_code": rng.choice(DRUGS, n),
+            "quantity": rng.integers(1, 4, n),
+            "days_supply": rng.choice([7, 14, 30], n, p=[0.5, 0.3, 0.2]),
+        }
+    )
+    frame["amount_fen"] = frame.quantity * rng.integers(1500, 9000, n)
+    extra = []
+    # Drug resale: several pharmacies, supply far above need, one traceability code sold twice.
+    for id_no in planted.resale_persons:
+        k = int(rng.integers(10, 18))
+        extra.append(
+            pd.DataFrame(
+                {
+                    "id_no": id_no,
+                    "institution_code": rng.choice(shops, k),
+                    "txn_time": start + rng.integers(0, 60 * 86400, k).astype("timedelta64[s]"),
+                    "item_code": DRUGS[0],
+                    "quantity": 4,
+                    "days_supply": 90,
+                    "amount_fen": rng.integers(20_000, 40_000, k),
+                }
+            )
+        )
+    # Look-alike: chronic patients with long supplies from one pharmacy, at the pace of need.
+    for id_no in planted.chronic_persons:
+        k = 8
+        extra.append(
+            pd.DataFrame(
+                {
+                    "id_no": id_no,
+                    "institution_code": rng.choice(shops),
+                    "txn_time": start + (np.arange(k) * 90 * 86400).astype("timedelta64[s]"),
+                    "item_code": DRUGS[2],
+                    "quantity": 3,
+                    "days_supply": 90,
+                    "amount_fen": rng.integers(20_000, 30_000, k),
+                }
+            )
+        )
+    # Identity fraud: one card at two distant sites the same day.
+    far = {
+        d: inst.institution_code[(inst.type == "pharmacy") & (inst.district == d)].to_numpy()
+        for d in ("350203", "350213")
+    }
+    for id_no, day in planted.distant_same_day:
+        for district, hour in (("350203", 9), ("350213", 10)):
+            if len(far[district]):
+                extra.append(
+                    pd.DataFrame(
+                        {
+                            "id_no": [id_no],
+                            "institution_code": [rng.choice(far[district])],
+                            "txn_time": [np.datetime64(day) + np.timedelta64(hour * 3600, "s")],
+                            "item_code": [DRUGS[1]],
+                            "quantity": [1],
+                            "days_supply": [7],
+                            "amount_fen": [int(rng.integers(2000, 6000))],
+                        }
+                    )
+                )
+    # Ghost beds: the inpatient is seen buying drugs elsewhere during the stay.
+    ghosts = planted.cases[planted.cases.case_id.isin(planted.ghost_cases)]
+    if len(ghosts):
+        mid = ghosts.admission_date + (ghosts.discharge_date - ghosts.admission_date) / 2
+        extra.append(
+            pd.DataFrame(
+                {
+                    "id_no": ghosts.id_no.to_numpy(),
+                    "institution_code": rng.choice(shops, len(ghosts)),
+                    "txn_time": mid.to_numpy() + np.timedelta64(11 * 3600, "s"),
+                    "item_code": DRUGS[3],
+                    "quantity": 1,
+                    "days_supply": 7,
+                    "amount_fen": rng.integers(2000, 6000, len(ghosts)),
+                }
+            )
+        )
+    frame = pd.concat([frame, *extra], ignore_index=True)
+    frame = frame.sort_values(["txn_time", "id_no"], kind="stable", ignore_index=True)
+    trace = rng.integers(10**15, 10**16, len(frame)).astype(str)
+    frame["trace_code"] = np.char.add("8", trace.astype("U16"))
+    resale = np.flatnonzero(frame.id_no.isin(planted.resale_persons).to_numpy())
+    if len(resale) >= 2:
+        frame.loc[resale[1::2], "trace_code"] = frame.trace_code.to_numpy()[
+            resale[0::2][: len(resale[1::2])]
+        ]
+    return frame
+
+
+def face_checks(
+    world: World, planted: Planted, knobs: Knobs, rng: np.random.Generator
+) -> pd.DataFrame:
+    """Identity checks at admission (and for the doctor on duty); ghost stays have none."""
+    c = planted.cases
+    recent = c[
+        (c.year >= knobs.settlement_year - knobs.fee_detail_years + 1)
+        & ~c.case_id.isin(planted.ghost_cases)
+    ]
+    n = len(recent)
+    persons = pd.DataFrame(
+        {
+            "subject_type": "person",
+            "subject_id": recent.id_no.to_numpy(),
+            "institution_code": recent.hospital_code.to_numpy(),
+            "check_time": recent.admission_date.to_numpy()
+            + rng.integers(8 * 3600, 18 * 3600, n).astype("timedelta64[s]"),
+            "matched": np.where(rng.random(n) < 0.985, "Y", "N"),
+        }
+    )
+    doctors = pd.DataFrame(
+        {
+            "subject_type": "doctor",
+            "subject_id": recent.doctor_id.to_numpy(),
+            "institution_code": recent.hospital_code.to_numpy(),
+            "check_time": recent.admission_date.to_numpy() + np.timedelta64(8 * 3600, "s"),
+            "matched": "Y",
+        }
+    ).drop_duplicates(["subject_id", "institution_code", "check_time"])
+    out = pd.concat([persons, doctors], ignore_index=True)
+    return out.sort_values(["check_time", "subject_id"], kind="stable", ignore_index=True)
+
+
+def external_enrolments(world: World, planted: Planted, knobs: Knobs, rng: np.random.Generator):
+    """Enrolments reported by other pooling regions: active duplicates, and people who moved."""
+    persons = world.persons.set_index("id_no")
+    rows = []
+    for id_no in planted.duplicate_enrolments:
+        p = persons.loc[id_no]
+        start = pd.Timestamp(f"{knobs.settlement_year - 1}-01-01")
+        rows.append(
+            (
+                id_no,
+                p["name"],
+                str(rng.choice(["350502", "440106", "310104"])),
+                p.insurance_type,
+                start,
+                pd.NaT,
+            )
+        )
+    for id_no in planted.moved_persons:
+        p = persons.loc[id_no]
+        end = p.enrol_start - pd.Timedelta(days=1)
+        rows.append(
+            (
+                id_no,
+                p["name"],
+                str(rng.choice(["350102", "330106"])),
+                p.insurance_type,
+                end - pd.Timedelta(days=int(rng.integers(400, 2000))),
+                end,
+            )
+        )
+    frame = pd.DataFrame(
+        rows, columns=["id_no", "name", "region_code", "insurance_type", "enrol_start", "enrol_end"]
+    )
+    return frame.sort_values("id_no", ignore_index=True)
+
+
+def audit_outcomes(planted: Planted, knobs: Knobs, rng: np.random.Generator) -> pd.DataFrame:
+    """A sample of investigations: most true cases confirmed, some missed, a few false hits."""
+    labels = pd.DataFrame(planted.labels, columns=["entity_type", "entity_id", "pattern"])
+    labels = labels.drop_duplicates(["entity_type", "entity_id"])
+    investigated = labels[rng.random(len(labels)) < 0.45].copy()
+    investigated["outcome"] = np.where(rng.random(len(investigated)) < 0.9, "confirmed", "cleared")
+    looks = pd.DataFrame(planted.lookalikes, columns=["entity_type", "entity_id", "pattern"])
+    looks = looks[rng.random(len(looks)) < 0.5].copy()
+    looks["outcome"] = np.where(rng.random(len(looks)) < 0.05, "confirmed", "cleared")
+    c = planted.cases
+    clean = c[~c.case_id.isin(set(labels.entity_id))].sample(
+        n=min(len(c), max(20, len(investigated) * 3)), random_state=int(rng.integers(2**31))
+    )
+    random_checks = pd.DataFrame(
+        {
+            "entity_type": "case",
+            "entity_id": clean.case_id.to_numpy(),
+            "pattern": "",
+            "outcome": np.where(rng.random(len(clean)) < 0.02, "confirmed", "cleared"),
+        }
+    )
+    random_checks.loc[random_checks.outcome == "confirmed", "pattern"] = "SPLIT_ADMISSION"
+    out = pd.concat([investigated, looks, random_checks], ignore_index=True)
+    out["investigated_on"] = pd.Timestamp(f"{knobs.settlement_year}-01-01") + pd.to_timedelta(
+        rng.integers(0, 330, len(out)), unit="D"
+    )
+    return out.sort_values(["investigated_on", "entity_type", "entity_id"], ignore_index=True)

@@ -1,0 +1,262 @@
+"""``diplake generate``: a synthetic city's feeds in the landing zone, with the truth beside.
+
+    diplake generate --landing DIR --scale {demo,small,city} --seed N [knobs]
+
+Writes every source of SPEC 3 under ``<landing>/<source>/<yyyy-mm-dd>/`` and the
+ground truth under ``<landing>/_truth/`` (fraud labels, injected defects).
+The same seed and knobs give byte-identical files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from jobs.config import Config
+from jobs.generate import activity, calibrate, clinical, discharges, feeds, fraud, mess, vocab
+from jobs.generate.knobs import SCALES, Knobs, preset
+from jobs.generate.settlement import assign_dialects, write_settlement_lists
+from jobs.generate.world import build_world
+
+STREAMS = ("world", "clinical", "cases", "fraud", "mess", "feeds", "activity")
+
+
+def _yuan(fen: pd.Series) -> pd.Series:
+    return (fen // 100).astype(str) + "." + (fen % 100).astype(str).str.zfill(2)
+
+
+def _by_month(
+    frame: pd.DataFrame,
+    when: pd.Series,
+    source: str,
+    stem: str,
+    landing: Path,
+    rate: float,
+    log: mess.DefectLog,
+    rng: np.random.Generator,
+) -> int:
+    """One file per calendar month, landed on the 1st of the next month."""
+    files = 0
+    month = when.dt.to_period("M")
+    for period, part in frame.groupby(month, sort=True):
+        day = (period + 1).to_timestamp().strftime("%Y-%m-%d")
+        rel = f"{source}/{day}/{stem}_{period.strftime('%Y%m')}.csv"
+        part = part.reset_index(drop=True)
+        feeds.write_csv(feeds.duplicate_some(part, source, rel, rate, log, rng), landing / rel)
+        files += 1
+    return files
+
+
+def generate(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
+    started = time.perf_counter()
+    rngs = dict(
+        zip(
+            STREAMS,
+            (
+                np.random.default_rng(s)
+                for s in np.random.SeedSequence(knobs.seed).spawn(len(STREAMS))
+            ),
+            strict=True,
+        )
+    )
+    steps = tqdm(total=10, desc="generate", unit="step", disable=not progress)
+
+    def step(name: str) -> None:
+        steps.set_postfix_str(name)
+        steps.update(1)
+
+    if landing.exists():
+        shutil.rmtree(landing)  # a landing zone is rewritten whole: byte-identical reruns
+    landing.mkdir(parents=True)
+    vocabularies = vocab.load()
+    world = build_world(knobs, rngs["world"])
+    step("registries")
+    model = clinical.build_model(vocabularies, rngs["clinical"])
+    cases = discharges.build_discharges(model, world, knobs, rngs["cases"])
+    step("discharges")
+    planted = fraud.plant_all(cases, world, knobs, rngs["fraud"])
+    cases = planted.cases
+    for doctor_id, day in planted.deregistered.items():
+        world.doctors.loc[world.doctors.doctor_id == doctor_id, ["status", "deregistered_on"]] = [
+            "deregistered",
+            day,
+        ]
+    step("fraud")
+
+    log = mess.DefectLog()
+    first_day = f"{knobs.first_year}-01-01"
+    feeds.write_reference(world, landing, first_day)
+    feeds.write_registry(
+        world, landing, f"{knobs.settlement_year}-12-31", knobs.mess_rate, log, rngs["mess"]
+    )
+    step("registries written")
+    hospitals = world.institutions.institution_code[world.institutions.type == "hospital"]
+    dialect_of = assign_dialects(hospitals.to_numpy(), rngs["mess"])
+    known_dx = set(vocabularies.icd10.code) | set(vocabularies.icd10.category)
+    unknown_dx = mess.unknown_codes(known_dx, "icd10", rngs["mess"])
+    unknown_px = mess.unknown_codes(set(vocabularies.icd9.code), "icd9", rngs["mess"])
+    n_files = write_settlement_lists(
+        cases, landing, dialect_of, knobs.mess_rate, unknown_dx, unknown_px, log, rngs["mess"]
+    )
+    step("settlement lists")
+
+    recent_years = knobs.year_list[-knobs.fee_detail_years :]
+    recent = cases[cases.year.isin(recent_years)]
+    fees = feeds.fee_details(recent, rngs["feeds"])
+    dup = fees.case_id.isin(planted.duplicate_billing_cases)
+    first_rows = fees[dup & (fees.category == "treatment")].drop_duplicates("case_id")
+    ghost = fees.case_id.isin(planted.ghost_cases) & fees.category.isin(
+        ["drugs", "treatment", "nursing", "exams"]
+    )
+    fees = pd.concat([fees[~ghost], first_rows], ignore_index=True)
+    fees = fees.sort_values(["case_id", "fee_date", "item_code"], kind="stable", ignore_index=True)
+    fees.insert(0, "record_id", [f"E{i:010d}" for i in range(len(fees))])
+    fees["unit_price"] = _yuan(fees.amount_fen // fees.quantity)
+    fees["amount"] = _yuan(fees.amount_fen)
+    fees = fees.drop(columns="amount_fen")
+    fee_when = fees.fee_date
+    fees["fee_date"] = fees.fee_date.dt.strftime("%Y-%m-%d")
+    n_files += _by_month(
+        fees,
+        fee_when,
+        "fee_details",
+        "fee_details",
+        landing,
+        knobs.mess_rate * 0.1,
+        log,
+        rngs["mess"],
+    )
+    step("fee details")
+
+    sales = activity.pharmacy(world, planted, knobs, rngs["activity"])
+    sales.insert(0, "record_id", [f"T{i:010d}" for i in range(len(sales))])
+    sales["amount"] = _yuan(sales.pop("amount_fen"))
+    when = sales.txn_time
+    sales["txn_time"] = sales.txn_time.dt.strftime("%Y-%m-%d %H:%M:%S")
+    n_files += _by_month(
+        sales,
+        when,
+        "outpatient_pharmacy",
+        "sales",
+        landing,
+        knobs.mess_rate * 0.1,
+        log,
+        rngs["mess"],
+    )
+    checks = activity.face_checks(world, planted, knobs, rngs["activity"])
+    checks.insert(0, "record_id", [f"K{i:010d}" for i in range(len(checks))])
+    when = checks.check_time
+    checks["check_time"] = checks.check_time.dt.strftime("%Y-%m-%d %H:%M:%S")
+    n_files += _by_month(
+        checks, when, "face_checks", "face_checks", landing, 0.0, log, rngs["mess"]
+    )
+    step("pharmacy and face checks")
+
+    ext = activity.external_enrolments(world, planted, knobs, rngs["activity"])
+    ext.insert(0, "record_id", [f"X{i:07d}" for i in range(len(ext))])
+    for column in ("enrol_start", "enrol_end"):
+        ext[column] = ext[column].dt.strftime("%Y-%m-%d").fillna("")
+    feeds.write_csv(
+        ext,
+        landing
+        / "external_enrolments"
+        / f"{knobs.settlement_year}-12-31"
+        / "external_enrolments.csv",
+    )
+    feeds.write_finance(cases, world, landing, knobs.year_list, knobs.mess_rate, log, rngs["mess"])
+    outcomes = activity.audit_outcomes(planted, knobs, rngs["activity"])
+    outcomes.insert(0, "record_id", [f"U{i:07d}" for i in range(len(outcomes))])
+    outcomes["investigated_on"] = outcomes.investigated_on.dt.strftime("%Y-%m-%d")
+    feeds.write_csv(
+        outcomes,
+        landing / "audit_outcomes" / f"{knobs.settlement_year + 1}-01-15" / "audit_outcomes.csv",
+    )
+    step("enrolments, finance, audits")
+
+    truth = landing / "_truth"
+    truth.mkdir()
+    labels = pd.DataFrame(planted.labels, columns=["entity_type", "entity_id", "pattern"])
+    labels = labels.drop_duplicates().sort_values(["pattern", "entity_type", "entity_id"])
+    labels.to_csv(truth / "fraud_labels.csv", index=False, lineterminator="\n")
+    looks = pd.DataFrame(planted.lookalikes, columns=["entity_type", "entity_id", "pattern"])
+    looks.drop_duplicates().sort_values(["pattern", "entity_type", "entity_id"]).to_csv(
+        truth / "lookalikes.csv", index=False, lineterminator="\n"
+    )
+    (truth / "defects.csv").write_text(log.to_csv(), encoding="utf-8")
+    step("truth")
+
+    base = cases[cases.year < knobs.settlement_year]
+    size = calibrate.catalogue_size(base.principal_dx, base.procedures)
+    summary = {
+        "knobs": {k: v for k, v in knobs.__dict__.items()},
+        "cases": len(cases),
+        "cases_per_year": {
+            int(y): int(n) for y, n in cases.year.value_counts().sort_index().items()
+        },
+        "persons": len(world.persons),
+        "institutions": len(world.institutions),
+        "doctors": len(world.doctors),
+        "settlement_files": n_files,
+        "fee_detail_rows": len(fees),
+        "pharmacy_rows": len(sales),
+        "defects": len(log.rows),
+        "fraud_labels": len(labels),
+        "catalogue_types": size.types,
+        "core_types": size.core_types,
+        "comprehensive_types": size.comprehensive_types,
+        "core_coverage": round(size.core_coverage, 4),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    (truth / "summary.json").write_text(
+        json.dumps({**summary, "seconds": None}, indent=2, sort_keys=True) + "\n"
+    )
+    step("calibration")
+    steps.close()
+    return summary
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--scale",
+        choices=SCALES,
+        default="demo",
+        help="preset size: demo (a few thousand discharges a year), small "
+        "(a tenth of city), city (706 institutions, ~5M insured, 350k/yr)",
+    )
+    parser.add_argument("--seed", type=int, help="random seed (same seed, same bytes)")
+    knobs = parser.add_argument_group("knobs", "override the preset")
+    knobs.add_argument("--institutions", type=int)
+    knobs.add_argument("--insured", type=int, help="insured persons")
+    knobs.add_argument("--discharges-per-year", type=int)
+    knobs.add_argument("--first-year", type=int)
+    knobs.add_argument("--years", type=int, help="years to generate (3 base + settlement: 4)")
+    knobs.add_argument("--mess-rate", type=float, help="share of records with a defect (0.02)")
+    knobs.add_argument("--fee-detail-years", type=int, help="years with itemised fee details")
+
+
+def knobs_from_args(args: argparse.Namespace) -> Knobs:
+    return preset(args.scale).replace(
+        seed=args.seed,
+        institutions=args.institutions,
+        insured=args.insured,
+        discharges_per_year=args.discharges_per_year,
+        first_year=args.first_year,
+        years=args.years,
+        mess_rate=args.mess_rate,
+        fee_detail_years=args.fee_detail_years,
+    )
+
+
+def command(cfg: Config, args: argparse.Namespace) -> int:
+    knobs = knobs_from_args(args)
+    summary = generate(cfg.landing, knobs)
+    print(json.dumps(summary, indent=2, default=str))
+    print(f"\nLanding zone: {cfg.landing}  (truth in {cfg.landing / '_truth'})")
+    return 0
