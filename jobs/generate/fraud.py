@@ -42,6 +42,7 @@ class Planted:
     lookalikes: list[tuple[str, str, str]] = field(default_factory=list)
     ghost_cases: set[str] = field(default_factory=set)
     duplicate_billing_cases: set[str] = field(default_factory=set)
+    second_item_cases: set[str] = field(default_factory=set)
     resale_persons: list[str] = field(default_factory=list)
     chronic_persons: list[str] = field(default_factory=list)
     distant_same_day: list[tuple[str, pd.Timestamp]] = field(default_factory=list)
@@ -221,6 +222,29 @@ def plant_fictitious(p: Planted, world: World, knobs: Knobs, rng: np.random.Gene
         p.label("provider", h, "FICTITIOUS_SERVICE")
     for cid in extra.case_id:
         p.label("case", cid, "FICTITIOUS_SERVICE")
+    # Look-alike: a real screening campaign, one diagnosis and one operation, but people
+    # from all over the city and costs that vary as real stays do.
+    campaign_site = rng.choice(np.setdiff1d(_hospitals(world, 3), bad))
+    template = c[c.hospital_code == campaign_site].head(1)
+    if len(template):
+        people = persons[persons.death_date.isna()].sample(
+            n=40, random_state=int(rng.integers(2**31))
+        )
+        camp = template.loc[template.index.repeat(len(people))].copy()
+        for col in ("id_no", "name", "sex", "birth_date", "insurance_type"):
+            camp[col] = people[col].to_numpy()
+        factor = rng.uniform(0.8, 1.25, len(camp))
+        for col in [x for x in camp.columns if x.endswith("_fen") and x != "total_fen"]:
+            camp[col] = (camp[col] * factor).round().astype(np.int64)
+        parts = [
+            f"{x}_fen"
+            for x in ("drugs", "consumables", "exams", "treatment", "nursing", "bed", "other")
+        ]
+        camp["total_fen"] = camp[parts].sum(axis=1)
+        camp["self_fen"] = camp.total_fen - camp.fund_fen
+        camp = _copy_cases(camp, _next_case_ids(c, len(camp), knobs.settlement_year, "M"))
+        extra = pd.concat([extra, camp], ignore_index=True)
+        p.lookalike("provider", campaign_site, "FICTITIOUS_SERVICE")
     p.cases = pd.concat([c, extra], ignore_index=True)
 
 
@@ -273,6 +297,11 @@ def plant_duplicate_billing(p: Planted, knobs: Knobs, rng: np.random.Generator) 
     for cid in c.case_id[chosen]:
         p.duplicate_billing_cases.add(cid)
         p.label("case", cid, "DUPLICATE_BILLING")
+    # Look-alike: two different treatment items on one day, each billed once.
+    others = np.setdiff1d(recent, chosen)
+    for cid in c.case_id[rng.choice(others, size=len(chosen), replace=False)]:
+        p.second_item_cases.add(cid)
+        p.lookalike("case", cid, "DUPLICATE_BILLING")
 
 
 def plant_over_testing(p: Planted, world: World, knobs: Knobs, rng: np.random.Generator) -> None:
@@ -294,6 +323,18 @@ def plant_over_testing(p: Planted, world: World, knobs: Knobs, rng: np.random.Ge
     )
     for h in bad:
         p.label("provider", h, "OVER_TESTING")
+    # Look-alike: a tertiary hospital whose many cancer cases do need the extra imaging.
+    honest = rng.choice(np.setdiff1d(_hospitals(world, 3), bad))
+    onco = c.index[
+        (c.hospital_code == honest)
+        & c.principal_dx.str.startswith("C")
+        & (c.year >= knobs.settlement_year - 1)
+    ]
+    more = (c.loc[onco, "total_fen"] * 0.2).round().astype(np.int64)
+    c.loc[onco, "exams_fen"] += more
+    c.loc[onco, "total_fen"] += more
+    c.loc[onco, "self_fen"] += more
+    p.lookalike("provider", honest, "OVER_TESTING")
 
 
 def plant_shadow_doctor(p: Planted, world: World, knobs: Knobs, rng: np.random.Generator) -> None:
@@ -400,6 +441,9 @@ def plant_all(cases: pd.DataFrame, world: World, knobs: Knobs, rng: np.random.Ge
     p.cases = p.cases.reset_index(drop=True)
     p.cases["year"] = p.cases.discharge_date.dt.year
     _conform_sites(p, world, rng)
+    # A look-alike is innocent by definition: drop any that another pattern made guilty.
+    guilty = {(t, e) for t, e, _ in p.labels}
+    p.lookalikes = [row for row in p.lookalikes if (row[0], row[1]) not in guilty]
     return p
 
 

@@ -112,6 +112,13 @@ def generate(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
     fees = feeds.fee_details(recent, rngs["feeds"])
     dup = fees.case_id.isin(planted.duplicate_billing_cases)
     first_rows = fees[dup & (fees.category == "treatment")].drop_duplicates("case_id")
+    # The look-alike: a second, different treatment item on the same day (split amount).
+    second = fees.case_id.isin(planted.second_item_cases) & (fees.category == "treatment")
+    pair = fees[second].drop_duplicates("case_id")
+    half = pair.amount_fen // 2
+    fees.loc[pair.index, "amount_fen"] -= half
+    pair = pair.assign(amount_fen=half, item_code="3101000099", item_name="微量泵注射")
+    first_rows = pd.concat([first_rows, pair], ignore_index=True)
     ghost = fees.case_id.isin(planted.ghost_cases) & fees.category.isin(
         ["drugs", "treatment", "nursing", "exams"]
     )

@@ -1,0 +1,177 @@
+"""The generator's landing zone at demo scale: formats, determinism, defects, truth."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from jobs.generate import mess, run
+from jobs.generate.fraud import PATTERNS
+from jobs.generate.knobs import preset
+
+SEED = 11
+SOURCES = {
+    "settlement_lists",
+    "fee_details",
+    "outpatient_pharmacy",
+    "insured_registry",
+    "external_enrolments",
+    "institutions",
+    "doctors",
+    "face_checks",
+    "prepayments",
+    "assessment_scores",
+    "audit_deductions",
+    "audit_outcomes",
+}
+# GB 11643 written out here, independently of jobs.generate.world.
+WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+
+
+def valid_id(id_no: str) -> bool:
+    if len(id_no) != 18 or not id_no[:17].isdigit():
+        return False
+    total = sum(int(d) * w for d, w in zip(id_no[:17], WEIGHTS, strict=True))
+    return "10X98765432"[total % 11] == id_no[17]
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("landing")
+    run.generate(out, preset("demo").replace(seed=SEED), progress=False)
+    return out
+
+
+def _digest(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _truth(landing: Path, name: str) -> list[dict]:
+    with (landing / "_truth" / name).open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_every_source_lands_in_dated_folders(landing: Path):
+    assert {p.name for p in landing.iterdir()} == SOURCES | {"_truth"}
+    for source in SOURCES:
+        days = [d.name for d in (landing / source).iterdir()]
+        assert days and all(len(d) == 10 and d[4] == "-" and d[7] == "-" for d in days), source
+
+
+def test_same_seed_same_bytes_other_seed_other_data(landing: Path, tmp_path: Path):
+    again = tmp_path / "again"
+    run.generate(again, preset("demo").replace(seed=SEED), progress=False)
+    assert _digest(again) == _digest(landing)
+    other = tmp_path / "other"
+    run.generate(other, preset("demo").replace(seed=SEED + 1), progress=False)
+    first = sorted((landing / "settlement_lists").rglob("A_*.jsonl"))[0]
+    assert (other / first.relative_to(landing)).read_bytes() != first.read_bytes()
+
+
+def test_three_dialects_parse_as_documented(landing: Path):
+    truncated = {
+        (r["source_file"], int(r["line"]))
+        for r in _truth(landing, "defects.csv")
+        if r["defect"] == "truncated_record"
+    }
+    a_file = sorted((landing / "settlement_lists").rglob("A_*.jsonl"))[1]
+    rel = str(a_file.relative_to(landing))
+    for n, line in enumerate(a_file.read_text(encoding="utf-8").splitlines(), start=1):
+        if (rel, n) in truncated:
+            continue
+        record = json.loads(line)
+        assert set(record) == {"record_id", "case", "patient", "diagnoses", "procedures", "costs"}
+        assert sum(d["principal"] for d in record["diagnoses"]) == 1
+
+    b_file = sorted((landing / "settlement_lists").rglob("B_*.csv"))[1]
+    raw = b_file.read_bytes()
+    text = raw.decode("utf-8-sig") if raw.startswith(b"\xef\xbb\xbf") else raw.decode("gbk")
+    header = text.splitlines()[0].split(",")
+    assert header[:3] == ["流水号", "病案号", "定点机构编码"] and "主要诊断编码" in header
+
+    c_file = sorted((landing / "settlement_lists").rglob("C_*.txt"))[1]
+    rows = c_file.read_text(encoding="utf-8").splitlines()
+    assert rows[0].split("|")[:3] == ["record_id", "case_no", "org_code"]
+    first = rows[1].split("|")
+    assert len(first[7]) == 8 and first[7].isdigit()  # in_date as YYYYMMDD
+    assert "." not in first[11]  # main_diag without the dot
+    assert first[16].isdigit()  # money in fen
+
+
+def test_every_defect_kind_is_injected_and_logged(landing: Path):
+    defects = _truth(landing, "defects.csv")
+    assert {d["defect"] for d in defects} == set(mess.DEFECTS)
+    for d in defects:
+        assert d["expected"] == mess.DEFECTS[d["defect"]]
+
+
+def test_logged_defects_point_at_their_record(landing: Path):
+    defects = [
+        d
+        for d in _truth(landing, "defects.csv")
+        if d["source"] == "settlement_lists" and d["defect"] != "truncated_record"
+    ]
+    cache: dict[str, list[str]] = {}
+    for d in defects:
+        if d["source_file"] not in cache:
+            raw = (landing / d["source_file"]).read_bytes()
+            enc = (
+                "utf-8-sig"
+                if raw.startswith(b"\xef\xbb\xbf")
+                else ("gbk" if d["source_file"].endswith(".csv") else "utf-8")
+            )
+            cache[d["source_file"]] = raw.decode(enc).splitlines()
+        assert d["record_id"] in cache[d["source_file"]][int(d["line"]) - 1], d
+
+
+def test_invalid_id_numbers_are_exactly_the_logged_ones(landing: Path):
+    registry = next((landing / "insured_registry").rglob("*.csv"))
+    with registry.open(encoding="utf-8") as f:
+        bad = {r["record_id"] for r in csv.DictReader(f) if not valid_id(r["id_no"])}
+    logged = {
+        d["record_id"]
+        for d in _truth(landing, "defects.csv")
+        if d["source"] == "insured_registry" and d["defect"] == "invalid_id_checksum"
+    }
+    assert bad == logged and bad
+
+
+def test_every_pattern_is_planted_with_look_alikes(landing: Path):
+    labels = _truth(landing, "fraud_labels.csv")
+    looks = _truth(landing, "lookalikes.csv")
+    assert {r["pattern"] for r in labels} == set(PATTERNS)
+    assert {r["pattern"] for r in looks} == set(PATTERNS)
+    assert {r["entity_type"] for r in labels} == {"case", "provider", "doctor", "person"}
+    labelled = {(r["entity_type"], r["entity_id"]) for r in labels}
+    assert not labelled & {(r["entity_type"], r["entity_id"]) for r in looks}
+
+
+def test_audit_outcomes_are_a_noisy_sample_of_the_truth(landing: Path):
+    outcomes = list(
+        csv.DictReader(
+            io.StringIO(
+                next((landing / "audit_outcomes").rglob("*.csv")).read_text(encoding="utf-8")
+            )
+        )
+    )
+    truth = {(r["entity_type"], r["entity_id"]) for r in _truth(landing, "fraud_labels.csv")}
+    confirmed = [
+        (o["entity_type"], o["entity_id"]) for o in outcomes if o["outcome"] == "confirmed"
+    ]
+    assert confirmed and len(truth) > len([c for c in confirmed if c in truth])  # a sample only
+    assert any(c not in truth for c in confirmed)  # label noise: some confirmations are wrong
+    cleared_true = [
+        o
+        for o in outcomes
+        if o["outcome"] == "cleared" and (o["entity_type"], o["entity_id"]) in truth
+    ]
+    assert cleared_true  # and some real fraud was cleared
