@@ -341,10 +341,11 @@ def plant_shadow_doctor(p: Planted, world: World, knobs: Knobs, rng: np.random.G
     """Licences lent out: one doctor billing at a second site at the same time, or after leaving."""
     c = p.cases
     doctors = world.doctors
-    lent = doctors[doctors.second_site == ""].sample(
+    hospitals = _hospitals(world)
+    # Discharges come only from hospitals: the lent licences are hospital doctors'.
+    lent = doctors[(doctors.second_site == "") & doctors.institution_code.isin(hospitals)].sample(
         n=max(2, int(len(doctors) * 0.004)), random_state=int(rng.integers(2**31))
     )
-    hospitals = _hospitals(world)
     recent = c.index[c.year >= knobs.settlement_year - 1]
     half = len(lent) // 2
     for k, doctor in enumerate(lent.itertuples(index=False)):
