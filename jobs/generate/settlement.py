@@ -88,6 +88,9 @@ def write_settlement_lists(
     """Write every discharge as its hospital's vendor would; return the files written."""
     frame = cases.copy()
     frame["dialect"] = frame.hospital_code.map(dialect_of)
+    if frame.dialect.isna().any():
+        strays = sorted(frame.hospital_code[frame.dialect.isna()].unique())[:5]
+        raise ValueError(f"discharges at institutions that are not hospitals: {strays}")
     frame["submitted"] = submission_date(frame.discharge_date)
     kinds = mess.draw_defects(len(frame), mess_rate, mess.SETTLEMENT_MIX, rng)
     # Value-level defects for variants don't apply to A/C (their variants are by design).
