@@ -175,3 +175,32 @@ def test_audit_outcomes_are_a_noisy_sample_of_the_truth(landing: Path):
         if o["outcome"] == "cleared" and (o["entity_type"], o["entity_id"]) in truth
     ]
     assert cleared_true  # and some real fraud was cleared
+
+
+DOCUMENTED_COLUMNS = {  # docs/sources/*.md
+    "fee_details": "record_id,case_id,hospital_code,fee_date,item_code,item_name,category,"
+    "quantity,unit_price,amount",
+    "outpatient_pharmacy": "record_id,id_no,institution_code,txn_time,item_code,quantity,"
+    "days_supply,trace_code,amount",
+    "insured_registry": "record_id,id_no,name,sex,birth_date,insurance_type,district,village,"
+    "enrol_start,enrol_end,death_date",
+    "external_enrolments": "record_id,id_no,name,region_code,insurance_type,enrol_start,enrol_end",
+    "institutions": "record_id,institution_code,name,type,level,district",
+    "doctors": "record_id,doctor_id,name,institution_code,second_site,status,registered_on,"
+    "deregistered_on",
+    "face_checks": "record_id,subject_type,subject_id,institution_code,check_time,matched",
+    "prepayments": "record_id,hospital_code,year,month,amount",
+    "assessment_scores": "record_id,hospital_code,year,coefficient",
+    "audit_deductions": "record_id,hospital_code,year,violation,amount",
+    "audit_outcomes": "record_id,entity_type,entity_id,pattern,outcome,investigated_on",
+}
+
+
+@pytest.mark.parametrize("source", sorted(DOCUMENTED_COLUMNS))
+def test_csv_sources_have_their_documented_columns(landing: Path, source: str):
+    files = sorted((landing / source).rglob("*.csv"))
+    assert files
+    for path in files[:3]:
+        with path.open(encoding="utf-8") as f:
+            header = next(csv.reader(f))
+        assert set(header) == set(DOCUMENTED_COLUMNS[source].split(",")), path
