@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pandas as pd
 
@@ -24,32 +26,56 @@ DRUGS = np.array(
 DAILY_NEED_DAYS = 30
 
 
-def pharmacy(
+def pharmacy_months(
     world: World, planted: Planted, knobs: Knobs, rng: np.random.Generator
-) -> pd.DataFrame:
-    """Transactions of the fee-detail years; a traceability code is sold once in honest trade."""
+) -> Iterator[tuple[pd.Period, pd.DataFrame]]:
+    """Transactions of the fee-detail years, a month at a time (memory stays flat).
+
+    In honest trade a traceability code is sold once; the planted signals are built
+    first (they are few) and merged into their months.
+    """
     inst = world.institutions
     shops = inst.institution_code[inst.type.isin(["pharmacy", "clinic"])].to_numpy()
     years = knobs.year_list[-knobs.fee_detail_years :]
     alive = world.persons[world.persons.death_date.isna()].id_no.to_numpy()
-    n = int(len(alive) * knobs.pharmacy_per_insured * len(years))
-    start = np.datetime64(f"{years[0]}-01-01")
-    days = 365 * len(years)
-    frame = pd.DataFrame(
-        {
-            "id_no": rng.choice(alive, n),
-            "institution_code": rng.choice(shops, n),
-            "txn_time": start + rng.integers(0, days * 86400, n).astype("timedelta64[s]"),
-            "item_code": rng.choice(DRUGS, n),
-            "quantity": rng.integers(1, 4, n),
-            "days_supply": rng.choice([7, 14, 30], n, p=[0.5, 0.3, 0.2]),
-        }
-    )
-    frame["amount_fen"] = frame.quantity * rng.integers(1500, 9000, n)
+    signals = _pharmacy_signals(world, planted, shops, years, rng)
+    per_month = int(len(alive) * knobs.pharmacy_per_insured / 12)
+    for period in pd.period_range(f"{years[0]}-01", f"{years[-1]}-12", freq="M"):
+        start = period.to_timestamp().to_datetime64().astype("datetime64[s]")
+        seconds = period.days_in_month * 86400
+        n = per_month
+        base = pd.DataFrame(
+            {
+                "id_no": rng.choice(alive, n),
+                "institution_code": rng.choice(shops, n),
+                "txn_time": start + rng.integers(0, seconds, n).astype("timedelta64[s]"),
+                "item_code": rng.choice(DRUGS, n),
+                "quantity": rng.integers(1, 4, n),
+                "days_supply": rng.choice([7, 14, 30], n, p=[0.5, 0.3, 0.2]),
+            }
+        )
+        base["amount_fen"] = base.quantity * rng.integers(1500, 9000, n)
+        base["trace_code"] = _trace_codes(rng, n)
+        extra = signals[signals.txn_time.dt.to_period("M") == period]
+        frame = pd.concat([base, extra], ignore_index=True)
+        yield period, frame.sort_values(["txn_time", "id_no"], kind="stable", ignore_index=True)
+
+
+def _trace_codes(rng: np.random.Generator, n: int) -> np.ndarray:
+    return np.char.add("8", rng.integers(10**15, 10**16, n).astype("U16"))
+
+
+def _pharmacy_signals(
+    world: World, planted: Planted, shops: np.ndarray, years: list[int], rng: np.random.Generator
+) -> pd.DataFrame:
+    inst = world.institutions
+    start = np.datetime64(f"{years[0]}-01-01T00:00:00")
     extra = []
-    # Drug resale: several pharmacies, supply far above need, one traceability code sold twice.
+    # Drug resale: several pharmacies, supply far above need, traceability codes sold twice.
     for id_no in planted.resale_persons:
         k = int(rng.integers(10, 18))
+        codes = _trace_codes(rng, k)
+        codes[1::2] = codes[0::2][: len(codes[1::2])]
         extra.append(
             pd.DataFrame(
                 {
@@ -60,6 +86,7 @@ def pharmacy(
                     "quantity": 4,
                     "days_supply": 90,
                     "amount_fen": rng.integers(20_000, 40_000, k),
+                    "trace_code": codes,
                 }
             )
         )
@@ -76,6 +103,7 @@ def pharmacy(
                     "quantity": 3,
                     "days_supply": 90,
                     "amount_fen": rng.integers(20_000, 30_000, k),
+                    "trace_code": _trace_codes(rng, k),
                 }
             )
         )
@@ -97,6 +125,7 @@ def pharmacy(
                             "quantity": [1],
                             "days_supply": [7],
                             "amount_fen": [int(rng.integers(2000, 6000))],
+                            "trace_code": _trace_codes(rng, 1),
                         }
                     )
                 )
@@ -109,24 +138,18 @@ def pharmacy(
                 {
                     "id_no": ghosts.id_no.to_numpy(),
                     "institution_code": rng.choice(shops, len(ghosts)),
-                    "txn_time": mid.to_numpy() + np.timedelta64(11 * 3600, "s"),
+                    "txn_time": mid.dt.normalize().to_numpy() + np.timedelta64(11 * 3600, "s"),
                     "item_code": DRUGS[3],
                     "quantity": 1,
                     "days_supply": 7,
                     "amount_fen": rng.integers(2000, 6000, len(ghosts)),
+                    "trace_code": _trace_codes(rng, len(ghosts)),
                 }
             )
         )
-    frame = pd.concat([frame, *extra], ignore_index=True)
-    frame = frame.sort_values(["txn_time", "id_no"], kind="stable", ignore_index=True)
-    trace = rng.integers(10**15, 10**16, len(frame)).astype(str)
-    frame["trace_code"] = np.char.add("8", trace.astype("U16"))
-    resale = np.flatnonzero(frame.id_no.isin(planted.resale_persons).to_numpy())
-    if len(resale) >= 2:
-        frame.loc[resale[1::2], "trace_code"] = frame.trace_code.to_numpy()[
-            resale[0::2][: len(resale[1::2])]
-        ]
-    return frame
+    out = pd.concat(extra, ignore_index=True)
+    out["txn_time"] = pd.to_datetime(out.txn_time).astype("datetime64[s]")
+    return out
 
 
 def face_checks(

@@ -113,7 +113,7 @@ def write_finance(
                 rows.append((h, year, month, max(0, round(monthly[month - 1]))))
     pre = pd.DataFrame(rows, columns=["hospital_code", "year", "month", "amount_fen"])
     pre.insert(0, "record_id", [f"F{i:08d}" for i in range(len(pre))])
-    pre["amount"] = pre.amount_fen.map(lambda f: f"{f // 100}.{f % 100:02d}")
+    pre["amount"] = yuan_text(pre.amount_fen.to_numpy())
     pre = pre.drop(columns="amount_fen")
     for year in knobs_years:
         part = pre[pre.year == year]
@@ -151,6 +151,65 @@ def write_finance(
             ded[ded.year == year],
             landing / "audit_deductions" / f"{year + 1}-01-25" / f"deductions_{year}.csv",
         )
+
+
+def yuan_text(fen: np.ndarray) -> np.ndarray:
+    fen = np.asarray(fen, dtype=np.int64)
+    return np.char.add(
+        np.char.add((fen // 100).astype("U12"), "."), np.char.zfill((fen % 100).astype("U2"), 2)
+    )
+
+
+def write_fee_details(
+    cases: pd.DataFrame,
+    planted,
+    landing: Path,
+    rate: float,
+    log: DefectLog,
+    rng: np.random.Generator,
+) -> tuple[int, int]:
+    """Fee details go out with the settlement lists: one file per discharge month, sent on
+    the 5th of the next month. Built a month at a time to keep memory flat at city scale."""
+    month = cases.discharge_date.dt.to_period("M")
+    serial = 0
+    files = 0
+    for period, chunk in cases.groupby(month, sort=True):
+        fees = fee_details(chunk, rng)
+        fees = _plant_fee_signals(fees, planted)
+        fees.insert(
+            0,
+            "record_id",
+            np.char.add(
+                "E", np.char.zfill(np.arange(serial, serial + len(fees)).astype("U10"), 10)
+            ),
+        )
+        serial += len(fees)
+        fees["unit_price"] = yuan_text(fees.amount_fen.to_numpy() // fees.quantity.to_numpy())
+        fees["amount"] = yuan_text(fees.amount_fen.to_numpy())
+        fees = fees.drop(columns="amount_fen")
+        fees["fee_date"] = fees.fee_date.dt.strftime("%Y-%m-%d")
+        day = ((period + 1).to_timestamp() + pd.Timedelta(days=4)).strftime("%Y-%m-%d")
+        rel = f"fee_details/{day}/fee_details_{period.strftime('%Y%m')}.csv"
+        write_csv(duplicate_some(fees, "fee_details", rel, rate, log, rng), landing / rel)
+        files += 1
+    return serial, files
+
+
+def _plant_fee_signals(fees: pd.DataFrame, planted) -> pd.DataFrame:
+    """Duplicate billing (one item twice on a day), its look-alike (two different items on a
+    day), and ghost beds (days billed with no care at all: only the bed remains)."""
+    treatment = fees.category == "treatment"
+    twice = fees[fees.case_id.isin(planted.duplicate_billing_cases) & treatment]
+    twice = twice.drop_duplicates("case_id")
+    pair = fees[fees.case_id.isin(planted.second_item_cases) & treatment].drop_duplicates("case_id")
+    half = pair.amount_fen // 2
+    fees.loc[pair.index, "amount_fen"] -= half
+    pair = pair.assign(amount_fen=half, item_code="3101000099", item_name="微量泵注射")
+    ghost = fees.case_id.isin(planted.ghost_cases) & fees.category.isin(
+        ["drugs", "treatment", "nursing", "exams"]
+    )
+    out = pd.concat([fees[~ghost], twice, pair], ignore_index=True)
+    return out.sort_values(["case_id", "fee_date", "item_code"], kind="stable", ignore_index=True)
 
 
 def fee_details(cases: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:

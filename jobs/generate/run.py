@@ -28,10 +28,6 @@ from jobs.generate.world import build_world
 STREAMS = ("world", "clinical", "cases", "fraud", "mess", "feeds", "activity")
 
 
-def _yuan(fen: pd.Series) -> pd.Series:
-    return (fen // 100).astype(str) + "." + (fen % 100).astype(str).str.zfill(2)
-
-
 def _by_month(
     frame: pd.DataFrame,
     when: pd.Series,
@@ -109,54 +105,33 @@ def generate(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
 
     recent_years = knobs.year_list[-knobs.fee_detail_years :]
     recent = cases[cases.year.isin(recent_years)]
-    fees = feeds.fee_details(recent, rngs["feeds"])
-    dup = fees.case_id.isin(planted.duplicate_billing_cases)
-    first_rows = fees[dup & (fees.category == "treatment")].drop_duplicates("case_id")
-    # The look-alike: a second, different treatment item on the same day (split amount).
-    second = fees.case_id.isin(planted.second_item_cases) & (fees.category == "treatment")
-    pair = fees[second].drop_duplicates("case_id")
-    half = pair.amount_fen // 2
-    fees.loc[pair.index, "amount_fen"] -= half
-    pair = pair.assign(amount_fen=half, item_code="3101000099", item_name="微量泵注射")
-    first_rows = pd.concat([first_rows, pair], ignore_index=True)
-    ghost = fees.case_id.isin(planted.ghost_cases) & fees.category.isin(
-        ["drugs", "treatment", "nursing", "exams"]
+    fee_rows, fee_files = feeds.write_fee_details(
+        recent, planted, landing, knobs.mess_rate * 0.1, log, rngs["feeds"]
     )
-    fees = pd.concat([fees[~ghost], first_rows], ignore_index=True)
-    fees = fees.sort_values(["case_id", "fee_date", "item_code"], kind="stable", ignore_index=True)
-    fees.insert(0, "record_id", [f"E{i:010d}" for i in range(len(fees))])
-    fees["unit_price"] = _yuan(fees.amount_fen // fees.quantity)
-    fees["amount"] = _yuan(fees.amount_fen)
-    fees = fees.drop(columns="amount_fen")
-    fee_when = fees.fee_date
-    fees["fee_date"] = fees.fee_date.dt.strftime("%Y-%m-%d")
-    n_files += _by_month(
-        fees,
-        fee_when,
-        "fee_details",
-        "fee_details",
-        landing,
-        knobs.mess_rate * 0.1,
-        log,
-        rngs["mess"],
-    )
+    n_files += fee_files
     step("fee details")
 
-    sales = activity.pharmacy(world, planted, knobs, rngs["activity"])
-    sales.insert(0, "record_id", [f"T{i:010d}" for i in range(len(sales))])
-    sales["amount"] = _yuan(sales.pop("amount_fen"))
-    when = sales.txn_time
-    sales["txn_time"] = sales.txn_time.dt.strftime("%Y-%m-%d %H:%M:%S")
-    n_files += _by_month(
-        sales,
-        when,
-        "outpatient_pharmacy",
-        "sales",
-        landing,
-        knobs.mess_rate * 0.1,
-        log,
-        rngs["mess"],
-    )
+    sales_rows = 0
+    for period, sales in activity.pharmacy_months(world, planted, knobs, rngs["activity"]):
+        sales.insert(
+            0,
+            "record_id",
+            np.char.add(
+                "T", np.char.zfill(np.arange(sales_rows, sales_rows + len(sales)).astype("U10"), 10)
+            ),
+        )
+        sales_rows += len(sales)
+        sales["amount"] = feeds.yuan_text(sales.pop("amount_fen").to_numpy())
+        sales["txn_time"] = sales.txn_time.dt.strftime("%Y-%m-%d %H:%M:%S")
+        day = (period + 1).to_timestamp().strftime("%Y-%m-%d")
+        rel = f"outpatient_pharmacy/{day}/sales_{period.strftime('%Y%m')}.csv"
+        feeds.write_csv(
+            feeds.duplicate_some(
+                sales, "outpatient_pharmacy", rel, knobs.mess_rate * 0.1, log, rngs["mess"]
+            ),
+            landing / rel,
+        )
+        n_files += 1
     checks = activity.face_checks(world, planted, knobs, rngs["activity"])
     checks.insert(0, "record_id", [f"K{i:010d}" for i in range(len(checks))])
     when = checks.check_time
@@ -211,8 +186,8 @@ def generate(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
         "institutions": len(world.institutions),
         "doctors": len(world.doctors),
         "settlement_files": n_files,
-        "fee_detail_rows": len(fees),
-        "pharmacy_rows": len(sales),
+        "fee_detail_rows": fee_rows,
+        "pharmacy_rows": sales_rows,
         "defects": len(log.rows),
         "fraud_labels": len(labels),
         "catalogue_types": size.types,
