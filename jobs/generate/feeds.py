@@ -245,5 +245,7 @@ def fee_details(cases: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
                 }
             )
         )
-    out = pd.concat(frames, ignore_index=True).sort_values(["case_id", "fee_date"], kind="stable")
+    out = pd.concat(frames, ignore_index=True)
+    out = out[(out.amount_fen != 0) | out.category.isin(["bed", "nursing"])]
+    out = out.sort_values(["case_id", "fee_date"], kind="stable")
     return out.reset_index(drop=True)

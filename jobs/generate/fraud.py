@@ -49,6 +49,15 @@ class Planted:
     duplicate_enrolments: list[str] = field(default_factory=list)
     moved_persons: list[str] = field(default_factory=list)
     deregistered: dict[str, pd.Timestamp] = field(default_factory=dict)
+    # Cases a pattern already shaped: later patterns leave them alone, so that each
+    # planted signal stays what its own pattern made it.
+    touched: set[str] = field(default_factory=set)
+
+    def free(self, mask: pd.Series) -> pd.Index:
+        return self.cases.index[mask & ~self.cases.case_id.isin(self.touched)]
+
+    def touch(self, case_ids) -> None:
+        self.touched.update(str(c) for c in case_ids)
 
     def label(self, entity_type: str, entity_id: str, pattern: str) -> None:
         self.labels.append((entity_type, str(entity_id), pattern))
@@ -79,9 +88,9 @@ def plant_split_admission(p: Planted, knobs: Knobs, rng: np.random.Generator) ->
     """One stay billed as two: discharge, then readmission within 15 days, same diag3."""
     c = p.cases
     los = (c.discharge_date - c.admission_date).dt.days
-    pool = c.index[
+    pool = p.free(
         (c.admission_type == "elective") & (los >= 6) & ~c.principal_dx.str.startswith("Z")
-    ]
+    )
     chosen = rng.choice(pool, size=max(2, int(len(c) * 0.004)), replace=False)
     first = c.loc[chosen].copy()
     half = ((first.discharge_date - first.admission_date).dt.days // 2).clip(lower=2)
@@ -97,6 +106,8 @@ def plant_split_admission(p: Planted, knobs: Knobs, rng: np.random.Generator) ->
     ids = _next_case_ids(c, len(second), knobs.settlement_year, "S")
     second = _copy_cases(second, ids)
     c.loc[chosen, "discharge_date"] = first.discharge_date
+    p.touch(c.case_id[chosen])
+    p.touch(second.case_id)
     for cid in second.case_id:
         p.label("case", cid, "SPLIT_ADMISSION")
     # Look-alikes: chemotherapy and dialysis cycles, elective readmissions every 2-4 weeks.
@@ -118,31 +129,39 @@ def plant_split_admission(p: Planted, knobs: Knobs, rng: np.random.Generator) ->
     cyc = _copy_cases(cyc, _next_case_ids(c, len(cyc), knobs.settlement_year, "L"))
     for cid in cyc.case_id:
         p.lookalike("case", cid, "SPLIT_ADMISSION")
+    p.touch(cyc.case_id)
     p.cases = pd.concat([c, second, cyc], ignore_index=True)
 
 
 def plant_ghost_bed(p: Planted, knobs: Knobs, rng: np.random.Generator) -> None:
     c = p.cases
-    recent = c.index[
+    recent = p.free(
         (c.year >= knobs.settlement_year - knobs.fee_detail_years + 1)
         & ((c.discharge_date - c.admission_date).dt.days >= 5)
-    ]
-    chosen = rng.choice(recent, size=max(2, int(len(recent) * 0.003)), replace=False)
+    )
+    picked = rng.choice(recent, size=2 * max(2, int(len(recent) * 0.003)), replace=False)
+    chosen, looks = picked[: len(picked) // 2], picked[len(picked) // 2 :]
     for i in chosen:
         p.ghost_cases.add(c.case_id.at[i])
         p.label("case", c.case_id.at[i], "GHOST_BED")
-    # Look-alike: long rehabilitation stays with few items, but the patient is there.
-    for i in rng.choice(recent, size=len(chosen), replace=False):
+    # Look-alike: long rehabilitation stays with few drugs and tests, but nursed every day
+    # and checked in at the terminal: the patient is there.
+    for i in looks:
         p.lookalike("case", c.case_id.at[i], "GHOST_BED")
+    c.loc[looks, "nursing_fen"] += c.loc[looks, "drugs_fen"] + c.loc[looks, "exams_fen"]
+    c.loc[looks, ["drugs_fen", "exams_fen"]] = 0
+    p.touch(c.case_id[picked])
 
 
 def plant_low_standard(p: Planted, world: World, knobs: Knobs, rng: np.random.Generator) -> None:
     c = p.cases
     level1 = _hospitals(world, 1)
     bad = rng.choice(level1, size=max(1, int(len(level1) * 0.04)), replace=False)
-    template = c[c.principal_dx.str[0].isin(["R", "J", "K"])].sample(
-        n=max(20, int(len(c) * 0.004)), random_state=int(rng.integers(2**31))
-    )
+    # Short exam-only stays that double the providers' own admissions of the last two years.
+    own = int((c.hospital_code.isin(bad) & (c.year >= knobs.settlement_year - 1)).sum())
+    template = c[
+        c.principal_dx.str[0].isin(["R", "J", "K"]) & (c.year >= knobs.settlement_year - 1)
+    ].sample(n=max(20, own), random_state=int(rng.integers(2**31)))
     extra = template.copy()
     extra["hospital_code"] = rng.choice(bad, len(extra))
     los = rng.integers(1, 3, len(extra))
@@ -158,6 +177,7 @@ def plant_low_standard(p: Planted, world: World, knobs: Knobs, rng: np.random.Ge
     ].sum(axis=1)
     extra["self_fen"] = extra.total_fen - extra.fund_fen
     extra = _copy_cases(extra, _next_case_ids(c, len(extra), knobs.settlement_year, "W"))
+    p.touch(extra.case_id)
     for h in bad:
         p.label("provider", h, "LOW_STANDARD_ADMISSION")
     for h in rng.choice(
@@ -179,13 +199,14 @@ def plant_upcoding(p: Planted, world: World, knobs: Knobs, rng: np.random.Genera
             top = group.idxmax()
             sibling.update({code: top for code in group.index if code != top})
     last_years = c.year >= knobs.settlement_year - 1
-    target = c.index[c.hospital_code.isin(bad) & last_years & c.principal_dx.isin(list(sibling))]
+    target = p.free(c.hospital_code.isin(bad) & last_years & c.principal_dx.isin(list(sibling)))
     moved = target[rng.random(len(target)) < 0.5]
     c.loc[moved, "principal_dx"] = c.loc[moved, "principal_dx"].map(sibling)
     for h in bad:
         p.label("provider", h, "UPCODING")
     for cid in c.case_id[moved]:
         p.label("case", cid, "UPCODING")
+    p.touch(c.case_id[moved])
     # Look-alike: a specialist hospital whose costly case mix is real and steady.
     for h in rng.choice(np.setdiff1d(_hospitals(world, 3), bad), size=1, replace=False):
         p.lookalike("provider", h, "UPCODING")
@@ -196,7 +217,7 @@ def plant_fictitious(p: Planted, world: World, knobs: Knobs, rng: np.random.Gene
     c = p.cases
     hospitals = _hospitals(world, 2)
     bad = rng.choice(hospitals, size=max(1, int(len(hospitals) * 0.02)), replace=False)
-    persons = world.persons
+    persons = world.persons[world.persons.death_date.isna()]
     rows = []
     for h in bad:
         village = persons.village.value_counts().index[int(rng.integers(0, 50))]
@@ -222,14 +243,13 @@ def plant_fictitious(p: Planted, world: World, knobs: Knobs, rng: np.random.Gene
         p.label("provider", h, "FICTITIOUS_SERVICE")
     for cid in extra.case_id:
         p.label("case", cid, "FICTITIOUS_SERVICE")
+    p.touch(extra.case_id)
     # Look-alike: a real screening campaign, one diagnosis and one operation, but people
     # from all over the city and costs that vary as real stays do.
     campaign_site = rng.choice(np.setdiff1d(_hospitals(world, 3), bad))
     template = c[c.hospital_code == campaign_site].head(1)
     if len(template):
-        people = persons[persons.death_date.isna()].sample(
-            n=40, random_state=int(rng.integers(2**31))
-        )
+        people = persons.sample(n=40, random_state=int(rng.integers(2**31)))
         camp = template.loc[template.index.repeat(len(people))].copy()
         for col in ("id_no", "name", "sex", "birth_date", "insurance_type"):
             camp[col] = people[col].to_numpy()
@@ -243,6 +263,7 @@ def plant_fictitious(p: Planted, world: World, knobs: Knobs, rng: np.random.Gene
         camp["total_fen"] = camp[parts].sum(axis=1)
         camp["self_fen"] = camp.total_fen - camp.fund_fen
         camp = _copy_cases(camp, _next_case_ids(c, len(camp), knobs.settlement_year, "M"))
+        p.touch(camp.case_id)
         extra = pd.concat([extra, camp], ignore_index=True)
         p.lookalike("provider", campaign_site, "FICTITIOUS_SERVICE")
     p.cases = pd.concat([c, extra], ignore_index=True)
@@ -275,6 +296,7 @@ def plant_identity(p: Planted, world: World, knobs: Knobs, rng: np.random.Genera
     template = _copy_cases(template, _next_case_ids(c, len(template), knobs.settlement_year, "D"))
     for cid in template.case_id:
         p.label("case", cid, "IDENTITY_FRAUD")
+    p.touch(template.case_id)
     # Look-alike: people who died in hospital; the claim ends on the day of death.
     died = c.index[c.discharge_status == "died"]
     for cid in c.case_id[died[: len(template)]]:
@@ -292,8 +314,9 @@ def plant_identity(p: Planted, world: World, knobs: Knobs, rng: np.random.Genera
 
 def plant_duplicate_billing(p: Planted, knobs: Knobs, rng: np.random.Generator) -> None:
     c = p.cases
-    recent = c.index[c.year >= knobs.settlement_year - knobs.fee_detail_years + 1]
+    recent = p.free(c.year >= knobs.settlement_year - knobs.fee_detail_years + 1)
     chosen = rng.choice(recent, size=max(2, int(len(recent) * 0.005)), replace=False)
+    p.touch(c.case_id[chosen])
     for cid in c.case_id[chosen]:
         p.duplicate_billing_cases.add(cid)
         p.label("case", cid, "DUPLICATE_BILLING")
@@ -301,6 +324,7 @@ def plant_duplicate_billing(p: Planted, knobs: Knobs, rng: np.random.Generator) 
     others = np.setdiff1d(recent, chosen)
     for cid in c.case_id[rng.choice(others, size=len(chosen), replace=False)]:
         p.second_item_cases.add(cid)
+        p.touch([cid])
         p.lookalike("case", cid, "DUPLICATE_BILLING")
 
 
@@ -308,7 +332,7 @@ def plant_over_testing(p: Planted, world: World, knobs: Knobs, rng: np.random.Ge
     c = p.cases
     hospitals = _hospitals(world)
     bad = rng.choice(hospitals, size=max(1, int(len(hospitals) * 0.04)), replace=False)
-    rows = c.index[c.hospital_code.isin(bad) & (c.year >= knobs.settlement_year - 1)]
+    rows = p.free(c.hospital_code.isin(bad) & (c.year >= knobs.settlement_year - 1))
     extra = (c.loc[rows, "total_fen"] * rng.uniform(0.25, 0.5, len(rows))).round().astype(np.int64)
     c.loc[rows, "exams_fen"] += extra
     c.loc[rows, "total_fen"] += extra
@@ -325,11 +349,11 @@ def plant_over_testing(p: Planted, world: World, knobs: Knobs, rng: np.random.Ge
         p.label("provider", h, "OVER_TESTING")
     # Look-alike: a tertiary hospital whose many cancer cases do need the extra imaging.
     honest = rng.choice(np.setdiff1d(_hospitals(world, 3), bad))
-    onco = c.index[
+    onco = p.free(
         (c.hospital_code == honest)
         & c.principal_dx.str.startswith("C")
         & (c.year >= knobs.settlement_year - 1)
-    ]
+    )
     more = (c.loc[onco, "total_fen"] * 0.2).round().astype(np.int64)
     c.loc[onco, "exams_fen"] += more
     c.loc[onco, "total_fen"] += more
@@ -346,7 +370,7 @@ def plant_shadow_doctor(p: Planted, world: World, knobs: Knobs, rng: np.random.G
     lent = doctors[(doctors.second_site == "") & doctors.institution_code.isin(hospitals)].sample(
         n=max(2, int(len(doctors) * 0.004)), random_state=int(rng.integers(2**31))
     )
-    recent = c.index[c.year >= knobs.settlement_year - 1]
+    recent = p.free(c.year >= knobs.settlement_year - 1)
     half = len(lent) // 2
     for k, doctor in enumerate(lent.itertuples(index=False)):
         rows = rng.choice(recent, size=12, replace=False)
@@ -357,6 +381,8 @@ def plant_shadow_doctor(p: Planted, world: World, knobs: Knobs, rng: np.random.G
             c.loc[rows, "hospital_code"] = doctor.institution_code
             p.deregistered[doctor.doctor_id] = pd.Timestamp(f"{knobs.settlement_year - 1}-06-30")
         c.loc[rows, "doctor_id"] = doctor.doctor_id
+        p.touch(c.case_id[rows])
+        recent = recent.difference(rows)
         p.label("doctor", doctor.doctor_id, "SHADOW_DOCTOR")
     # Look-alike: registered multi-site doctors working at both sites.
     multi = doctors[doctors.second_site != ""].head(len(lent))
@@ -364,6 +390,8 @@ def plant_shadow_doctor(p: Planted, world: World, knobs: Knobs, rng: np.random.G
         rows = rng.choice(recent, size=6, replace=False)
         c.loc[rows, "hospital_code"] = doctor.second_site
         c.loc[rows, "doctor_id"] = doctor.doctor_id
+        p.touch(c.case_id[rows])
+        recent = recent.difference(rows)
         p.lookalike("doctor", doctor.doctor_id, "SHADOW_DOCTOR")
 
 
@@ -396,6 +424,7 @@ def plant_gang(p: Planted, world: World, knobs: Knobs, rng: np.random.Generator)
     extra = _copy_cases(
         pd.DataFrame(rows), _next_case_ids(c, len(rows), knobs.settlement_year, "G")
     )
+    p.touch(extra.case_id)
     # Look-alike: a family poisoned at one dinner, admitted together once.
     family = alive.sample(n=5, random_state=int(rng.integers(2**31)))
     for id_no in family.id_no:
