@@ -432,26 +432,31 @@ def plant_gang(p: Planted, world: World, knobs: Knobs, rng: np.random.Generator)
     p.cases = pd.concat([c, extra], ignore_index=True)
 
 
-def plant_drug_resale(p: Planted, world: World, rng: np.random.Generator) -> None:
+def _person_pairs(
+    p: Planted, world: World, rng: np.random.Generator, share: float, pattern: str
+) -> tuple[list[str], list[str]]:
+    """Draw living persons for a person-level pattern and as many look-alikes, and label them."""
     alive = world.persons[world.persons.death_date.isna()]
-    n = max(2, int(len(alive) * 0.0005))
+    n = max(2, int(len(alive) * share))
     picked = alive.sample(n=2 * n, random_state=int(rng.integers(2**31))).id_no.to_list()
-    p.resale_persons, p.chronic_persons = picked[:n], picked[n:]
-    for id_no in p.resale_persons:
-        p.label("person", id_no, "DRUG_RESALE")
-    for id_no in p.chronic_persons:
-        p.lookalike("person", id_no, "DRUG_RESALE")
+    guilty, innocent = picked[:n], picked[n:]
+    for id_no in guilty:
+        p.label("person", id_no, pattern)
+    for id_no in innocent:
+        p.lookalike("person", id_no, pattern)
+    return guilty, innocent
+
+
+def plant_drug_resale(p: Planted, world: World, rng: np.random.Generator) -> None:
+    """Resellers (signal in the pharmacy feed) beside chronic patients with long supplies."""
+    p.resale_persons, p.chronic_persons = _person_pairs(p, world, rng, 0.0005, "DRUG_RESALE")
 
 
 def plant_duplicate_enrolment(p: Planted, world: World, rng: np.random.Generator) -> None:
-    alive = world.persons[world.persons.death_date.isna()]
-    n = max(2, int(len(alive) * 0.002))
-    picked = alive.sample(n=2 * n, random_state=int(rng.integers(2**31))).id_no.to_list()
-    p.duplicate_enrolments, p.moved_persons = picked[:n], picked[n:]
-    for id_no in p.duplicate_enrolments:
-        p.label("person", id_no, "DUPLICATE_ENROLMENT")
-    for id_no in p.moved_persons:
-        p.lookalike("person", id_no, "DUPLICATE_ENROLMENT")
+    """Enrolled elsewhere at the same time (signal in external_enrolments) beside movers."""
+    p.duplicate_enrolments, p.moved_persons = _person_pairs(
+        p, world, rng, 0.002, "DUPLICATE_ENROLMENT"
+    )
 
 
 def plant_all(cases: pd.DataFrame, world: World, knobs: Knobs, rng: np.random.Generator) -> Planted:
