@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jobs.generate import activity, clinical, discharges, feeds, fraud, vocab, world
+from jobs import vocab
+from jobs.generate import activity, clinical, discharges, feeds, fraud, world
 from jobs.generate.knobs import preset
 
 

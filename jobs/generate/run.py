@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
+from jobs import vocab
 from jobs.config import Config
-from jobs.generate import activity, calibrate, clinical, discharges, feeds, fraud, mess, vocab
+from jobs.generate import activity, calibrate, clinical, discharges, feeds, fraud, mess
 from jobs.generate.knobs import SCALES, Knobs, preset
 from jobs.generate.settlement import assign_dialects, write_settlement_lists
 from jobs.generate.world import build_world
