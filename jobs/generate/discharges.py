@@ -70,6 +70,9 @@ def _pick_persons(
     target = want_f * 10**6 + when_days.astype(np.int64) - (age * 365.25).astype(np.int64)
     lo = np.where(want_f == 1, n_male, 0)
     hi = np.where(want_f == 1, len(order), n_male) - 1
+    # Nobody is admitted before being born: the last person born by then bounds the draw.
+    born_by = np.searchsorted(sorted_key, want_f * 10**6 + when_days.astype(np.int64), "right") - 1
+    hi = np.maximum(np.minimum(hi, born_by), lo)
     base = np.searchsorted(sorted_key, target)
     picked = np.empty(len(target), dtype=np.int64)
     todo = np.arange(len(target))

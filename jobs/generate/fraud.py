@@ -76,6 +76,13 @@ def _copy_cases(source: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
     return out
 
 
+def _living_adults(world: World, knobs: Knobs) -> pd.DataFrame:
+    """People who can be put into any planted stay: alive, and adults before the first year."""
+    persons = world.persons
+    adult = persons.birth_date < pd.Timestamp(f"{knobs.first_year - 18}-01-01")
+    return persons[persons.death_date.isna() & adult]
+
+
 def _hospitals(world: World, level: int | None = None) -> np.ndarray:
     inst = world.institutions
     mask = inst.type == "hospital"
@@ -217,7 +224,7 @@ def plant_fictitious(p: Planted, world: World, knobs: Knobs, rng: np.random.Gene
     c = p.cases
     hospitals = _hospitals(world, 2)
     bad = rng.choice(hospitals, size=max(1, int(len(hospitals) * 0.02)), replace=False)
-    persons = world.persons[world.persons.death_date.isna()]
+    persons = _living_adults(world, knobs)
     rows = []
     for h in bad:
         village = persons.village.value_counts().index[int(rng.integers(0, 50))]
@@ -401,7 +408,7 @@ def plant_gang(p: Planted, world: World, knobs: Knobs, rng: np.random.Generator)
     hospitals = _hospitals(world)
     rows = []
     n_gangs = max(1, knobs.discharges_per_year // 20_000)
-    alive = world.persons[world.persons.death_date.isna()]
+    alive = _living_adults(world, knobs)
     for _ in range(n_gangs):
         members = alive.sample(n=int(rng.integers(5, 9)), random_state=int(rng.integers(2**31)))
         h = rng.choice(hospitals)

@@ -43,7 +43,7 @@ def icd9(raw: Column) -> Column:
 
 def id_number_valid(id_no: Column) -> Column:
     """True when ``id_no`` is 17 digits and the right check character (X upper case)."""
-    digits = [F.substring(id_no, i + 1, 1).cast("int") for i in range(17)]
+    digits = [F.substring(id_no, i + 1, 1).try_cast("int") for i in range(17)]
     total = sum(d * w for d, w in zip(digits, ID_WEIGHTS, strict=True))
     expected = F.substring(F.lit(ID_CHECK), (total % 11) + 1, 1)
     return (

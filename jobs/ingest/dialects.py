@@ -179,9 +179,11 @@ def parse_a(lines: DataFrame) -> DataFrame:
         F.col("j.case.discharge_date").alias("discharge_date"),
         F.col("j.case.admission_type").alias("admission_type"),
         F.col("j.case.discharge_status").alias("discharge_status"),
-        F.element_at(_codes(F.col("j.diagnoses"), True), 1).alias("principal_dx"),
+        F.try_element_at(_codes(F.col("j.diagnoses"), True), F.lit(1)).alias("principal_dx"),
         _codes(F.col("j.diagnoses"), False).alias("other_dx"),
-        F.element_at(_codes(F.col("j.procedures"), True), 1).alias("principal_procedure"),
+        F.try_element_at(_codes(F.col("j.procedures"), True), F.lit(1)).alias(
+            "principal_procedure"
+        ),
         _codes(F.col("j.procedures"), False).alias("other_procedures"),
         F.col("j.case.attending_doctor").alias("doctor_id"),
         *[F.col(f"j.costs.{m}").alias(m) for m in MONEY],

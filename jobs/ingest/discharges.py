@@ -1,0 +1,208 @@
+"""Bronze settlement lists to conformed discharges: normalise, check, give reasons.
+
+Pure functions of DataFrames. :func:`conform` turns the sender's notation into
+the silver vocabulary (SPEC 4) and collects every reason a record cannot be
+promoted into ``reasons`` (codes from docs/quarantine-reasons.md); the record
+is promoted only when the array is empty. :func:`check_references` adds the
+reasons that need other tables (known codes, institutions, enrolled persons).
+:func:`latest_versions` keeps the newest submission of each case.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from jobs.ingest import codes
+from jobs.ingest.dialects import MONEY
+
+SEX = {"M": "M", "F": "F", "男": "M", "女": "F", "1": "M", "2": "F"}
+ADMISSION = {
+    "emergency": "emergency",
+    "elective": "elective",
+    "急诊": "emergency",
+    "门诊": "elective",
+    "1": "emergency",
+    "2": "elective",
+}
+STATUS = {
+    "cured": "cured",
+    "transferred": "transferred",
+    "died": "died",
+    "left": "left",
+    "医嘱离院": "cured",
+    "医嘱转院": "transferred",
+    "死亡": "died",
+    "非医嘱离院": "left",
+    "1": "cured",
+    "2": "transferred",
+    "5": "died",
+    "4": "left",
+}
+PARTS = ("drugs", "consumables", "exams", "treatment", "nursing", "bed", "other")
+REQUIRED = (
+    "record_id",
+    "case_id",
+    "hospital_code",
+    "id_no",
+    "principal_dx",
+    "admission_date",
+    "discharge_date",
+    "total",
+)
+
+
+def _mapped(column: str, mapping: dict[str, str]) -> Column:
+    return F.create_map(*[F.lit(x) for kv in mapping.items() for x in kv])[F.trim(F.col(column))]
+
+
+def _reason(condition: Column, code: str) -> Column:
+    return F.when(condition, F.lit(code))
+
+
+def conform(bronze: DataFrame) -> DataFrame:
+    """Sender notation -> silver vocabulary, plus ``reasons`` (array<string>, empty = clean)."""
+    df = bronze
+    for field in ("record_id", "case_id", "hospital_code", "id_no", "name", "doctor_id"):
+        df = df.withColumn(field, codes.blank_to_null(F.col(field)))
+    dx_raw = F.concat(F.array(F.col("principal_dx")), F.coalesce("other_dx", F.array()))
+    px_raw = F.concat(
+        F.when(codes.blank_to_null(F.col("principal_procedure")).isNull(), F.array()).otherwise(
+            F.array(F.col("principal_procedure"))
+        ),
+        F.coalesce("other_procedures", F.array()),
+    )
+    px_raw = F.filter(px_raw, lambda c: codes.blank_to_null(c).isNotNull())
+    df = df.select(
+        "*",
+        codes.icd10(F.col("principal_dx")).alias("principal_dx_c"),
+        F.transform(F.coalesce("other_dx", F.array()), codes.icd10).alias("other_dx_c"),
+        F.array_distinct(F.transform(px_raw, codes.icd9)).alias("procedures_c"),
+        F.size(
+            F.filter(dx_raw, lambda c: codes.blank_to_null(c).isNotNull() & codes.icd10(c).isNull())
+        ).alias("_bad_dx_format"),
+        F.size(F.filter(px_raw, lambda c: codes.icd9(c).isNull())).alias("_bad_px_format"),
+        _mapped("sex", SEX).alias("sex_c"),
+        _mapped("admission_type", ADMISSION).alias("admission_type_c"),
+        _mapped("discharge_status", STATUS).alias("discharge_status_c"),
+        codes.parse_date(F.col("birth_date")).alias("birth_date_c"),
+        codes.parse_date(F.col("admission_date")).alias("admission_date_c"),
+        codes.parse_date(F.col("discharge_date")).alias("discharge_date_c"),
+        *[codes.money(F.col(m), F.col("money_unit")).alias(f"{m}_c") for m in MONEY],
+    )
+    parts_sum = sum((F.col(f"{p}_c") for p in PARTS), F.lit(0).cast("decimal(18,2)"))
+    missing = [
+        _reason(codes.blank_to_null(F.col(f).cast("string")).isNull(), f"missing_{f}")
+        for f in REQUIRED
+    ]
+    reasons = [
+        _reason(F.col("malformed"), "malformed_record"),
+        *missing,
+        _reason(
+            F.col("id_no").isNotNull() & ~codes.id_number_valid(F.col("id_no")),
+            "invalid_id_checksum",
+        ),
+        _reason(F.col("_bad_dx_format") > 0, "unknown_diagnosis_code"),
+        _reason(F.col("_bad_px_format") > 0, "unknown_procedure_code"),
+        _reason(F.col("sex").isNotNull() & F.col("sex_c").isNull(), "invalid_sex"),
+        _reason(F.col("admission_type_c").isNull(), "invalid_admission_type"),
+        _reason(F.col("discharge_status_c").isNull(), "invalid_discharge_status"),
+        _reason(
+            (F.col("admission_date").isNotNull() & F.col("admission_date_c").isNull())
+            | (F.col("discharge_date").isNotNull() & F.col("discharge_date_c").isNull())
+            | (F.col("birth_date").isNotNull() & F.col("birth_date_c").isNull()),
+            "invalid_date",
+        ),
+        _reason(
+            F.col("discharge_date_c") < F.col("admission_date_c"), "discharge_before_admission"
+        ),
+        _reason(F.col("admission_date_c") < F.col("birth_date_c"), "admission_before_birth"),
+        _reason(
+            F.exists(F.array(*[F.col(f"{m}_c") for m in MONEY]), lambda v: v.isNull())
+            & F.col("total").isNotNull(),
+            "invalid_amount",
+        ),
+        _reason(parts_sum != F.col("total_c"), "cost_breakdown_mismatch"),
+        _reason(
+            F.col("fund_paid_c") + F.col("self_paid_c") != F.col("total_c"), "payment_mismatch"
+        ),
+    ]
+    df = df.withColumn("reasons", F.filter(F.array(*reasons), lambda r: r.isNotNull()))
+    return df.select(
+        "record_id",
+        "case_id",
+        "hospital_code",
+        "id_no",
+        "name",
+        F.col("sex_c").alias("sex"),
+        F.col("birth_date_c").alias("birth_date"),
+        F.col("admission_date_c").alias("admission_date"),
+        F.col("discharge_date_c").alias("discharge_date"),
+        F.year("discharge_date_c").alias("discharge_year"),
+        F.col("admission_type_c").alias("admission_type"),
+        F.col("discharge_status_c").alias("discharge_status"),
+        F.col("principal_dx_c").alias("principal_dx"),
+        F.col("other_dx_c").alias("other_dx"),
+        F.col("procedures_c").alias("procedures"),
+        "doctor_id",
+        *[F.col(f"{m}_c").alias(f"{m}_cost" if m in PARTS else m) for m in MONEY],
+        "reasons",
+        *[c for c in bronze.columns if c in ("source_file", "line", "text", "run_id", "day")],
+    ).withColumnRenamed("total", "total_cost")
+
+
+def _unknown_codes(df: DataFrame, codes_of: Column, known: DataFrame, flag: str) -> DataFrame:
+    """(source_file, line, flag): True when any of the record's codes is not in ``known``."""
+    exploded = df.select("source_file", "line", F.explode(codes_of).alias("code")).filter(
+        F.col("code").isNotNull()
+    )
+    hits = F.broadcast(known.select("code").distinct().withColumn("_known", F.lit(True)))
+    return (
+        exploded.join(hits, "code", "left")
+        .groupBy("source_file", "line")
+        .agg(F.max(F.col("_known").isNull()).alias(flag))
+    )
+
+
+def check_references(
+    conformed: DataFrame, icd10: DataFrame, icd9: DataFrame, hospitals: DataFrame
+) -> DataFrame:
+    """Add the reasons that need reference tables; rows are keyed by (source_file, line).
+
+    ``icd10`` and ``icd9``: a ``code`` column of known codes; ``hospitals``: the
+    ``institution_code`` of institutions whose type is hospital.
+    """
+    dx = F.concat(F.array("principal_dx"), F.coalesce("other_dx", F.array()))
+    bad_dx = _unknown_codes(conformed, dx, icd10, "_unknown_dx")
+    bad_px = _unknown_codes(conformed, F.coalesce("procedures", F.array()), icd9, "_unknown_px")
+    known_h = F.broadcast(
+        hospitals.select(F.col("institution_code").alias("hospital_code"))
+        .distinct()
+        .withColumn("_is_hospital", F.lit(True))
+    )
+    df = (
+        conformed.join(bad_dx, ["source_file", "line"], "left")
+        .join(bad_px, ["source_file", "line"], "left")
+        .join(known_h, "hospital_code", "left")
+    )
+    extra = F.filter(
+        F.array(
+            _reason(F.coalesce("_unknown_dx", F.lit(False)), "unknown_diagnosis_code"),
+            _reason(F.coalesce("_unknown_px", F.lit(False)), "unknown_procedure_code"),
+            _reason(
+                F.col("hospital_code").isNotNull() & F.col("_is_hospital").isNull(),
+                "unknown_hospital",
+            ),
+        ),
+        lambda r: r.isNotNull(),
+    )
+    return df.withColumn("reasons", F.array_distinct(F.concat("reasons", extra))).drop(
+        "_unknown_dx", "_unknown_px", "_is_hospital"
+    )
+
+
+def latest_versions(clean: DataFrame, order: list[str]) -> tuple[DataFrame, DataFrame]:
+    """(newest record per case, the older ones it supersedes), newest by ``order`` descending."""
+    window = Window.partitionBy("case_id").orderBy(*[F.col(c).desc() for c in order])
+    ranked = clean.withColumn("_rank", F.row_number().over(window))
+    return (ranked.filter("_rank = 1").drop("_rank"), ranked.filter("_rank > 1").drop("_rank"))
