@@ -20,6 +20,7 @@ from jobs import config as config_module
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("jobs.demo", "run the main job on embedded defaults (what `make demo` runs)"),
     "generate": ("jobs.generate.run", "write a synthetic city's feeds into the landing zone"),
+    "ingest": ("jobs.ingest.run", "landing -> bronze -> silver, with quarantine and the ledger"),
     "roundtrip": ("jobs.roundtrip", "Delta round trip: write, MERGE, time travel, history"),
     "submit": ("jobs.submit", "run a job script through spark-submit with the Delta jars"),
     "config": ("jobs.show_config", "print the resolved settings and where each came from"),
@@ -73,7 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except config_module.ConfigError as error:
         parser.error(str(error))
     module = importlib.import_module(args._module)
-    return int(module.command(cfg, args) or 0)
+    try:
+        return int(module.command(cfg, args) or 0)
+    except config_module.ConfigError as error:
+        print(f"diplake {args.command}: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

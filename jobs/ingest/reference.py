@@ -1,0 +1,192 @@
+"""Reference tables: code vocabularies, procedure classes, and the institutions feed.
+
+``silver/icd10_codes`` and ``silver/procedure_classes`` come from the vocabulary
+packages (jobs/vocab.py) and are written once; ``silver/procedure_classes``
+follows SPEC 4 (ICD-9-CM-3 chapters 00-86 S, 87-91 D, 92-99 T).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from jobs import lake
+from jobs.config import Config
+from jobs.ingest import codes, tables
+from jobs.ingest.batch import FileCounts, numbered_lines
+from jobs.ingest.landing import LandedFile
+from jobs.vocab import Vocabularies, procedure_class
+
+INSTITUTION_COLUMNS = ("record_id", "institution_code", "name", "type", "level", "district")
+INSTITUTION_TYPES = ("hospital", "clinic", "pharmacy")
+
+
+@dataclass(frozen=True)
+class References:
+    icd10: DataFrame  # code
+    icd9: DataFrame  # code
+    hospitals: DataFrame  # institution_code
+
+
+def ensure_vocabularies(spark: SparkSession, cfg: Config, vocab: Vocabularies) -> None:
+    icd10_path = lake.table_path(cfg, "silver", "icd10_codes")
+    if not lake.is_table(spark, icd10_path):
+        rows = pd.concat(
+            [
+                vocab.icd10[["code", "name_zh", "name_en"]],
+                # Categories with subcodes are valid principal codes too (I10 has none, K35 has).
+                vocab.icd10[["category"]].drop_duplicates().rename(columns={"category": "code"}),
+            ]
+        ).drop_duplicates("code")
+        spark.createDataFrame(rows.fillna("")).write.format("delta").save(icd10_path)
+    classes_path = lake.table_path(cfg, "silver", "procedure_classes")
+    if not lake.is_table(spark, classes_path):
+        px = vocab.icd9[["code", "name_zh", "name_en"]].copy()
+        px["class"] = px.code.map(procedure_class)
+        spark.createDataFrame(px[["code", "class", "name_zh", "name_en"]]).write.format(
+            "delta"
+        ).save(classes_path)
+
+
+def load(spark: SparkSession, cfg: Config) -> References:
+    institutions_path = lake.table_path(cfg, "silver", "institutions")
+    if lake.is_table(spark, institutions_path):
+        hospitals = (
+            lake.read_version(spark, institutions_path)
+            .filter(F.col("type") == "hospital")
+            .select("institution_code")
+        )
+    else:
+        hospitals = spark.createDataFrame([], "institution_code string")
+    return References(
+        icd10=lake.read_version(spark, lake.table_path(cfg, "silver", "icd10_codes")),
+        icd9=lake.read_version(spark, lake.table_path(cfg, "silver", "procedure_classes")),
+        hospitals=hospitals,
+    )
+
+
+def parse_csv(lines: DataFrame, columns: tuple[str, ...]) -> DataFrame:
+    """Header-checked CSV lines to string columns; a file with another header is malformed."""
+    schema = ", ".join(f"`{c}` STRING" for c in columns)
+    headers = lines.filter(F.col("line") == 1).select(
+        "source_file",
+        (F.regexp_replace("text", '"', "") == F.lit(",".join(columns))).alias("_header_ok"),
+    )
+    body = lines.filter(F.col("line") > 1).join(headers, "source_file", "left")
+    parsed = body.withColumn("_r", F.from_csv("text", schema, {"sep": ","}))
+    return parsed.select(
+        "*",
+        *[F.col(f"_r.{c}").alias(c) for c in columns],
+        (~F.coalesce("_header_ok", F.lit(False))).alias("unexpected_header"),
+        (F.size(F.split("text", ",")) < len(columns)).alias("malformed"),
+    ).drop("_r", "_header_ok")
+
+
+def conform_institutions(bronze: DataFrame) -> DataFrame:
+    level = F.col("level").try_cast("int")
+    reasons = F.filter(
+        F.array(
+            F.when(F.col("unexpected_header"), F.lit("unexpected_header")),
+            F.when(F.col("malformed"), F.lit("malformed_record")),
+            F.when(
+                codes.blank_to_null(F.col("institution_code")).isNull(),
+                F.lit("missing_institution_code"),
+            ),
+            F.when(~F.col("type").isin(*INSTITUTION_TYPES), F.lit("invalid_institution_type")),
+            F.when(
+                (F.col("type") == "hospital") & ~level.isin(1, 2, 3),
+                F.lit("invalid_hospital_level"),
+            ),
+        ),
+        lambda r: r.isNotNull(),
+    )
+    return bronze.select(
+        "record_id",
+        "source_file",
+        "line",
+        "text",
+        "day",
+        codes.blank_to_null(F.col("institution_code")).alias("institution_code"),
+        "name",
+        "type",
+        level.alias("level"),
+        "district",
+        reasons.alias("reasons"),
+    )
+
+
+def ingest_institutions(
+    spark: SparkSession, cfg: Config, files: list[LandedFile], run_id: str
+) -> list[FileCounts]:
+    names = [f.relative for f in files]
+    bronze = parse_csv(numbered_lines(spark, files), INSTITUTION_COLUMNS).withColumn(
+        "run_id", F.lit(run_id)
+    )
+    bronze_path = lake.table_path(cfg, "bronze", "institutions")
+    tables.replace_files(spark, bronze, bronze_path, names)
+    bronze = lake.read_version(spark, bronze_path).filter(F.col("source_file").isin(names))
+    conformed = conform_institutions(bronze).cache()
+    rejected = conformed.filter(F.size("reasons") > 0)
+    tables.replace_files(
+        spark,
+        tables.quarantine_rows(rejected, run_id),
+        lake.table_path(cfg, "quarantine", "institutions"),
+        names,
+    )
+    clean = conformed.filter(F.size("reasons") == 0)
+    # A code listed twice: the later line wins, the earlier is counted as superseded.
+    latest = clean.withColumn(
+        "_n",
+        F.row_number().over(
+            Window.partitionBy("institution_code").orderBy(
+                F.col("day").desc(), F.col("source_file").desc(), F.col("line").desc()
+            )
+        ),
+    )
+    superseded = latest.filter("_n > 1")
+    silver = latest.filter("_n = 1").select("institution_code", "name", "type", "level", "district")
+    path = lake.table_path(cfg, "silver", "institutions")
+    if lake.is_table(spark, path):
+        (
+            DeltaTable.forPath(spark, path)
+            .alias("t")
+            .merge(silver.alias("s"), "t.institution_code = s.institution_code")
+            .whenMatchedUpdateAll(
+                condition="NOT (t.name <=> s.name AND t.type <=> s.type AND "
+                "t.level <=> s.level AND t.district <=> s.district)"
+            )
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
+    else:
+        silver.write.format("delta").save(path)
+    read = {
+        r.source_file: r.n
+        for r in bronze.groupBy("source_file").agg(F.count("*").alias("n")).collect()
+    }
+    bad = {
+        r.source_file: r.n
+        for r in rejected.groupBy("source_file").agg(F.count("*").alias("n")).collect()
+    }
+    older = {
+        r.source_file: r.n
+        for r in superseded.groupBy("source_file").agg(F.count("*").alias("n")).collect()
+    }
+    conformed.unpersist()
+    return [
+        FileCounts(
+            "institutions",
+            f.relative,
+            f.sha256,
+            read.get(f.relative, 0),
+            read.get(f.relative, 0) - bad.get(f.relative, 0) - older.get(f.relative, 0),
+            bad.get(f.relative, 0),
+            0,
+            older.get(f.relative, 0),
+        )
+        for f in files
+    ]

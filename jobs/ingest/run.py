@@ -1,0 +1,238 @@
+"""``diplake ingest``: landing -> bronze -> silver, with quarantine and a ledger.
+
+    diplake ingest [--landing DIR] [--lake DIR] [--date YYYY-MM-DD]
+
+Per source, in dependency order (institutions before the discharges that name
+them): new files (by path and checksum) are decoded and parsed into
+``bronze/<source>``; each record is conformed and checked; rejected records go
+to ``quarantine/<source>`` with their reason codes; exact duplicates and older
+versions of a case are counted, not promoted; the rest is pseudonymised and
+MERGEd into silver. ``ops/ingest_ledger`` gets one row per file, and
+records_read = to_silver + quarantined + duplicates + superseded is checked
+before the row is written. A file is marked done only by its ledger row, so a
+killed run is simply run again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import uuid
+from datetime import UTC, datetime
+
+import pandas as pd
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from jobs import lake, vocab
+from jobs.config import Config
+from jobs.ingest import dialects, discharges, reference, tables
+from jobs.ingest.batch import FileCounts, numbered_lines
+from jobs.ingest.landing import LandedFile, discover
+from jobs.ingest.pseudonymise import person_key
+from jobs.spark import get_spark
+
+SOURCES = ("institutions", "settlement_lists")
+
+
+def _counts(df: DataFrame, name: str) -> dict[str, int]:
+    return {
+        r.source_file: r[name]
+        for r in df.groupBy("source_file").agg(F.count("*").alias(name)).collect()
+    }
+
+
+def ingest_settlement_lists(
+    spark: SparkSession, cfg: Config, files: list[LandedFile], run_id: str
+) -> list[FileCounts]:
+    lines = numbered_lines(spark, files).withColumn("dialect", dialects.dialect_of("source_file"))
+    parts = []
+    for name, parse in dialects.PARSERS.items():
+        part = lines.filter(F.col("dialect") == name)
+        if dialects.HEADERS[name]:
+            part = part.filter(F.col("line") > 1)  # header line, checked by file_headers
+        parts.append(parse(part))
+    bronze = (
+        parts[0].unionByName(parts[1]).unionByName(parts[2]).withColumn("run_id", F.lit(run_id))
+    )
+    names = [f.relative for f in files]
+    bronze_path = lake.table_path(cfg, "bronze", "settlement_lists")
+    tables.replace_files(spark, bronze, bronze_path, names)
+    bronze = lake.read_version(spark, bronze_path).filter(F.col("source_file").isin(names))
+
+    refs = reference.load(spark, cfg)
+    checked = discharges.check_references(
+        discharges.conform(bronze), refs.icd10, refs.icd9, refs.hospitals
+    ).cache()
+    rejected = checked.filter(F.size("reasons") > 0)
+    tables.replace_files(
+        spark,
+        tables.quarantine_rows(rejected, run_id),
+        lake.table_path(cfg, "quarantine", "settlement_lists"),
+        names,
+    )
+    clean = checked.filter(F.size("reasons") == 0)
+    duplicates, unique = _split_duplicates(spark, clean, bronze_path, names)
+    winners, superseded = _newest_versions(spark, cfg, unique)
+    _merge_discharges(spark, cfg, winners)
+
+    read = _counts(bronze, "n")
+    quarantined = _counts(rejected, "n")
+    dup = _counts(duplicates, "n")
+    sup = _counts(superseded, "n")
+    promoted = _counts(winners.filter(F.col("source_file").isin(names)), "n")
+    checked.unpersist()
+    return [
+        FileCounts(
+            "settlement_lists",
+            f.relative,
+            f.sha256,
+            read.get(f.relative, 0),
+            promoted.get(f.relative, 0),
+            quarantined.get(f.relative, 0),
+            dup.get(f.relative, 0),
+            sup.get(f.relative, 0),
+        )
+        for f in files
+    ]
+
+
+def _split_duplicates(spark: SparkSession, clean: DataFrame, bronze_path: str, names: list[str]):
+    """Exact resends: a record_id already seen in an earlier line, in this batch or before."""
+    earlier = (
+        lake.read_version(spark, bronze_path)
+        .filter(~F.col("source_file").isin(names))
+        .select("record_id")
+        .distinct()
+        .withColumn("_seen", F.lit(True))
+    )
+    order = Window.partitionBy("record_id").orderBy("day", "source_file", "line")
+    ranked = clean.withColumn("_n", F.row_number().over(order)).join(earlier, "record_id", "left")
+    is_dup = (F.col("_n") > 1) | F.col("_seen").isNotNull()
+    return (ranked.filter(is_dup).drop("_n", "_seen"), ranked.filter(~is_dup).drop("_n", "_seen"))
+
+
+def _newest_versions(spark: SparkSession, cfg: Config, batch: DataFrame):
+    """Newest submission per case among this batch and what silver holds already."""
+    batch = batch.withColumn(
+        "_version",
+        F.concat_ws("|", "day", "source_file", F.lpad(F.col("line").cast("string"), 9, "0")),
+    )
+    path = lake.table_path(cfg, "silver", "discharges")
+    if lake.is_table(spark, path):
+        held = lake.read_version(spark, path).select(
+            "case_id", F.col("source_version").alias("_held")
+        )
+        batch = batch.join(held, "case_id", "left")
+        older_than_held = F.col("_held").isNotNull() & (F.col("_version") <= F.col("_held"))
+        stale = batch.filter(older_than_held)
+        batch = batch.filter(~older_than_held)
+    else:
+        stale = batch.limit(0)
+    latest, superseded = discharges.latest_versions(batch, ["_version"])
+    superseded = superseded.unionByName(stale, allowMissingColumns=True)
+    return latest, superseded
+
+
+def _merge_discharges(spark: SparkSession, cfg: Config, winners: DataFrame) -> None:
+    silver = winners.select(
+        "case_id",
+        "hospital_code",
+        person_key(F.col("id_no"), cfg.hmac_key()).alias("person_key"),
+        "sex",
+        "birth_date",
+        "admission_date",
+        "discharge_date",
+        F.col("discharge_year").cast("int").alias("discharge_year"),
+        "admission_type",
+        "discharge_status",
+        "principal_dx",
+        "other_dx",
+        "procedures",
+        "doctor_id",
+        *[F.col(f"{p}_cost") for p in discharges.PARTS],
+        "total_cost",
+        "fund_paid",
+        "self_paid",
+        "record_id",
+        F.col("_version").alias("source_version"),
+    )
+    path = lake.table_path(cfg, "silver", "discharges")
+    if not lake.is_table(spark, path):
+        silver.write.format("delta").partitionBy("discharge_year").save(path)
+        return
+    (
+        DeltaTable.forPath(spark, path)
+        .alias("t")
+        .merge(silver.alias("s"), "t.case_id = s.case_id")
+        .whenMatchedUpdateAll(condition="s.source_version > t.source_version")
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+def _write_ledger(spark: SparkSession, cfg: Config, counts: list[FileCounts], run_id: str):
+    for c in counts:
+        c.check()
+    if not counts:
+        return
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = pd.DataFrame([{**c.__dict__, "run_id": run_id, "finished_at": now} for c in counts])
+    df = spark.createDataFrame(
+        rows[[f.name for f in tables.LEDGER_SCHEMA.fields]], tables.LEDGER_SCHEMA
+    )
+    path = lake.table_path(cfg, "ops", "ingest_ledger")
+    if not lake.is_table(spark, path):
+        df.write.format("delta").save(path)
+        return
+    (
+        DeltaTable.forPath(spark, path)
+        .alias("t")
+        .merge(df.alias("s"), "t.source_file = s.source_file AND t.sha256 = s.sha256")
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
+INGESTERS = {
+    "institutions": reference.ingest_institutions,
+    "settlement_lists": ingest_settlement_lists,
+}
+
+
+def run(spark: SparkSession, cfg: Config, day: str | None = None) -> list[FileCounts]:
+    cfg.hmac_key()  # refuse to start without a key, before touching anything
+    lake.ensure_layout(cfg)
+    reference.ensure_vocabularies(spark, cfg, vocab.load())
+    run_id = f"ingest-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    done = tables.already_ingested(spark, lake.table_path(cfg, "ops", "ingest_ledger"))
+    report: list[FileCounts] = []
+    for source in SOURCES:
+        files = [
+            f for f in discover(cfg.landing, [source], day) if (f.relative, f.sha256) not in done
+        ]
+        if not files:
+            continue
+        counts = INGESTERS[source](spark, cfg, files, run_id)
+        _write_ledger(spark, cfg, counts, run_id)
+        report += counts
+    return report
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--date", help="only the landing folders of this day (YYYY-MM-DD)")
+
+
+def command(cfg: Config, args: argparse.Namespace) -> int:
+    spark = get_spark(cfg, "dip-lake ingest")
+    report = run(spark, cfg, args.date)
+    if not report:
+        print("Nothing new in the landing zone.")
+        return 0
+    frame = pd.DataFrame([c.__dict__ for c in report]).drop(columns=["sha256"])
+    totals = frame.groupby("source")[
+        ["records_read", "to_silver", "quarantined", "duplicates", "superseded"]
+    ].sum()
+    print(totals.to_string())
+    print(f"\n{len(report)} files ingested into {cfg.lake}")
+    return 0

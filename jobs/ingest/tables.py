@@ -1,0 +1,83 @@
+"""Writes ingest needs: per-file replacement in bronze and quarantine, and the ledgers.
+
+Every write of a file's rows replaces that file's rows (``replaceWhere
+source_file IN (...)``), so a run killed part way and run again leaves the same
+rows as one uninterrupted run: re-ingesting a file is idempotent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    ArrayType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+from jobs import lake
+
+QUARANTINE_SCHEMA = StructType(
+    [
+        StructField("record_id", StringType()),
+        StructField("source_file", StringType(), False),
+        StructField("line", IntegerType(), False),
+        StructField("reasons", ArrayType(StringType()), False),
+        StructField("raw", StringType()),
+        StructField("run_id", StringType(), False),
+    ]
+)
+LEDGER_SCHEMA = StructType(
+    [
+        StructField("run_id", StringType(), False),
+        StructField("source", StringType(), False),
+        StructField("source_file", StringType(), False),
+        StructField("sha256", StringType(), False),
+        StructField("records_read", LongType(), False),
+        StructField("to_silver", LongType(), False),
+        StructField("quarantined", LongType(), False),
+        StructField("duplicates", LongType(), False),
+        StructField("superseded", LongType(), False),
+        StructField("finished_at", TimestampType(), False),
+    ]
+)
+
+
+def _in_list(files: Sequence[str]) -> str:
+    quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+    return f"source_file IN ({quoted})"
+
+
+def replace_files(spark: SparkSession, df: DataFrame, path: str, files: Sequence[str]) -> None:
+    """Replace exactly the rows of ``files`` in the table at ``path`` with ``df``."""
+    if not lake.is_table(spark, path):
+        df.write.format("delta").mode("overwrite").save(path)
+        return
+    (df.write.format("delta").mode("overwrite").option("replaceWhere", _in_list(files)).save(path))
+
+
+def quarantine_rows(rejected: DataFrame, run_id: str) -> DataFrame:
+    return rejected.select(
+        F.col("record_id").cast("string"),
+        "source_file",
+        F.col("line").cast("int"),
+        "reasons",
+        F.col("text").alias("raw"),
+        F.lit(run_id).alias("run_id"),
+    )
+
+
+def already_ingested(spark: SparkSession, path: str) -> set[tuple[str, str]]:
+    """(source_file, sha256) pairs a finished run recorded in the ledger."""
+    if not lake.is_table(spark, path):
+        return set()
+    return {
+        (r.source_file, r.sha256)
+        for r in spark.read.format("delta").load(path).select("source_file", "sha256").collect()
+    }
