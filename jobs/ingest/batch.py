@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.ingest import decode
+from jobs import lake
+from jobs.config import Config
+from jobs.ingest import decode, tables
 from jobs.ingest.landing import LandedFile
 
 RELATIVE = r"([^/]+/\d{4}-\d{2}-\d{2}/[^/]+)$"
@@ -46,3 +49,47 @@ def numbered_lines(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
         .withColumn("day", F.regexp_extract("source_file", r"/(\d{4}-\d{2}-\d{2})/", 1))
         .drop("source_path")
     )
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A batch after bronze: every record, and the split by whether it has reasons."""
+
+    bronze: DataFrame
+    checked: DataFrame
+    rejected: DataFrame
+    clean: DataFrame
+
+
+def land_and_check(
+    spark: SparkSession,
+    cfg: Config,
+    source: str,
+    bronze: DataFrame,
+    files: list[LandedFile],
+    run_id: str,
+    check: Callable[[DataFrame], DataFrame],
+) -> Checked:
+    """Write the batch's bronze rows, check them, and quarantine the rejected ones.
+
+    Both writes replace exactly the rows of these files, so a rerun after a crash
+    leaves the same rows. ``check`` adds the ``reasons`` array.
+    """
+    names = [f.relative for f in files]
+    path = lake.table_path(cfg, "bronze", source)
+    tables.replace_files(spark, bronze.withColumn("run_id", F.lit(run_id)), path, names)
+    bronze = lake.read_version(spark, path).filter(F.col("source_file").isin(names))
+    checked = check(bronze).cache()
+    rejected = checked.filter(F.size("reasons") > 0)
+    tables.replace_files(
+        spark,
+        tables.quarantine_rows(rejected, run_id),
+        lake.table_path(cfg, "quarantine", source),
+        names,
+    )
+    return Checked(bronze, checked, rejected, checked.filter(F.size("reasons") == 0))
+
+
+def counts_by_file(df: DataFrame) -> dict[str, int]:
+    rows = df.groupBy("source_file").agg(F.count("*").alias("n")).collect()
+    return {r.source_file: r.n for r in rows}

@@ -129,26 +129,7 @@ A_SCHEMA = StructType(
         ),
         StructField("diagnoses", ArrayType(_CODE)),
         StructField("procedures", ArrayType(_CODE)),
-        StructField(
-            "costs",
-            StructType(
-                [
-                    StructField(n, StringType())
-                    for n in (
-                        "total",
-                        "drugs",
-                        "consumables",
-                        "exams",
-                        "treatment",
-                        "nursing",
-                        "bed",
-                        "other",
-                        "fund_paid",
-                        "self_paid",
-                    )
-                ]
-            ),
-        ),
+        StructField("costs", StructType([StructField(n, StringType()) for n in MONEY])),
     ]
 )
 

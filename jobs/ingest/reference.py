@@ -16,8 +16,8 @@ from pyspark.sql import functions as F
 
 from jobs import lake
 from jobs.config import Config
-from jobs.ingest import codes, tables
-from jobs.ingest.batch import FileCounts, numbered_lines
+from jobs.ingest import codes
+from jobs.ingest.batch import FileCounts, counts_by_file, land_and_check, numbered_lines
 from jobs.ingest.landing import LandedFile
 from jobs.vocab import Vocabularies, procedure_class
 
@@ -122,33 +122,15 @@ def conform_institutions(bronze: DataFrame) -> DataFrame:
 def ingest_institutions(
     spark: SparkSession, cfg: Config, files: list[LandedFile], run_id: str
 ) -> list[FileCounts]:
-    names = [f.relative for f in files]
-    bronze = parse_csv(numbered_lines(spark, files), INSTITUTION_COLUMNS).withColumn(
-        "run_id", F.lit(run_id)
-    )
-    bronze_path = lake.table_path(cfg, "bronze", "institutions")
-    tables.replace_files(spark, bronze, bronze_path, names)
-    bronze = lake.read_version(spark, bronze_path).filter(F.col("source_file").isin(names))
-    conformed = conform_institutions(bronze).cache()
-    rejected = conformed.filter(F.size("reasons") > 0)
-    tables.replace_files(
-        spark,
-        tables.quarantine_rows(rejected, run_id),
-        lake.table_path(cfg, "quarantine", "institutions"),
-        names,
-    )
-    clean = conformed.filter(F.size("reasons") == 0)
+    bronze = parse_csv(numbered_lines(spark, files), INSTITUTION_COLUMNS)
+    batch = land_and_check(spark, cfg, "institutions", bronze, files, run_id, conform_institutions)
     # A code listed twice: the later line wins, the earlier is counted as superseded.
-    latest = clean.withColumn(
-        "_n",
-        F.row_number().over(
-            Window.partitionBy("institution_code").orderBy(
-                F.col("day").desc(), F.col("source_file").desc(), F.col("line").desc()
-            )
-        ),
+    newest_first = Window.partitionBy("institution_code").orderBy(
+        F.col("day").desc(), F.col("source_file").desc(), F.col("line").desc()
     )
-    superseded = latest.filter("_n > 1")
-    silver = latest.filter("_n = 1").select("institution_code", "name", "type", "level", "district")
+    ranked = batch.clean.withColumn("_n", F.row_number().over(newest_first))
+    superseded = ranked.filter("_n > 1")
+    silver = ranked.filter("_n = 1").select("institution_code", "name", "type", "level", "district")
     path = lake.table_path(cfg, "silver", "institutions")
     if lake.is_table(spark, path):
         (
@@ -164,19 +146,9 @@ def ingest_institutions(
         )
     else:
         silver.write.format("delta").save(path)
-    read = {
-        r.source_file: r.n
-        for r in bronze.groupBy("source_file").agg(F.count("*").alias("n")).collect()
-    }
-    bad = {
-        r.source_file: r.n
-        for r in rejected.groupBy("source_file").agg(F.count("*").alias("n")).collect()
-    }
-    older = {
-        r.source_file: r.n
-        for r in superseded.groupBy("source_file").agg(F.count("*").alias("n")).collect()
-    }
-    conformed.unpersist()
+    read, bad = counts_by_file(batch.bronze), counts_by_file(batch.rejected)
+    older = counts_by_file(superseded)
+    batch.checked.unpersist()
     return [
         FileCounts(
             "institutions",

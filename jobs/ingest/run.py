@@ -27,19 +27,12 @@ from pyspark.sql import functions as F
 from jobs import lake, vocab
 from jobs.config import Config
 from jobs.ingest import dialects, discharges, reference, tables
-from jobs.ingest.batch import FileCounts, numbered_lines
+from jobs.ingest.batch import FileCounts, counts_by_file, land_and_check, numbered_lines
 from jobs.ingest.landing import LandedFile, discover
 from jobs.ingest.pseudonymise import person_key
 from jobs.spark import get_spark
 
 SOURCES = ("institutions", "settlement_lists")
-
-
-def _counts(df: DataFrame, name: str) -> dict[str, int]:
-    return {
-        r.source_file: r[name]
-        for r in df.groupBy("source_file").agg(F.count("*").alias(name)).collect()
-    }
 
 
 def ingest_settlement_lists(
@@ -52,36 +45,25 @@ def ingest_settlement_lists(
         if dialects.HEADERS[name]:
             part = part.filter(F.col("line") > 1)  # header line, checked by file_headers
         parts.append(parse(part))
-    bronze = (
-        parts[0].unionByName(parts[1]).unionByName(parts[2]).withColumn("run_id", F.lit(run_id))
-    )
+    bronze = parts[0].unionByName(parts[1]).unionByName(parts[2])
+    refs = reference.load(spark, cfg)
+
+    def check(rows: DataFrame) -> DataFrame:
+        return discharges.check_references(
+            discharges.conform(rows), refs.icd10, refs.icd9, refs.hospitals
+        )
+
+    batch = land_and_check(spark, cfg, "settlement_lists", bronze, files, run_id, check)
     names = [f.relative for f in files]
     bronze_path = lake.table_path(cfg, "bronze", "settlement_lists")
-    tables.replace_files(spark, bronze, bronze_path, names)
-    bronze = lake.read_version(spark, bronze_path).filter(F.col("source_file").isin(names))
-
-    refs = reference.load(spark, cfg)
-    checked = discharges.check_references(
-        discharges.conform(bronze), refs.icd10, refs.icd9, refs.hospitals
-    ).cache()
-    rejected = checked.filter(F.size("reasons") > 0)
-    tables.replace_files(
-        spark,
-        tables.quarantine_rows(rejected, run_id),
-        lake.table_path(cfg, "quarantine", "settlement_lists"),
-        names,
-    )
-    clean = checked.filter(F.size("reasons") == 0)
-    duplicates, unique = _split_duplicates(spark, clean, bronze_path, names)
+    duplicates, unique = _split_duplicates(spark, batch.clean, bronze_path, names)
     winners, superseded = _newest_versions(spark, cfg, unique)
     _merge_discharges(spark, cfg, winners)
 
-    read = _counts(bronze, "n")
-    quarantined = _counts(rejected, "n")
-    dup = _counts(duplicates, "n")
-    sup = _counts(superseded, "n")
-    promoted = _counts(winners.filter(F.col("source_file").isin(names)), "n")
-    checked.unpersist()
+    read, quarantined = counts_by_file(batch.bronze), counts_by_file(batch.rejected)
+    dup, sup = counts_by_file(duplicates), counts_by_file(superseded)
+    promoted = counts_by_file(winners.filter(F.col("source_file").isin(names)))
+    batch.checked.unpersist()
     return [
         FileCounts(
             "settlement_lists",
