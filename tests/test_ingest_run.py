@@ -129,3 +129,94 @@ def test_private_layers_are_owner_only(ingested):
     cfg, _ = ingested
     for layer in ("bronze", "quarantine"):
         assert (cfg.lake / layer).stat().st_mode & 0o077 == 0
+
+
+def _snapshot(spark, cfg) -> dict[str, list]:
+    def rows(layer: str, table: str, columns: list[str]) -> list:
+        df = lake.read_version(spark, lake.table_path(cfg, layer, table)).select(*columns)
+        return sorted(tuple(r) for r in df.collect())
+
+    silver_columns = [
+        "case_id",
+        "person_key",
+        "principal_dx",
+        "procedures",
+        "total_cost",
+        "record_id",
+    ]
+    return {
+        "silver": rows("silver", "discharges", silver_columns),
+        "quarantine": rows("quarantine", "settlement_lists", ["source_file", "line", "reasons"]),
+        "ledger": rows(
+            "ops",
+            "ingest_ledger",
+            [
+                "source_file",
+                "sha256",
+                "records_read",
+                "to_silver",
+                "quarantined",
+                "duplicates",
+                "superseded",
+            ],
+        ),
+        "bronze": rows("bronze", "settlement_lists", ["source_file", "line", "record_id"]),
+    }
+
+
+def test_a_run_killed_part_way_and_run_again_ends_the_same(spark, ingested, landing, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from jobs import config
+
+    cfg, _ = ingested
+    killed = config.load(
+        {
+            "home": str(tmp_path),
+            "landing": str(landing),
+            "spark_master": "local[2]",
+            "shuffle_partitions": 2,
+        }
+    )
+    env = {**os.environ, "DIPLAKE_HMAC_KEY": "test-only-key"}
+    command = [
+        sys.executable,
+        "-m",
+        "jobs.cli",
+        "ingest",
+        "--home",
+        str(tmp_path),
+        "--landing",
+        str(landing),
+        "--master",
+        "local[2]",
+        "--shuffle-partitions",
+        "2",
+    ]
+    process = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    # Kill it once it has started writing settlement lists, before their ledger rows exist.
+    marker = killed.lake / "bronze" / "settlement_lists" / "_delta_log"
+    deadline = time.monotonic() + 300
+    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert marker.exists(), "the run ended before it reached the settlement lists"
+    ledger = lake.table_path(killed, "ops", "ingest_ledger")
+    if lake.is_table(spark, ledger):
+        sources = {r.source for r in lake.read_version(spark, ledger).collect()}
+        assert "settlement_lists" not in sources  # it really was cut short
+
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert _snapshot(spark, killed) == _snapshot(spark, cfg)

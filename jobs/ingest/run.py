@@ -106,7 +106,8 @@ def _newest_versions(spark: SparkSession, cfg: Config, batch: DataFrame):
             "case_id", F.col("source_version").alias("_held")
         )
         batch = batch.join(held, "case_id", "left")
-        older_than_held = F.col("_held").isNotNull() & (F.col("_version") <= F.col("_held"))
+        # Equal versions are this very record, promoted by a run that died before its ledger.
+        older_than_held = F.col("_held").isNotNull() & (F.col("_version") < F.col("_held"))
         stale = batch.filter(older_than_held)
         batch = batch.filter(~older_than_held)
     else:
