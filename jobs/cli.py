@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from jobs import __version__
 from jobs import config as config_module
+from jobs.quality import QualityGateError
 
 # name -> (module, one-line help). Modules are imported only for the command that runs.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -79,6 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except config_module.ConfigError as error:
         print(f"diplake {args.command}: {error}", file=sys.stderr)
         return 2
+    except QualityGateError as error:
+        print(
+            f"diplake {args.command}: quality gate failed, nothing promoted: {error}",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from jobs import lake, vocab
+from jobs import lake, quality, vocab
 from jobs.config import Config
 from jobs.ingest import dialects, discharges, reference, tables
 from jobs.ingest.batch import FileCounts, counts_by_file, land_and_check, numbered_lines
@@ -140,6 +140,8 @@ def _merge_discharges(spark: SparkSession, cfg: Config, winners: DataFrame) -> N
         "record_id",
         F.col("_version").alias("source_version"),
     )
+    silver = silver.cache()
+    quality.gate(silver, "silver", "discharges")  # raises before anything is written
     path = lake.table_path(cfg, "silver", "discharges")
     if not lake.is_table(spark, path):
         silver.write.format("delta").partitionBy("discharge_year").save(path)
