@@ -115,6 +115,8 @@ def test_a_second_run_changes_nothing(spark, ingested):
         for layer, t in (
             ("silver", "discharges"),
             ("silver", "institutions"),
+            ("silver", "insured_persons"),
+            ("quarantine", "insured_registry"),
             ("bronze", "settlement_lists"),
             ("quarantine", "settlement_lists"),
             ("ops", "ingest_ledger"),
@@ -220,3 +222,25 @@ def test_a_run_killed_part_way_and_run_again_ends_the_same(spark, ingested, land
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     assert _snapshot(spark, killed) == _snapshot(spark, cfg)
+
+
+def test_registry_rejects_exactly_the_bad_id_numbers(spark, ingested, landing):
+    cfg, _ = ingested
+    with (landing / "_truth" / "defects.csv").open(encoding="utf-8") as f:
+        bad = {
+            (r["source_file"], int(r["line"]))
+            for r in csv.DictReader(f)
+            if r["source"] == "insured_registry"
+        }
+    q = lake.read_version(spark, lake.table_path(cfg, "quarantine", "insured_registry"))
+    assert {(r.source_file, r.line) for r in q.collect()} == bad
+    assert all(r.reasons == ["invalid_id_checksum"] for r in q.collect())
+    persons = lake.read_version(spark, lake.table_path(cfg, "silver", "insured_persons"))
+    registry = next((landing / "insured_registry").rglob("*.csv"))
+    with registry.open(encoding="utf-8") as f:
+        listed = sum(1 for _ in csv.DictReader(f))
+    assert persons.count() == listed - len(bad)
+    # The same key gives the same pseudonym in both tables: discharges join their persons.
+    discharges = lake.read_version(spark, lake.table_path(cfg, "silver", "discharges"))
+    unmatched = discharges.join(persons, "person_key", "left_anti").count()
+    assert unmatched <= discharges.count() * 0.01

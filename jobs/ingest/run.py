@@ -26,13 +26,13 @@ from pyspark.sql import functions as F
 
 from jobs import lake, quality, vocab
 from jobs.config import Config
-from jobs.ingest import dialects, discharges, reference, tables
+from jobs.ingest import dialects, discharges, reference, registry, tables
 from jobs.ingest.batch import FileCounts, counts_by_file, land_and_check, numbered_lines
 from jobs.ingest.landing import LandedFile, discover
 from jobs.ingest.pseudonymise import person_key
 from jobs.spark import get_spark
 
-SOURCES = ("institutions", "settlement_lists")
+SOURCES = ("institutions", "insured_registry", "settlement_lists")
 
 
 def ingest_settlement_lists(
@@ -181,6 +181,7 @@ def _write_ledger(spark: SparkSession, cfg: Config, counts: list[FileCounts], ru
 
 INGESTERS = {
     "institutions": reference.ingest_institutions,
+    "insured_registry": registry.ingest_insured_registry,
     "settlement_lists": ingest_settlement_lists,
 }
 

@@ -1,0 +1,140 @@
+"""The insured registry to ``silver/insured_persons``: one row per person_key, no PII.
+
+The ID number is checked (GB 11643) and replaced by its HMAC ``person_key``;
+the name stays in bronze. A person listed twice keeps the newest line.
+"""
+
+from __future__ import annotations
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from jobs import lake, quality
+from jobs.config import Config
+from jobs.ingest import codes
+from jobs.ingest.batch import FileCounts, counts_by_file, land_and_check, numbered_lines
+from jobs.ingest.landing import LandedFile
+from jobs.ingest.pseudonymise import person_key
+from jobs.ingest.reference import parse_csv
+
+COLUMNS = (
+    "record_id",
+    "id_no",
+    "name",
+    "sex",
+    "birth_date",
+    "insurance_type",
+    "district",
+    "village",
+    "enrol_start",
+    "enrol_end",
+    "death_date",
+)
+SILVER = (
+    "person_key",
+    "sex",
+    "birth_date",
+    "insurance_type",
+    "district",
+    "village",
+    "enrol_start",
+    "enrol_end",
+    "death_date",
+)
+
+
+def conform_persons(bronze: DataFrame) -> DataFrame:
+    dates = {
+        c: codes.parse_date(F.col(c))
+        for c in ("birth_date", "enrol_start", "enrol_end", "death_date")
+    }
+    bad_date = None
+    for column, parsed in dates.items():
+        wrong = codes.blank_to_null(F.col(column)).isNotNull() & parsed.isNull()
+        bad_date = wrong if bad_date is None else (bad_date | wrong)
+    reasons = F.filter(
+        F.array(
+            F.when(F.col("unexpected_header"), F.lit("unexpected_header")),
+            F.when(F.col("malformed"), F.lit("malformed_record")),
+            F.when(codes.blank_to_null(F.col("record_id")).isNull(), F.lit("missing_record_id")),
+            F.when(codes.blank_to_null(F.col("id_no")).isNull(), F.lit("missing_id_no")),
+            F.when(
+                codes.blank_to_null(F.col("id_no")).isNotNull()
+                & ~codes.id_number_valid(F.col("id_no")),
+                F.lit("invalid_id_checksum"),
+            ),
+            F.when(~F.col("sex").isin("M", "F"), F.lit("invalid_sex")),
+            F.when(
+                ~F.col("insurance_type").isin("employee", "resident"),
+                F.lit("invalid_insurance_type"),
+            ),
+            F.when(bad_date, F.lit("invalid_date")),
+        ),
+        lambda r: r.isNotNull(),
+    )
+    return bronze.select(
+        "record_id",
+        "source_file",
+        "line",
+        "text",
+        "day",
+        "id_no",
+        "sex",
+        dates["birth_date"].alias("birth_date"),
+        "insurance_type",
+        "district",
+        "village",
+        dates["enrol_start"].alias("enrol_start"),
+        dates["enrol_end"].alias("enrol_end"),
+        dates["death_date"].alias("death_date"),
+        reasons.alias("reasons"),
+    )
+
+
+def ingest_insured_registry(
+    spark: SparkSession, cfg: Config, files: list[LandedFile], run_id: str
+) -> list[FileCounts]:
+    bronze = parse_csv(numbered_lines(spark, files), COLUMNS)
+    batch = land_and_check(spark, cfg, "insured_registry", bronze, files, run_id, conform_persons)
+    newest_first = Window.partitionBy("id_no").orderBy(
+        F.col("day").desc(), F.col("source_file").desc(), F.col("line").desc()
+    )
+    ranked = batch.clean.withColumn("_n", F.row_number().over(newest_first))
+    superseded = ranked.filter("_n > 1")
+    silver = (
+        ranked.filter("_n = 1")
+        .withColumn("person_key", person_key(F.col("id_no"), cfg.hmac_key()))
+        .select(*SILVER)
+        .cache()
+    )
+    quality.gate(silver, "silver", "insured_persons")
+    path = lake.table_path(cfg, "silver", "insured_persons")
+    if lake.is_table(spark, path):
+        changed = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in SILVER if c != "person_key")
+        (
+            DeltaTable.forPath(spark, path)
+            .alias("t")
+            .merge(silver.alias("s"), "t.person_key = s.person_key")
+            .whenMatchedUpdateAll(condition=changed)
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
+    else:
+        silver.write.format("delta").save(path)
+    read, bad = counts_by_file(batch.bronze), counts_by_file(batch.rejected)
+    older = counts_by_file(superseded)
+    batch.checked.unpersist()
+    return [
+        FileCounts(
+            "insured_registry",
+            f.relative,
+            f.sha256,
+            read.get(f.relative, 0),
+            read.get(f.relative, 0) - bad.get(f.relative, 0) - older.get(f.relative, 0),
+            bad.get(f.relative, 0),
+            0,
+            older.get(f.relative, 0),
+        )
+        for f in files
+    ]
