@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from jobs import lake
+from jobs import lake, quality
 from jobs.config import Config
 from jobs.ingest import decode, tables
 from jobs.ingest.landing import LandedFile
@@ -93,3 +93,47 @@ def land_and_check(
 def counts_by_file(df: DataFrame) -> dict[str, int]:
     rows = df.groupBy("source_file").agg(F.count("*").alias("n")).collect()
     return {r.source_file: r.n for r in rows}
+
+
+def promote_newest(
+    spark: SparkSession,
+    cfg: Config,
+    files: list[LandedFile],
+    batch: Checked,
+    *,
+    source: str,
+    table: str,
+    newest_by: str,
+    merge_key: str,
+    to_silver: Callable[[DataFrame], DataFrame],
+) -> list[FileCounts]:
+    """Keep the newest clean line per ``newest_by``, gate it, MERGE it into ``silver/<table>``.
+
+    Older lines for the same key are counted as superseded; unchanged rows are not
+    rewritten (lake.merge_upsert), so a rerun leaves the table as it was.
+    """
+    newest_first = Window.partitionBy(newest_by).orderBy(
+        F.col("day").desc(), F.col("source_file").desc(), F.col("line").desc()
+    )
+    ranked = batch.clean.withColumn("_n", F.row_number().over(newest_first))
+    superseded = ranked.filter("_n > 1")
+    silver = to_silver(ranked.filter("_n = 1")).cache()
+    quality.gate(silver, "silver", table)
+    lake.merge_upsert(spark, silver, lake.table_path(cfg, "silver", table), keys=[merge_key])
+    read, bad = counts_by_file(batch.bronze), counts_by_file(batch.rejected)
+    older = counts_by_file(superseded)
+    silver.unpersist()
+    batch.checked.unpersist()
+    return [
+        FileCounts(
+            source,
+            f.relative,
+            f.sha256,
+            read.get(f.relative, 0),
+            read.get(f.relative, 0) - bad.get(f.relative, 0) - older.get(f.relative, 0),
+            bad.get(f.relative, 0),
+            0,
+            older.get(f.relative, 0),
+        )
+        for f in files
+    ]

@@ -10,14 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
-from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs import lake
 from jobs.config import Config
 from jobs.ingest import codes
-from jobs.ingest.batch import FileCounts, counts_by_file, land_and_check, numbered_lines
+from jobs.ingest.batch import FileCounts, land_and_check, numbered_lines, promote_newest
 from jobs.ingest.landing import LandedFile
 from jobs.vocab import Vocabularies, procedure_class
 
@@ -124,41 +123,14 @@ def ingest_institutions(
 ) -> list[FileCounts]:
     bronze = parse_csv(numbered_lines(spark, files), INSTITUTION_COLUMNS)
     batch = land_and_check(spark, cfg, "institutions", bronze, files, run_id, conform_institutions)
-    # A code listed twice: the later line wins, the earlier is counted as superseded.
-    newest_first = Window.partitionBy("institution_code").orderBy(
-        F.col("day").desc(), F.col("source_file").desc(), F.col("line").desc()
+    return promote_newest(
+        spark,
+        cfg,
+        files,
+        batch,
+        source="institutions",
+        table="institutions",
+        newest_by="institution_code",
+        merge_key="institution_code",
+        to_silver=lambda rows: rows.select("institution_code", "name", "type", "level", "district"),
     )
-    ranked = batch.clean.withColumn("_n", F.row_number().over(newest_first))
-    superseded = ranked.filter("_n > 1")
-    silver = ranked.filter("_n = 1").select("institution_code", "name", "type", "level", "district")
-    path = lake.table_path(cfg, "silver", "institutions")
-    if lake.is_table(spark, path):
-        (
-            DeltaTable.forPath(spark, path)
-            .alias("t")
-            .merge(silver.alias("s"), "t.institution_code = s.institution_code")
-            .whenMatchedUpdateAll(
-                condition="NOT (t.name <=> s.name AND t.type <=> s.type AND "
-                "t.level <=> s.level AND t.district <=> s.district)"
-            )
-            .whenNotMatchedInsertAll()
-            .execute()
-        )
-    else:
-        silver.write.format("delta").save(path)
-    read, bad = counts_by_file(batch.bronze), counts_by_file(batch.rejected)
-    older = counts_by_file(superseded)
-    batch.checked.unpersist()
-    return [
-        FileCounts(
-            "institutions",
-            f.relative,
-            f.sha256,
-            read.get(f.relative, 0),
-            read.get(f.relative, 0) - bad.get(f.relative, 0) - older.get(f.relative, 0),
-            bad.get(f.relative, 0),
-            0,
-            older.get(f.relative, 0),
-        )
-        for f in files
-    ]

@@ -6,14 +6,12 @@ the name stays in bronze. A person listed twice keeps the newest line.
 
 from __future__ import annotations
 
-from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs import lake, quality
 from jobs.config import Config
 from jobs.ingest import codes
-from jobs.ingest.batch import FileCounts, counts_by_file, land_and_check, numbered_lines
+from jobs.ingest.batch import FileCounts, land_and_check, numbered_lines, promote_newest
 from jobs.ingest.landing import LandedFile
 from jobs.ingest.pseudonymise import person_key
 from jobs.ingest.reference import parse_csv
@@ -97,44 +95,17 @@ def ingest_insured_registry(
 ) -> list[FileCounts]:
     bronze = parse_csv(numbered_lines(spark, files), COLUMNS)
     batch = land_and_check(spark, cfg, "insured_registry", bronze, files, run_id, conform_persons)
-    newest_first = Window.partitionBy("id_no").orderBy(
-        F.col("day").desc(), F.col("source_file").desc(), F.col("line").desc()
+    key = cfg.hmac_key()
+    return promote_newest(
+        spark,
+        cfg,
+        files,
+        batch,
+        source="insured_registry",
+        table="insured_persons",
+        newest_by="id_no",
+        merge_key="person_key",
+        to_silver=lambda rows: rows.withColumn(
+            "person_key", person_key(F.col("id_no"), key)
+        ).select(*SILVER),
     )
-    ranked = batch.clean.withColumn("_n", F.row_number().over(newest_first))
-    superseded = ranked.filter("_n > 1")
-    silver = (
-        ranked.filter("_n = 1")
-        .withColumn("person_key", person_key(F.col("id_no"), cfg.hmac_key()))
-        .select(*SILVER)
-        .cache()
-    )
-    quality.gate(silver, "silver", "insured_persons")
-    path = lake.table_path(cfg, "silver", "insured_persons")
-    if lake.is_table(spark, path):
-        changed = " OR ".join(f"NOT (t.{c} <=> s.{c})" for c in SILVER if c != "person_key")
-        (
-            DeltaTable.forPath(spark, path)
-            .alias("t")
-            .merge(silver.alias("s"), "t.person_key = s.person_key")
-            .whenMatchedUpdateAll(condition=changed)
-            .whenNotMatchedInsertAll()
-            .execute()
-        )
-    else:
-        silver.write.format("delta").save(path)
-    read, bad = counts_by_file(batch.bronze), counts_by_file(batch.rejected)
-    older = counts_by_file(superseded)
-    batch.checked.unpersist()
-    return [
-        FileCounts(
-            "insured_registry",
-            f.relative,
-            f.sha256,
-            read.get(f.relative, 0),
-            read.get(f.relative, 0) - bad.get(f.relative, 0) - older.get(f.relative, 0),
-            bad.get(f.relative, 0),
-            0,
-            older.get(f.relative, 0),
-        )
-        for f in files
-    ]
