@@ -66,7 +66,7 @@ class Planted:
         self.lookalikes.append((entity_type, str(entity_id), pattern))
 
 
-def _next_case_ids(cases: pd.DataFrame, n: int, year: int, tag: str) -> list[str]:
+def _next_case_ids(n: int, year: int, tag: str) -> list[str]:
     return [f"ZY{year}{tag}{i:06d}" for i in range(n)]
 
 
@@ -110,7 +110,7 @@ def plant_split_admission(p: Planted, knobs: Knobs, rng: np.random.Generator) ->
     ).clip(lower=pd.Timedelta(days=1))
     second["year"] = second.discharge_date.dt.year
     second = second[second.year.isin(knobs.year_list)]
-    ids = _next_case_ids(c, len(second), knobs.settlement_year, "S")
+    ids = _next_case_ids(len(second), knobs.settlement_year, "S")
     second = _copy_cases(second, ids)
     c.loc[chosen, "discharge_date"] = first.discharge_date
     p.touch(c.case_id[chosen])
@@ -133,7 +133,7 @@ def plant_split_admission(p: Planted, knobs: Knobs, rng: np.random.Generator) ->
         more["year"] = more.discharge_date.dt.year
         cycles.append(more[more.year.isin(knobs.year_list)])
     cyc = pd.concat(cycles, ignore_index=True)
-    cyc = _copy_cases(cyc, _next_case_ids(c, len(cyc), knobs.settlement_year, "L"))
+    cyc = _copy_cases(cyc, _next_case_ids(len(cyc), knobs.settlement_year, "L"))
     for cid in cyc.case_id:
         p.lookalike("case", cid, "SPLIT_ADMISSION")
     p.touch(cyc.case_id)
@@ -183,7 +183,7 @@ def plant_low_standard(p: Planted, world: World, knobs: Knobs, rng: np.random.Ge
         [f"{x}_fen" for x in ("drugs", "consumables", "exams", "treatment", "nursing", "bed")]
     ].sum(axis=1)
     extra["self_fen"] = extra.total_fen - extra.fund_fen
-    extra = _copy_cases(extra, _next_case_ids(c, len(extra), knobs.settlement_year, "W"))
+    extra = _copy_cases(extra, _next_case_ids(len(extra), knobs.settlement_year, "W"))
     p.touch(extra.case_id)
     for h in bad:
         p.label("provider", h, "LOW_STANDARD_ADMISSION")
@@ -245,7 +245,7 @@ def plant_fictitious(p: Planted, world: World, knobs: Knobs, rng: np.random.Gene
             rows.append(row)
     extra = pd.DataFrame(rows)
     extra = extra[extra.year.isin(knobs.year_list)]
-    extra = _copy_cases(extra, _next_case_ids(c, len(extra), knobs.settlement_year, "F"))
+    extra = _copy_cases(extra, _next_case_ids(len(extra), knobs.settlement_year, "F"))
     for h in bad:
         p.label("provider", h, "FICTITIOUS_SERVICE")
     for cid in extra.case_id:
@@ -269,7 +269,7 @@ def plant_fictitious(p: Planted, world: World, knobs: Knobs, rng: np.random.Gene
         ]
         camp["total_fen"] = camp[parts].sum(axis=1)
         camp["self_fen"] = camp.total_fen - camp.fund_fen
-        camp = _copy_cases(camp, _next_case_ids(c, len(camp), knobs.settlement_year, "M"))
+        camp = _copy_cases(camp, _next_case_ids(len(camp), knobs.settlement_year, "M"))
         p.touch(camp.case_id)
         extra = pd.concat([extra, camp], ignore_index=True)
         p.lookalike("provider", campaign_site, "FICTITIOUS_SERVICE")
@@ -300,7 +300,7 @@ def plant_identity(p: Planted, world: World, knobs: Knobs, rng: np.random.Genera
     template["discharge_date"] = template.admission_date + stay
     template["year"] = template.discharge_date.dt.year
     template = template[template.year.isin(knobs.year_list)]
-    template = _copy_cases(template, _next_case_ids(c, len(template), knobs.settlement_year, "D"))
+    template = _copy_cases(template, _next_case_ids(len(template), knobs.settlement_year, "D"))
     for cid in template.case_id:
         p.label("case", cid, "IDENTITY_FRAUD")
     p.touch(template.case_id)
@@ -428,9 +428,7 @@ def plant_gang(p: Planted, world: World, knobs: Knobs, rng: np.random.Generator)
                 rows.append(row)
         for id_no in members.id_no:
             p.label("person", id_no, "GANG")
-    extra = _copy_cases(
-        pd.DataFrame(rows), _next_case_ids(c, len(rows), knobs.settlement_year, "G")
-    )
+    extra = _copy_cases(pd.DataFrame(rows), _next_case_ids(len(rows), knobs.settlement_year, "G"))
     p.touch(extra.case_id)
     # Look-alike: a family poisoned at one dinner, admitted together once.
     family = alive.sample(n=5, random_state=int(rng.integers(2**31)))

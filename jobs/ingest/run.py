@@ -141,19 +141,22 @@ def _merge_discharges(spark: SparkSession, cfg: Config, winners: DataFrame) -> N
         F.col("_version").alias("source_version"),
     )
     silver = silver.cache()
-    quality.gate(silver, "silver", "discharges")  # raises before anything is written
-    path = lake.table_path(cfg, "silver", "discharges")
-    if not lake.is_table(spark, path):
-        silver.write.format("delta").partitionBy("discharge_year").save(path)
-        return
-    (
-        DeltaTable.forPath(spark, path)
-        .alias("t")
-        .merge(silver.alias("s"), "t.case_id = s.case_id")
-        .whenMatchedUpdateAll(condition="s.source_version > t.source_version")
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+    try:
+        quality.gate(silver, "silver", "discharges")  # raises before anything is written
+        lake_path = lake.table_path(cfg, "silver", "discharges")
+        if not lake.is_table(spark, lake_path):
+            silver.write.format("delta").partitionBy("discharge_year").save(lake_path)
+            return
+        (
+            DeltaTable.forPath(spark, lake_path)
+            .alias("t")
+            .merge(silver.alias("s"), "t.case_id = s.case_id")
+            .whenMatchedUpdateAll(condition="s.source_version > t.source_version")
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
+    finally:
+        silver.unpersist()
 
 
 def _write_ledger(spark: SparkSession, cfg: Config, counts: list[FileCounts], run_id: str):

@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
-    ArrayType,
-    IntegerType,
     LongType,
     StringType,
     StructField,
@@ -23,16 +21,6 @@ from pyspark.sql.types import (
 
 from jobs import lake
 
-QUARANTINE_SCHEMA = StructType(
-    [
-        StructField("record_id", StringType()),
-        StructField("source_file", StringType(), False),
-        StructField("line", IntegerType(), False),
-        StructField("reasons", ArrayType(StringType()), False),
-        StructField("raw", StringType()),
-        StructField("run_id", StringType(), False),
-    ]
-)
 LEDGER_SCHEMA = StructType(
     [
         StructField("run_id", StringType(), False),
