@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -22,6 +23,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("jobs.demo", "run the main job on embedded defaults (what `make demo` runs)"),
     "generate": ("jobs.generate.run", "write a synthetic city's feeds into the landing zone"),
     "ingest": ("jobs.ingest.run", "landing -> bronze -> silver, with quarantine and the ledger"),
+    "ingest-score": (
+        "jobs.ingest.score",
+        "score the lake against the generator's _truth/defects.csv (evaluation only)",
+    ),
     "roundtrip": ("jobs.roundtrip", "Delta round trip: write, MERGE, time travel, history"),
     "submit": ("jobs.submit", "run a job script through spark-submit with the Delta jars"),
     "config": ("jobs.show_config", "print the resolved settings and where each came from"),
@@ -74,6 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = config_module.from_args(args)
     except config_module.ConfigError as error:
         parser.error(str(error))
+    # Progress of the jobs (one line per step) on stderr; Spark's own log is in conf/.
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
+    for noisy in ("py4j", "great_expectations", "urllib3", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     module = importlib.import_module(args._module)
     try:
         return int(module.command(cfg, args) or 0)

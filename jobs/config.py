@@ -83,6 +83,15 @@ class Config:
     timezone: str = "Asia/Shanghai"
     extra_spark_conf: Mapping[str, str] = field(default_factory=dict)
 
+    @property
+    def quality_root(self) -> Path:
+        """Great Expectations project: stored validation results and the Data Docs site."""
+        return self.home / "quality"
+
+    @property
+    def reports(self) -> Path:
+        return self.home / "reports"
+
     def replace(self, **changes: object) -> Config:
         return dataclasses.replace(self, **changes)
 

@@ -55,34 +55,52 @@ def suite_path(layer: str, table: str) -> Path:
     return SUITES / layer / f"{table}.json"
 
 
-@lru_cache(maxsize=1)
-def _context():
+def docs_index(root: Path) -> Path:
+    """Where the Data Docs of a quality root are built (open it in a browser)."""
+    return root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+
+
+@lru_cache(maxsize=4)
+def _context(root: str | None):
+    """Ephemeral without a root; with one, a file context that keeps results and Data Docs."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    return gx.get_context(mode="ephemeral")
+    if root is None:
+        context = gx.get_context(mode="ephemeral")
+    else:
+        context = gx.get_context(mode="file", project_root_dir=root)
+    # The jobs log what they validate; GX's per-metric progress bars only drown that.
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    return context
 
 
-def validate(df: DataFrame, layer: str, table: str) -> QualityReport:
+def validate(df: DataFrame, layer: str, table: str, root: Path | None = None) -> QualityReport:
+    """Run the table's suite on ``df``; with ``root``, store the result and update Data Docs."""
     import great_expectations as gx
 
     spec = json.loads(suite_path(layer, table).read_text(encoding="utf-8"))
-    suite = gx.ExpectationSuite(**spec)
-    context = _context()
+    context = _context(None if root is None else str(root))
     name = f"{layer}.{table}"
-    try:
-        source = context.data_sources.get(name)
-    except (KeyError, ValueError):
-        source = context.data_sources.add_spark(name=name)
-    try:
-        asset = source.get_asset("batch")
-    except LookupError:
-        asset = source.add_dataframe_asset(name="batch")
-    try:
-        definition = asset.get_batch_definition("whole")
-    except KeyError:
-        definition = asset.add_batch_definition_whole_dataframe("whole")
-    result = definition.get_batch(batch_parameters={"dataframe": df}).validate(suite)
+    source = context.data_sources.add_or_update_spark(name=name)
+    asset = source.add_dataframe_asset(name="batch")
+    definition = asset.add_batch_definition_whole_dataframe("whole")
+    suite = context.suites.add_or_update(gx.ExpectationSuite(**spec))
+    validation = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=name, data=definition, suite=suite)
+    )
+    actions = [] if root is None else [gx.checkpoint.UpdateDataDocsAction(name="data_docs")]
+    checkpoint = context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=name,
+            validation_definitions=[validation],
+            actions=actions,
+            result_format="SUMMARY",
+        )
+    )
+    outcome = checkpoint.run(batch_parameters={"dataframe": df})
+    results = [r for run in outcome.run_results.values() for r in run.results]
     failures = tuple(
         Failure(
             expectation=r.expectation_config.type,
@@ -92,15 +110,15 @@ def validate(df: DataFrame, layer: str, table: str) -> QualityReport:
             .split(".")[-1],
             unexpected=r.result.get("unexpected_count"),
         )
-        for r in result.results
+        for r in results
         if not r.success
     )
     return QualityReport(suite=name, failures=failures)
 
 
-def gate(df: DataFrame, layer: str, table: str) -> QualityReport:
-    """Validate; raise on a critical failure, log the rest."""
-    report = validate(df, layer, table)
+def gate(df: DataFrame, layer: str, table: str, root: Path | None = None) -> QualityReport:
+    """Validate; raise on a critical failure, log the rest (``root``: see :func:`validate`)."""
+    report = validate(df, layer, table, root)
     for failure in report.failures:
         log.warning("%s: %s", report.suite, failure)
     if report.critical:

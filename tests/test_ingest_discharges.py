@@ -155,6 +155,40 @@ def test_reference_checks_know_codes_and_hospitals(spark):
     ]
 
 
+def test_enrolment_unknown_persons_are_rejected_and_periods_flagged(spark):
+    from datetime import date
+
+    claims = spark.createDataFrame(
+        [
+            ("c1", "p1", date(2024, 3, 1), []),  # enrolled, alive
+            ("c2", "p2", date(2024, 3, 1), []),  # enrolment ended in 2023
+            ("c3", "p3", date(2024, 3, 1), []),  # died in January
+            ("c4", "nobody", date(2024, 3, 1), []),  # not in the registry
+            ("c5", None, date(2024, 3, 1), ["invalid_id_checksum"]),  # no usable key
+        ],
+        "case_id string, person_key string, admission_date date, reasons array<string>",
+    )
+    persons = spark.createDataFrame(
+        [
+            ("p1", date(2020, 1, 1), None, None),
+            ("p2", date(2020, 1, 1), date(2023, 6, 30), None),
+            ("p3", date(2020, 1, 1), date(2024, 1, 9), date(2024, 1, 9)),
+        ],
+        "person_key string, enrol_start date, enrol_end date, death_date date",
+    )
+    got = {
+        r.case_id: (sorted(r.reasons), r.enrolled_on_admission, r.after_death)
+        for r in discharges.check_enrolment(claims, persons).collect()
+    }
+    assert got == {
+        "c1": ([], True, False),
+        "c2": ([], False, False),
+        "c3": ([], False, True),
+        "c4": (["person_not_enrolled"], False, False),
+        "c5": (["invalid_id_checksum"], False, False),
+    }
+
+
 def test_the_newest_submission_of_a_case_wins(spark):
     rows = spark.createDataFrame(
         [

@@ -13,7 +13,9 @@ from jobs.generate import run as generate
 from jobs.generate.knobs import preset
 from jobs.ingest import run as ingest
 
-TINY = preset("demo").replace(seed=21, institutions=30, insured=4_000, discharges_per_year=500)
+TINY = preset("demo").replace(
+    seed=21, institutions=30, insured=4_000, discharges_per_year=500, mess_rate=0.08
+)
 
 
 @pytest.fixture(scope="module")
@@ -43,47 +45,108 @@ def ingested(spark, landing, tmp_path_factory):
     mp.undo()
 
 
-def _truth(landing: Path) -> list[dict]:
+def _truth(landing: Path, source: str | None = "settlement_lists") -> list[dict]:
     with (landing / "_truth" / "defects.csv").open(encoding="utf-8") as f:
-        return [r for r in csv.DictReader(f) if r["source"] == "settlement_lists"]
+        return [r for r in csv.DictReader(f) if source is None or r["source"] == source]
+
+
+def _ledger(spark, cfg) -> list:
+    return lake.read_version(spark, lake.table_path(cfg, "ops", "ingest_ledger")).collect()
 
 
 def test_every_record_is_accounted_for(spark, ingested):
     cfg, report = ingested
-    ledger = lake.read_version(spark, lake.table_path(cfg, "ops", "ingest_ledger")).collect()
+    ledger = _ledger(spark, cfg)
     assert len(ledger) == len(report) > 0
+    assert {r.source for r in ledger} == set(ingest.SOURCES)  # the tiny city lands every source
     for row in ledger:
         assert row.records_read == row.to_silver + row.quarantined + row.duplicates + row.superseded
     # And the ledger agrees with the tables it describes.
+    for source in ingest.SOURCES:
+        rows = [r for r in ledger if r.source == source]
+        quarantined = lake.read_version(spark, lake.table_path(cfg, "quarantine", source))
+        assert sum(r.quarantined for r in rows) == quarantined.count(), source
+        bronze = lake.read_version(spark, lake.table_path(cfg, "bronze", source))
+        assert sum(r.records_read for r in rows) == bronze.count(), source
     silver = lake.read_version(spark, lake.table_path(cfg, "silver", "discharges")).count()
-    quarantined = lake.read_version(spark, lake.table_path(cfg, "quarantine", "settlement_lists"))
     settlement = [r for r in ledger if r.source == "settlement_lists"]
     assert sum(r.to_silver for r in settlement) == silver
-    assert sum(r.quarantined for r in settlement) == quarantined.count()
+    fees = lake.read_version(spark, lake.table_path(cfg, "silver", "fee_details")).count()
+    assert sum(r.to_silver for r in ledger if r.source == "fee_details") == fees
 
 
-def test_outcomes_match_the_injected_defects(spark, ingested, landing):
+@pytest.mark.parametrize("source", ingest.SOURCES)
+def test_outcomes_match_the_injected_defects(spark, ingested, landing, source):
+    """Exactly the records the generator spoiled are quarantined; resends add no row."""
     cfg, _ = ingested
-    truth = _truth(landing)
+    truth = _truth(landing, source)
     expected_q = {
         (r["source_file"], int(r["line"])) for r in truth if r["expected"] == "quarantine"
     }
-    q = lake.read_version(spark, lake.table_path(cfg, "quarantine", "settlement_lists"))
+    q = lake.read_version(spark, lake.table_path(cfg, "quarantine", source))
     got_q = {(r.source_file, r.line) for r in q.select("source_file", "line").collect()}
     assert got_q == expected_q
-    settlement = [
-        r
-        for r in lake.read_version(spark, lake.table_path(cfg, "ops", "ingest_ledger")).collect()
-        if r.source == "settlement_lists"
-    ]
+    rows = [r for r in _ledger(spark, cfg) if r.source == source]
     dedupe = sum(1 for r in truth if r["expected"] == "dedupe")
-    assert sum(r.duplicates + r.superseded for r in settlement) == dedupe
-    # Records that must be corrected reach silver, normalised.
-    corrected = {r["record_id"] for r in truth if r["expected"] == "correct"}
+    assert sum(r.duplicates + r.superseded for r in rows) == dedupe
+
+
+def test_quarantine_reasons_name_the_injected_defect(spark, ingested, landing):
+    cfg, _ = ingested
+    q = lake.read_version(spark, lake.table_path(cfg, "quarantine", "settlement_lists"))
+    reasons = {(r.source_file, r.line): set(r.reasons) for r in q.collect()}
+    # The defect's name, or for a cut-off line the reader's code for it.
+    named = {"truncated_record": "malformed_record", "missing_field": None}
+    for row in _truth(landing):
+        if row["expected"] != "quarantine":
+            continue
+        got = reasons[(row["source_file"], int(row["line"]))]
+        want = named.get(row["defect"], row["defect"])
+        if want is None:
+            assert any(r.startswith("missing_") for r in got), (row, got)
+        else:
+            assert want in got, (row, got)
+
+
+def test_corrected_records_reach_silver_normalised(spark, ingested, landing):
+    cfg, _ = ingested
+    corrected = {r["record_id"] for r in _truth(landing) if r["expected"] == "correct"}
     silver = lake.read_version(spark, lake.table_path(cfg, "silver", "discharges"))
     promoted = silver.filter(F.col("record_id").isin(list(corrected)))
-    assert promoted.count() == len(corrected)
+    assert promoted.count() == len(corrected) > 0
     assert promoted.filter(~F.col("principal_dx").rlike(r"^[A-Z][0-9]{2}(\.[0-9])?$")).count() == 0
+
+
+def test_clearing_inputs_are_typed_as_the_contract_says(spark, ingested, landing):
+    cfg, _ = ingested
+
+    def types(table: str) -> dict[str, str]:
+        return dict(lake.read_version(spark, lake.table_path(cfg, "silver", table)).dtypes)
+
+    pre = types("prepayments")
+    assert (pre["hospital_code"], pre["year"], pre["month"], pre["amount"]) == (
+        "string",
+        "int",
+        "int",
+        "decimal(18,2)",
+    )
+    score = types("assessment_scores")
+    assert (score["year"], score["coefficient"]) == ("int", "decimal(6,4)")
+    deduction = types("audit_deductions")
+    assert (deduction["year"], deduction["amount"]) == ("int", "decimal(18,2)")
+    # Values as landed: the sum of prepayments equals the file's, read independently.
+    total = 0
+    seen = set()
+    for path in sorted((landing / "prepayments").rglob("*.csv")):
+        with path.open(encoding="utf-8") as f:
+            for r in csv.DictReader(f):
+                key = (r["hospital_code"], r["year"], r["month"])
+                if key not in seen:
+                    seen.add(key)
+                    total += round(float(r["amount"]) * 100)
+    silver = lake.read_version(spark, lake.table_path(cfg, "silver", "prepayments"))
+    got = silver.agg(F.sum("amount")).first()[0]
+    assert int(got * 100) == total
 
 
 def test_quarantine_rows_carry_reasons_and_the_raw_line(spark, ingested):
@@ -100,12 +163,18 @@ def test_no_raw_id_number_or_name_in_silver(spark, ingested, landing):
     with registry.open(encoding="utf-8") as f:
         people = list(csv.DictReader(f))
     secrets = {p["id_no"] for p in people} | {p["name"] for p in people if len(p["name"]) >= 2}
-    for table in (cfg.lake / "silver").iterdir():
+    with next((landing / "doctors").rglob("*.csv")).open(encoding="utf-8") as f:
+        secrets |= {d["name"] for d in csv.DictReader(f) if len(d["name"]) >= 2}
+    assert len(secrets) > 1000
+    scanned = 0
+    for table in [*(cfg.lake / "silver").iterdir(), *(cfg.lake / "gold").glob("*")]:
         df = lake.read_version(spark, str(table))
         strings = [c for c, t in df.dtypes if t == "string"]
         for column in strings:
             values = {r[0] for r in df.select(column).distinct().collect()}
             assert not values & secrets, f"{table.name}.{column}"
+            scanned += 1
+    assert scanned > 20  # every silver table's string columns, not an empty folder
 
 
 def test_a_second_run_changes_nothing(spark, ingested):
@@ -116,6 +185,9 @@ def test_a_second_run_changes_nothing(spark, ingested):
             ("silver", "discharges"),
             ("silver", "institutions"),
             ("silver", "insured_persons"),
+            ("silver", "fee_details"),
+            ("silver", "prepayments"),
+            ("silver", "audit_outcomes"),
             ("quarantine", "insured_registry"),
             ("bronze", "settlement_lists"),
             ("quarantine", "settlement_lists"),
@@ -168,6 +240,7 @@ def _snapshot(spark, cfg) -> dict[str, list]:
 
 def test_a_run_killed_part_way_and_run_again_ends_the_same(spark, ingested, landing, tmp_path):
     import os
+    import shutil
     import signal
     import subprocess
     import sys
@@ -176,6 +249,11 @@ def test_a_run_killed_part_way_and_run_again_ends_the_same(spark, ingested, land
     from jobs import config
 
     cfg, _ = ingested
+    # The settlement lists and what they are checked against: enough to kill mid-way.
+    part = tmp_path / "landing"
+    for source in ("institutions", "insured_registry", "settlement_lists"):
+        shutil.copytree(landing / source, part / source)
+    landing = part
     killed = config.load(
         {
             "home": str(tmp_path),
@@ -242,5 +320,43 @@ def test_registry_rejects_exactly_the_bad_id_numbers(spark, ingested, landing):
     assert persons.count() == listed - len(bad)
     # The same key gives the same pseudonym in both tables: discharges join their persons.
     discharges = lake.read_version(spark, lake.table_path(cfg, "silver", "discharges"))
-    unmatched = discharges.join(persons, "person_key", "left_anti").count()
-    assert unmatched <= discharges.count() * 0.01
+    assert discharges.join(persons, "person_key", "left_anti").count() == 0
+
+
+def test_a_failed_gate_marks_the_run_failed_and_promotes_nothing(spark, landing, tmp_path):
+    """A suite that cannot pass stops the first table: silver untouched, run marked failed."""
+    import json
+    import shutil
+
+    from jobs import config, quality
+
+    small = tmp_path / "landing"
+    shutil.copytree(landing / "institutions", small / "institutions")
+    cfg = config.load({"home": str(tmp_path), "landing": str(small)})
+    suite = json.loads(quality.suite_path("silver", "institutions").read_text(encoding="utf-8"))
+    suite["expectations"].append(
+        {
+            "type": "expect_column_values_to_be_in_set",
+            "kwargs": {"column": "type", "value_set": ["hospital"]},
+            "severity": "critical",
+        }
+    )
+    strict = tmp_path / "suites"
+    (strict / "silver").mkdir(parents=True)
+    for path in quality.SUITES.glob("*/*.json"):
+        (strict / path.parent.name).mkdir(exist_ok=True)
+        shutil.copy(path, strict / path.parent.name / path.name)
+    (strict / "silver" / "institutions.json").write_text(json.dumps(suite), encoding="utf-8")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DIPLAKE_HMAC_KEY", "test-only-key")
+    mp.setattr(quality, "SUITES", strict)
+    try:
+        with pytest.raises(quality.QualityGateError, match=r"silver\.institutions"):
+            ingest.run(spark, cfg)
+    finally:
+        mp.undo()
+    assert not lake.is_table(spark, lake.table_path(cfg, "silver", "institutions"))
+    assert not lake.is_table(spark, lake.table_path(cfg, "ops", "ingest_ledger"))
+    runs = lake.read_version(spark, lake.table_path(cfg, "ops", "ingest_runs")).collect()
+    assert [(r.status, r.message.split(":")[0]) for r in runs] == [("failed", "institutions")]
+    assert "expect_column_values_to_be_in_set" in runs[0].message

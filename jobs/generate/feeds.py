@@ -75,13 +75,15 @@ def write_reference(world: World, landing: Path, first_day: str) -> None:
 
 def write_registry(
     world: World, landing: Path, day: str, rate: float, log: DefectLog, rng: np.random.Generator
-) -> None:
+) -> set[str]:
+    """Write the registry; return the true ID numbers whose line got a broken checksum."""
     persons = world.persons.copy()
     persons.insert(0, "record_id", [f"P{i:09d}" for i in range(len(persons))])
     for column in ("birth_date", "enrol_start", "enrol_end", "death_date"):
         persons[column] = _dates(persons[column])
     rel = f"insured_registry/{day}/insured_persons.csv"
     bad = np.flatnonzero(rng.random(len(persons)) < rate * 0.25)
+    spoiled = set(persons.id_no.iloc[bad])
     for i in bad:
         persons.iat[i, persons.columns.get_loc("id_no")] = mess.spoil_id_checksum(
             persons.id_no.iat[i]
@@ -90,6 +92,7 @@ def write_registry(
             "insured_registry", persons.record_id.iat[i], rel, int(i) + 2, "invalid_id_checksum"
         )
     write_csv(persons, landing / rel)
+    return spoiled
 
 
 def write_finance(

@@ -24,6 +24,8 @@ DEFECTS = {
     "unknown_diagnosis_code": "quarantine",
     "unknown_procedure_code": "quarantine",
     "truncated_record": "quarantine",
+    # A claim for a person whose registry line was itself rejected: nobody to match it to.
+    "person_not_enrolled": "quarantine",
     "code_format_variant": "correct",
     "date_format_variant": "correct",
     "encoding_variant": "correct",

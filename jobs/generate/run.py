@@ -90,8 +90,9 @@ def generate(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
     log = mess.DefectLog()
     first_day = f"{knobs.first_year}-01-01"
     feeds.write_reference(world, landing, first_day)
-    feeds.write_registry(
-        world, landing, f"{knobs.settlement_year}-12-31", knobs.mess_rate, log, rngs["mess"]
+    # The registry is there before the first claim, so every claim can be checked against it.
+    unregistered = feeds.write_registry(
+        world, landing, first_day, knobs.mess_rate, log, rngs["mess"]
     )
     step("registries written")
     hospitals = world.institutions.institution_code[world.institutions.type == "hospital"]
@@ -100,7 +101,15 @@ def generate(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
     unknown_dx = mess.unknown_codes(known_dx, "icd10", rngs["mess"])
     unknown_px = mess.unknown_codes(set(vocabularies.icd9.code), "icd9", rngs["mess"])
     n_files = write_settlement_lists(
-        cases, landing, dialect_of, knobs.mess_rate, unknown_dx, unknown_px, log, rngs["mess"]
+        cases,
+        landing,
+        dialect_of,
+        knobs.mess_rate,
+        unknown_dx,
+        unknown_px,
+        log,
+        rngs["mess"],
+        unregistered=unregistered,
     )
     step("settlement lists")
 

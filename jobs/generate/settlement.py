@@ -84,8 +84,13 @@ def write_settlement_lists(
     unknown_px: np.ndarray,
     log: DefectLog,
     rng: np.random.Generator,
+    unregistered: set[str] = frozenset(),
 ) -> int:
-    """Write every discharge as its hospital's vendor would; return the files written."""
+    """Write every discharge as its hospital's vendor would; return the files written.
+
+    ``unregistered``: ID numbers whose registry line was spoiled; their otherwise
+    clean claims are logged as ``person_not_enrolled``.
+    """
     frame = cases.copy()
     frame["dialect"] = frame.hospital_code.map(dialect_of)
     if frame.dialect.isna().any():
@@ -143,6 +148,8 @@ def write_settlement_lists(
                 lines[i + offset] = _format_variant(lines[i + offset], dialect, kind, group.iloc[i])
             if kind in mess.DEFECTS:
                 log.add(SOURCE, row.record_id, rel, line_no, kind)
+            elif kind in ("", "correction") and row.id_no in unregistered:
+                log.add(SOURCE, row.record_id, rel, line_no, "person_not_enrolled")
             elif kind == "duplicate_copy":
                 log.add(SOURCE, row.record_id, rel, line_no, "duplicate_submission")
         encoding = dialects.ENCODING[dialect]
@@ -150,18 +157,16 @@ def write_settlement_lists(
             # Now and then a vendor's export runs in UTF-8 (with BOM) instead of GBK.
             encoding = "utf-8-sig"
             for i, row in enumerate(group.itertuples(index=False)):
-                if row.kind == "":
+                if row.kind == "" and row.id_no not in unregistered:
                     log.add(SOURCE, row.record_id, rel, i + offset + 1, "encoding_variant")
         if rng.random() < 0.03 and len(group) > 2:
             # A transfer cut short: the last record ends mid-line.
             last = lines[-1]
             lines[-1] = last[: max(5, len(last) // 2)]
             row = group.iloc[-1]
-            if row.kind not in mess.DEFECTS and row.kind != "duplicate_copy":
-                log.add(SOURCE, row.record_id, rel, len(lines), "truncated_record")
-            else:
-                log.rows = [r for r in log.rows if not (r[2] == rel and r[3] == len(lines))]
-                log.add(SOURCE, row.record_id, rel, len(lines), "truncated_record")
+            # Whatever else was wrong with that line, it is now a truncated record.
+            log.rows = [r for r in log.rows if not (r[2] == rel and r[3] == len(lines))]
+            log.add(SOURCE, row.record_id, rel, len(lines), "truncated_record")
         (folder / name).write_bytes(("\n".join(lines)).encode(encoding))
         files += 1
     return files

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -95,6 +95,23 @@ def counts_by_file(df: DataFrame) -> dict[str, int]:
     return {r.source_file: r.n for r in rows}
 
 
+def split_duplicates(
+    spark: SparkSession, clean: DataFrame, bronze_path: str, names: list[str]
+) -> tuple[DataFrame, DataFrame]:
+    """(exact resends, the rest): a record_id already read in an earlier line, here or before."""
+    earlier = (
+        lake.read_version(spark, bronze_path)
+        .filter(~F.col("source_file").isin(names))
+        .select("record_id")
+        .distinct()
+        .withColumn("_seen", F.lit(True))
+    )
+    order = Window.partitionBy("record_id").orderBy("day", "source_file", "line")
+    ranked = clean.withColumn("_n", F.row_number().over(order)).join(earlier, "record_id", "left")
+    is_dup = (F.col("_n") > 1) | F.col("_seen").isNotNull()
+    return (ranked.filter(is_dup).drop("_n", "_seen"), ranked.filter(~is_dup).drop("_n", "_seen"))
+
+
 def promote_newest(
     spark: SparkSession,
     cfg: Config,
@@ -103,26 +120,38 @@ def promote_newest(
     *,
     source: str,
     table: str,
-    newest_by: str,
-    merge_key: str,
+    newest_by: Sequence[str],
+    merge_key: Sequence[str],
     to_silver: Callable[[DataFrame], DataFrame],
+    bronze_path: str | None = None,
 ) -> list[FileCounts]:
     """Keep the newest clean line per ``newest_by``, gate it, MERGE it into ``silver/<table>``.
 
-    Older lines for the same key are counted as superseded; unchanged rows are not
-    rewritten (lake.merge_upsert), so a rerun leaves the table as it was.
+    With ``bronze_path``, exact resends (see :func:`split_duplicates`) are counted as
+    duplicates first. Older lines for the same key are counted as superseded;
+    unchanged rows are not rewritten (lake.merge_upsert), so a rerun leaves the
+    table as it was.
     """
-    newest_first = Window.partitionBy(newest_by).orderBy(
+    names = [f.relative for f in files]
+    clean = batch.clean
+    duplicates = clean.limit(0)
+    if bronze_path is not None:
+        duplicates, clean = split_duplicates(spark, clean, bronze_path, names)
+    newest_first = Window.partitionBy(*newest_by).orderBy(
         F.col("day").desc(), F.col("source_file").desc(), F.col("line").desc()
     )
-    ranked = batch.clean.withColumn("_n", F.row_number().over(newest_first))
+    ranked = clean.withColumn("_n", F.row_number().over(newest_first))
     superseded = ranked.filter("_n > 1")
     silver = to_silver(ranked.filter("_n = 1")).cache()
-    quality.gate(silver, "silver", table)
-    lake.merge_upsert(spark, silver, lake.table_path(cfg, "silver", table), keys=[merge_key])
+    try:
+        quality.gate(silver, "silver", table, cfg.quality_root)
+        lake.merge_upsert(
+            spark, silver, lake.table_path(cfg, "silver", table), keys=list(merge_key)
+        )
+    finally:
+        silver.unpersist()
     read, bad = counts_by_file(batch.bronze), counts_by_file(batch.rejected)
-    older = counts_by_file(superseded)
-    silver.unpersist()
+    older, dup = counts_by_file(superseded), counts_by_file(duplicates)
     batch.checked.unpersist()
     return [
         FileCounts(
@@ -130,9 +159,12 @@ def promote_newest(
             f.relative,
             f.sha256,
             read.get(f.relative, 0),
-            read.get(f.relative, 0) - bad.get(f.relative, 0) - older.get(f.relative, 0),
+            read.get(f.relative, 0)
+            - bad.get(f.relative, 0)
+            - older.get(f.relative, 0)
+            - dup.get(f.relative, 0),
             bad.get(f.relative, 0),
-            0,
+            dup.get(f.relative, 0),
             older.get(f.relative, 0),
         )
         for f in files

@@ -201,6 +201,51 @@ def check_references(
     )
 
 
+def check_enrolment(df: DataFrame, persons: DataFrame) -> DataFrame:
+    """The person must be in the registry; enrolment on the admission day is a flag.
+
+    ``df`` has ``person_key`` (null when the ID number is unusable) and
+    ``admission_date``; ``persons``: silver/insured_persons. A claim for someone
+    unknown is quarantined (``person_not_enrolled``); a claim outside the enrolment
+    period or after the registered death stays, flagged, for the fraud rules.
+    """
+    registry = persons.select(
+        "person_key",
+        F.col("enrol_start").alias("_start"),
+        F.col("enrol_end").alias("_end"),
+        F.col("death_date").alias("_death"),
+        F.lit(True).alias("_registered"),
+    )
+    joined = df.join(registry, "person_key", "left")
+    unknown = F.col("person_key").isNotNull() & F.col("_registered").isNull()
+    return (
+        joined.withColumn(
+            "reasons",
+            F.array_distinct(
+                F.concat(
+                    "reasons",
+                    F.filter(
+                        F.array(_reason(unknown, "person_not_enrolled")), lambda r: r.isNotNull()
+                    ),
+                )
+            ),
+        )
+        .withColumn(
+            "enrolled_on_admission",
+            F.coalesce(
+                (F.col("_start") <= F.col("admission_date"))
+                & (F.col("_end").isNull() | (F.col("admission_date") <= F.col("_end"))),
+                F.lit(False),
+            ),
+        )
+        .withColumn(
+            "after_death",
+            F.coalesce(F.col("_death") < F.col("admission_date"), F.lit(False)),
+        )
+        .drop("_start", "_end", "_death", "_registered")
+    )
+
+
 def latest_versions(clean: DataFrame, order: list[str]) -> tuple[DataFrame, DataFrame]:
     """(newest record per case, the older ones it supersedes), newest by ``order`` descending."""
     window = Window.partitionBy("case_id").orderBy(*[F.col(c).desc() for c in order])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs import lake
 from jobs.config import Config
 from jobs.ingest import codes
 from jobs.ingest.batch import FileCounts, land_and_check, numbered_lines, promote_newest
@@ -103,9 +104,20 @@ def ingest_insured_registry(
         batch,
         source="insured_registry",
         table="insured_persons",
-        newest_by="id_no",
-        merge_key="person_key",
+        newest_by=["id_no"],
+        merge_key=["person_key"],
+        bronze_path=lake.table_path(cfg, "bronze", "insured_registry"),
         to_silver=lambda rows: rows.withColumn(
             "person_key", person_key(F.col("id_no"), key)
         ).select(*SILVER),
+    )
+
+
+def load(spark: SparkSession, cfg: Config) -> DataFrame:
+    """silver/insured_persons, or an empty frame of its shape before the first registry."""
+    path = lake.table_path(cfg, "silver", "insured_persons")
+    if lake.is_table(spark, path):
+        return lake.read_version(spark, path)
+    return spark.createDataFrame(
+        [], "person_key string, enrol_start date, enrol_end date, death_date date"
     )

@@ -16,23 +16,48 @@ killed run is simply run again.
 from __future__ import annotations
 
 import argparse
+import logging
+import time
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 
 import pandas as pd
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs import lake, quality, vocab
 from jobs.config import Config
-from jobs.ingest import dialects, discharges, reference, registry, tables
-from jobs.ingest.batch import FileCounts, counts_by_file, land_and_check, numbered_lines
+from jobs.ingest import codes, dialects, discharges, feeds, reference, registry, tables
+from jobs.ingest.batch import (
+    FileCounts,
+    counts_by_file,
+    land_and_check,
+    numbered_lines,
+    split_duplicates,
+)
 from jobs.ingest.landing import LandedFile, discover
 from jobs.ingest.pseudonymise import person_key
 from jobs.spark import get_spark
 
-SOURCES = ("institutions", "insured_registry", "settlement_lists")
+log = logging.getLogger(__name__)
+
+# Dependency order: institutions and persons before the records that name them.
+SOURCES = (
+    "institutions",
+    "doctors",
+    "insured_registry",
+    "external_enrolments",
+    "settlement_lists",
+    "fee_details",
+    "outpatient_pharmacy",
+    "face_checks",
+    "prepayments",
+    "assessment_scores",
+    "audit_deductions",
+    "audit_outcomes",
+)
 
 
 def ingest_settlement_lists(
@@ -47,16 +72,21 @@ def ingest_settlement_lists(
         parts.append(parse(part))
     bronze = parts[0].unionByName(parts[1]).unionByName(parts[2])
     refs = reference.load(spark, cfg)
+    persons = registry.load(spark, cfg)
+    key = cfg.hmac_key()
 
     def check(rows: DataFrame) -> DataFrame:
-        return discharges.check_references(
+        checked = discharges.check_references(
             discharges.conform(rows), refs.icd10, refs.icd9, refs.hospitals
         )
+        usable = F.col("id_no").isNotNull() & codes.id_number_valid(F.col("id_no"))
+        keyed = checked.withColumn("person_key", F.when(usable, person_key(F.col("id_no"), key)))
+        return discharges.check_enrolment(keyed, persons)
 
     batch = land_and_check(spark, cfg, "settlement_lists", bronze, files, run_id, check)
     names = [f.relative for f in files]
     bronze_path = lake.table_path(cfg, "bronze", "settlement_lists")
-    duplicates, unique = _split_duplicates(spark, batch.clean, bronze_path, names)
+    duplicates, unique = split_duplicates(spark, batch.clean, bronze_path, names)
     winners, superseded = _newest_versions(spark, cfg, unique)
     _merge_discharges(spark, cfg, winners)
 
@@ -77,21 +107,6 @@ def ingest_settlement_lists(
         )
         for f in files
     ]
-
-
-def _split_duplicates(spark: SparkSession, clean: DataFrame, bronze_path: str, names: list[str]):
-    """Exact resends: a record_id already seen in an earlier line, in this batch or before."""
-    earlier = (
-        lake.read_version(spark, bronze_path)
-        .filter(~F.col("source_file").isin(names))
-        .select("record_id")
-        .distinct()
-        .withColumn("_seen", F.lit(True))
-    )
-    order = Window.partitionBy("record_id").orderBy("day", "source_file", "line")
-    ranked = clean.withColumn("_n", F.row_number().over(order)).join(earlier, "record_id", "left")
-    is_dup = (F.col("_n") > 1) | F.col("_seen").isNotNull()
-    return (ranked.filter(is_dup).drop("_n", "_seen"), ranked.filter(~is_dup).drop("_n", "_seen"))
 
 
 def _newest_versions(spark: SparkSession, cfg: Config, batch: DataFrame):
@@ -121,7 +136,7 @@ def _merge_discharges(spark: SparkSession, cfg: Config, winners: DataFrame) -> N
     silver = winners.select(
         "case_id",
         "hospital_code",
-        person_key(F.col("id_no"), cfg.hmac_key()).alias("person_key"),
+        "person_key",
         "sex",
         "birth_date",
         "admission_date",
@@ -137,12 +152,16 @@ def _merge_discharges(spark: SparkSession, cfg: Config, winners: DataFrame) -> N
         "total_cost",
         "fund_paid",
         "self_paid",
+        "enrolled_on_admission",
+        "after_death",
         "record_id",
         F.col("_version").alias("source_version"),
     )
     silver = silver.cache()
     try:
-        quality.gate(silver, "silver", "discharges")  # raises before anything is written
+        quality.gate(
+            silver, "silver", "discharges", cfg.quality_root
+        )  # raises before anything is written
         lake_path = lake.table_path(cfg, "silver", "discharges")
         if not lake.is_table(spark, lake_path):
             silver.write.format("delta").partitionBy("discharge_year").save(lake_path)
@@ -186,10 +205,35 @@ INGESTERS = {
     "institutions": reference.ingest_institutions,
     "insured_registry": registry.ingest_insured_registry,
     "settlement_lists": ingest_settlement_lists,
+    **{source: partial(feeds.ingest, feed) for source, feed in feeds.FEEDS.items()},
 }
+assert set(INGESTERS) == set(SOURCES), "every source has an ingester"
+
+
+RUNS_SCHEMA = (
+    "run_id string, status string, sources string, files int, message string, finished_at timestamp"
+)
+
+
+def _record_run(spark: SparkSession, cfg: Config, run_id: str, status: str, report, message: str):
+    """One row per run in ``ops/ingest_runs``: succeeded, or failed with the reason shown."""
+    row = (
+        run_id,
+        status,
+        ",".join(sorted({c.source for c in report})),
+        len(report),
+        message,
+        datetime.now(UTC).replace(tzinfo=None),
+    )
+    df = spark.createDataFrame([row], RUNS_SCHEMA)
+    df.write.format("delta").mode("append").save(lake.table_path(cfg, "ops", "ingest_runs"))
 
 
 def run(spark: SparkSession, cfg: Config, day: str | None = None) -> list[FileCounts]:
+    """Ingest every new landed file; a failed quality gate marks the run failed and re-raises.
+
+    Files whose source failed keep no ledger row, so the next run takes them again.
+    """
     cfg.hmac_key()  # refuse to start without a key, before touching anything
     lake.ensure_layout(cfg)
     reference.ensure_vocabularies(spark, cfg, vocab.load())
@@ -202,9 +246,17 @@ def run(spark: SparkSession, cfg: Config, day: str | None = None) -> list[FileCo
         ]
         if not files:
             continue
-        counts = INGESTERS[source](spark, cfg, files, run_id)
+        started = time.monotonic()
+        try:
+            counts = INGESTERS[source](spark, cfg, files, run_id)
+        except quality.QualityGateError as error:
+            _record_run(spark, cfg, run_id, "failed", report, f"{source}: {error}")
+            raise
         _write_ledger(spark, cfg, counts, run_id)
+        log.info("%s: %d files in %.1f s", source, len(files), time.monotonic() - started)
         report += counts
+    if report:
+        _record_run(spark, cfg, run_id, "succeeded", report, "")
     return report
 
 

@@ -1,0 +1,424 @@
+"""The CSV feeds besides settlement lists and the registry, declared as data.
+
+Each :class:`Feed` names its columns, how each is typed and checked, and how its
+rows reach silver:
+
+* ``events`` (fee details, pharmacy sales, face checks): every record is a fact.
+  An exact resend (a ``record_id`` already read) is a duplicate; the rest of a
+  file's rows replace that file's rows in silver, so a rerun writes the same rows.
+* ``snapshot`` (doctors, enrolments elsewhere, finance and inspection feeds): the
+  newest line per natural key wins (older ones are superseded) and is MERGEd.
+
+Raw ID numbers become ``person_key`` (HMAC) and names are not carried: neither
+leaves bronze. Reason codes are listed in docs/quarantine-reasons.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from jobs import lake, quality
+from jobs.config import Config
+from jobs.ingest import codes
+from jobs.ingest.batch import (
+    FileCounts,
+    counts_by_file,
+    land_and_check,
+    numbered_lines,
+    promote_newest,
+    split_duplicates,
+)
+from jobs.ingest.landing import LandedFile
+from jobs.ingest.pseudonymise import person_key
+from jobs.ingest.reference import parse_csv
+from jobs.ingest.tables import replace_files
+
+TIMESTAMP = "yyyy-MM-dd HH:mm:ss"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column: ``kind`` text | enum | date | timestamp | int | decimal | flag | person.
+
+    ``person`` holds an ID number (checked, then replaced by ``person_key``); with
+    ``when`` = (column, value) only on rows where that column has that value.
+    ``institution`` = "any" or "hospital": the code must be in silver/institutions.
+    """
+
+    name: str
+    kind: str = "text"
+    required: bool = False
+    values: tuple[str, ...] = ()
+    type: str = ""
+    low: float | None = None
+    high: float | None = None
+    institution: str | None = None
+    when: tuple[str, str] | None = None
+    keep: bool = True
+
+
+@dataclass(frozen=True)
+class Feed:
+    source: str
+    table: str
+    columns: tuple[str, ...]
+    fields: tuple[Field, ...]
+    mode: str  # events | snapshot
+    key: tuple[str, ...] = ("record_id",)
+
+    def field(self, name: str) -> Field:
+        return next(f for f in self.fields if f.name == name)
+
+
+def _typed(f: Field) -> tuple[Column, Column | None]:
+    """(typed value, condition that the raw text is present but not readable)."""
+    raw = codes.blank_to_null(F.col(f.name))
+    if f.kind == "date":
+        value = codes.parse_date(F.col(f.name))
+    elif f.kind == "timestamp":
+        value = F.try_to_timestamp(raw, F.lit(TIMESTAMP))
+    elif f.kind == "int":
+        value = raw.try_cast("int")
+    elif f.kind == "decimal":
+        # Read wide, then narrow: a value that does not fit, or would be rounded, is unreadable.
+        wide = raw.try_cast("decimal(38,6)")
+        value = wide.try_cast(f.type)
+        return value, raw.isNotNull() & (value.isNull() | (value != wide))
+    elif f.kind == "flag":
+        value = F.when(raw == "Y", True).when(raw == "N", False)
+    else:
+        return raw, None
+    return value, raw.isNotNull() & value.isNull()
+
+
+BAD_VALUE = {
+    "date": "invalid_date",
+    "timestamp": "invalid_timestamp",
+    "int": "invalid_number",
+    "decimal": "invalid_amount",
+    "flag": "invalid_flag",
+}
+
+
+def conform(feed: Feed, bronze: DataFrame, institutions: DataFrame) -> DataFrame:
+    """Typed columns plus ``reasons``; ``institutions``: code and type of known institutions."""
+    df = bronze
+    reasons: list[Column] = [
+        F.when(F.col("unexpected_header"), F.lit("unexpected_header")),
+        F.when(F.col("malformed"), F.lit("malformed_record")),
+        F.when(codes.blank_to_null(F.col("record_id")).isNull(), F.lit("missing_record_id")),
+    ]
+    typed = []
+    for f in feed.fields:
+        value, unreadable = _typed(f)
+        raw = codes.blank_to_null(F.col(f.name))
+        if f.required:
+            reasons.append(F.when(raw.isNull(), F.lit(f"missing_{f.name}")))
+        if unreadable is not None:
+            reasons.append(F.when(unreadable, F.lit(BAD_VALUE[f.kind])))
+        if f.values:
+            reasons.append(
+                F.when(raw.isNotNull() & ~raw.isin(*f.values), F.lit(f"invalid_{f.name}"))
+            )
+        if f.low is not None:
+            reasons.append(
+                F.when((value < f.low) | (value > f.high), F.lit(f"{f.name}_out_of_range"))
+            )
+        if f.kind == "person":
+            applies = F.lit(True) if f.when is None else (F.col(f.when[0]) == f.when[1])
+            reasons.append(
+                F.when(
+                    applies & raw.isNotNull() & ~codes.id_number_valid(raw),
+                    F.lit("invalid_id_checksum"),
+                )
+            )
+        typed.append(value.alias(f.name))
+    for f in feed.fields:
+        if f.institution is None:
+            continue
+        known = (
+            institutions
+            if f.institution == "any"
+            else institutions.filter(F.col("type") == "hospital")
+        )
+        hits = F.broadcast(known.select(F.col("institution_code").alias(f"_k_{f.name}")).distinct())
+        df = df.join(hits, codes.blank_to_null(F.col(f.name)) == F.col(f"_k_{f.name}"), "left")
+        code = "unknown_hospital" if f.institution == "hospital" else "unknown_institution"
+        reasons.append(
+            F.when(
+                codes.blank_to_null(F.col(f.name)).isNotNull() & F.col(f"_k_{f.name}").isNull(),
+                F.lit(code),
+            )
+        )
+    return df.select(
+        codes.blank_to_null(F.col("record_id")).alias("record_id"),
+        "source_file",
+        "line",
+        "text",
+        "day",
+        *typed,
+        F.filter(F.array(*reasons), lambda r: r.isNotNull()).alias("reasons"),
+    )
+
+
+def to_silver(feed: Feed, rows: DataFrame, key: bytes) -> DataFrame:
+    """Silver columns: ID numbers replaced by their person_key, dropped fields left out."""
+    out = []
+    for f in feed.fields:
+        if not f.keep:
+            continue
+        if f.kind != "person":
+            out.append(F.col(f.name))
+            continue
+        pseudonym = person_key(F.col(f.name), key)
+        if f.when is None:
+            out.append(pseudonym.alias("person_key"))
+        else:
+            column, value = f.when
+            out.append(
+                F.when(F.col(column) == value, pseudonym).otherwise(F.col(f.name)).alias(f.name)
+            )
+    trail = [F.col("source_file")] if feed.mode == "events" else []
+    return rows.select("record_id", *out, *trail)
+
+
+def _institutions(spark: SparkSession, cfg: Config) -> DataFrame:
+    path = lake.table_path(cfg, "silver", "institutions")
+    if lake.is_table(spark, path):
+        return lake.read_version(spark, path).select("institution_code", "type")
+    return spark.createDataFrame([], "institution_code string, type string")
+
+
+def ingest(
+    feed: Feed, spark: SparkSession, cfg: Config, files: list[LandedFile], run_id: str
+) -> list[FileCounts]:
+    key = cfg.hmac_key()
+    institutions = _institutions(spark, cfg)
+    bronze = parse_csv(numbered_lines(spark, files), feed.columns)
+    batch = land_and_check(
+        spark, cfg, feed.source, bronze, files, run_id, lambda b: conform(feed, b, institutions)
+    )
+    bronze_path = lake.table_path(cfg, "bronze", feed.source)
+    names = [f.relative for f in files]
+    if feed.mode == "snapshot":
+        return promote_newest(
+            spark,
+            cfg,
+            files,
+            batch,
+            source=feed.source,
+            table=feed.table,
+            newest_by=list(feed.key),
+            merge_key=list(feed.key),
+            to_silver=lambda rows: to_silver(feed, rows, key),
+            bronze_path=bronze_path,
+        )
+    duplicates, unique = split_duplicates(spark, batch.clean, bronze_path, names)
+    silver = to_silver(feed, unique, key).cache()
+    try:
+        quality.gate(silver, "silver", feed.table, cfg.quality_root)
+        replace_files(spark, silver, lake.table_path(cfg, "silver", feed.table), names)
+    finally:
+        silver.unpersist()
+    read, bad = counts_by_file(batch.bronze), counts_by_file(batch.rejected)
+    dup = counts_by_file(duplicates)
+    batch.checked.unpersist()
+    return [
+        FileCounts(
+            feed.source,
+            f.relative,
+            f.sha256,
+            read.get(f.relative, 0),
+            read.get(f.relative, 0) - bad.get(f.relative, 0) - dup.get(f.relative, 0),
+            bad.get(f.relative, 0),
+            dup.get(f.relative, 0),
+            0,
+        )
+        for f in files
+    ]
+
+
+MONEY = "decimal(18,2)"
+FEE_CATEGORIES = ("drugs", "consumables", "exams", "treatment", "nursing", "bed", "other")
+
+FEEDS = {
+    feed.source: feed
+    for feed in (
+        Feed(
+            "doctors",
+            "doctors",
+            (
+                "record_id",
+                "doctor_id",
+                "name",
+                "institution_code",
+                "second_site",
+                "status",
+                "registered_on",
+                "deregistered_on",
+            ),
+            (
+                Field("doctor_id", required=True),
+                Field("name", keep=False),
+                Field("institution_code", required=True, institution="any"),
+                Field("second_site", institution="any"),
+                Field("status", required=True, values=("active", "deregistered")),
+                Field("registered_on", "date"),
+                Field("deregistered_on", "date"),
+            ),
+            "snapshot",
+            key=("doctor_id",),
+        ),
+        Feed(
+            "external_enrolments",
+            "external_enrolments",
+            (
+                "record_id",
+                "id_no",
+                "name",
+                "region_code",
+                "insurance_type",
+                "enrol_start",
+                "enrol_end",
+            ),
+            (
+                Field("id_no", "person", required=True),
+                Field("name", keep=False),
+                Field("region_code", required=True),
+                Field("insurance_type", values=("employee", "resident")),
+                Field("enrol_start", "date", required=True),
+                Field("enrol_end", "date"),
+            ),
+            "snapshot",
+        ),
+        Feed(
+            "fee_details",
+            "fee_details",
+            (
+                "record_id",
+                "case_id",
+                "hospital_code",
+                "fee_date",
+                "item_code",
+                "item_name",
+                "category",
+                "quantity",
+                "unit_price",
+                "amount",
+            ),
+            (
+                Field("case_id", required=True),
+                Field("hospital_code", required=True, institution="hospital"),
+                Field("fee_date", "date", required=True),
+                Field("item_code", required=True),
+                Field("item_name"),
+                Field("category", required=True, values=FEE_CATEGORIES),
+                Field("quantity", "decimal", required=True, type="decimal(12,3)"),
+                Field("unit_price", "decimal", required=True, type=MONEY),
+                Field("amount", "decimal", required=True, type=MONEY),
+            ),
+            "events",
+        ),
+        Feed(
+            "outpatient_pharmacy",
+            "outpatient_pharmacy",
+            (
+                "record_id",
+                "id_no",
+                "institution_code",
+                "txn_time",
+                "item_code",
+                "quantity",
+                "days_supply",
+                "trace_code",
+                "amount",
+            ),
+            (
+                Field("id_no", "person", required=True),
+                Field("institution_code", required=True, institution="any"),
+                Field("txn_time", "timestamp", required=True),
+                Field("item_code", required=True),
+                Field("quantity", "int", required=True, low=1, high=10_000),
+                Field("days_supply", "int", low=0, high=366),
+                Field("trace_code"),
+                Field("amount", "decimal", required=True, type=MONEY),
+            ),
+            "events",
+        ),
+        Feed(
+            "face_checks",
+            "face_checks",
+            (
+                "record_id",
+                "subject_type",
+                "subject_id",
+                "institution_code",
+                "check_time",
+                "matched",
+            ),
+            (
+                Field("subject_type", required=True, values=("person", "doctor")),
+                Field("subject_id", "person", required=True, when=("subject_type", "person")),
+                Field("institution_code", required=True, institution="any"),
+                Field("check_time", "timestamp", required=True),
+                Field("matched", "flag", required=True),
+            ),
+            "events",
+        ),
+        Feed(
+            "prepayments",
+            "prepayments",
+            ("record_id", "hospital_code", "year", "month", "amount"),
+            (
+                Field("hospital_code", required=True, institution="hospital"),
+                Field("year", "int", required=True, low=2000, high=2100),
+                Field("month", "int", required=True, low=1, high=12),
+                Field("amount", "decimal", required=True, type=MONEY),
+            ),
+            "snapshot",
+            key=("hospital_code", "year", "month"),
+        ),
+        Feed(
+            "assessment_scores",
+            "assessment_scores",
+            ("record_id", "hospital_code", "year", "coefficient"),
+            (
+                Field("hospital_code", required=True, institution="hospital"),
+                Field("year", "int", required=True, low=2000, high=2100),
+                Field("coefficient", "decimal", required=True, type="decimal(6,4)", low=0, high=2),
+            ),
+            "snapshot",
+            key=("hospital_code", "year"),
+        ),
+        Feed(
+            "audit_deductions",
+            "audit_deductions",
+            ("record_id", "hospital_code", "year", "violation", "amount"),
+            (
+                Field("hospital_code", required=True, institution="hospital"),
+                Field("year", "int", required=True, low=2000, high=2100),
+                Field("violation"),
+                Field("amount", "decimal", required=True, type=MONEY, low=0, high=1e12),
+            ),
+            "snapshot",
+        ),
+        Feed(
+            "audit_outcomes",
+            "audit_outcomes",
+            ("record_id", "entity_type", "entity_id", "pattern", "outcome", "investigated_on"),
+            (
+                Field(
+                    "entity_type", required=True, values=("case", "person", "provider", "doctor")
+                ),
+                Field("entity_id", "person", required=True, when=("entity_type", "person")),
+                Field("pattern"),
+                Field("outcome", required=True, values=("confirmed", "cleared")),
+                Field("investigated_on", "date", required=True),
+            ),
+            "snapshot",
+        ),
+    )
+}

@@ -1,0 +1,151 @@
+"""The CSV feeds: each reason code fires on its own defect, clean lines pass, no PII survives."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from jobs.ingest import feeds
+from jobs.ingest.pseudonymise import person_key_value
+from jobs.ingest.reference import parse_csv
+
+GOOD_ID = "11010519491231002X"  # GB 11643 example number, valid checksum
+BAD_ID = "110105194912310021"
+
+
+def _lines(spark, feed: feeds.Feed, rows: list[str], header: str | None = None):
+    header = header or ",".join(feed.columns)
+    texts = [header, *rows]
+    data = [
+        (f"{feed.source}/2024-01-01/x.csv", i + 1, t, "2024-01-01") for i, t in enumerate(texts)
+    ]
+    return parse_csv(
+        spark.createDataFrame(data, "source_file string, line int, text string, day string"),
+        feed.columns,
+    )
+
+
+@pytest.fixture(scope="module")
+def institutions(spark):
+    return spark.createDataFrame(
+        [("H1", "hospital"), ("P1", "pharmacy")], "institution_code string, type string"
+    )
+
+
+def _reasons(spark, institutions, source: str, rows: list[str]) -> list[list[str]]:
+    feed = feeds.FEEDS[source]
+    out = feeds.conform(feed, _lines(spark, feed, rows), institutions).orderBy("line")
+    return [sorted(r.reasons) for r in out.collect()]
+
+
+CASES = {
+    "fee_details": [
+        ("E1,ZY1,H1,2024-01-02,1102,床位费,bed,1,13.26,13.26", []),
+        (",ZY1,H1,2024-01-02,1102,床位费,bed,1,13.26,13.26", ["missing_record_id"]),
+        ("E2,,H1,2024-01-02,1102,床位费,bed,1,13.26,13.26", ["missing_case_id"]),
+        ("E3,ZY1,P1,2024-01-02,1102,床位费,bed,1,13.26,13.26", ["unknown_hospital"]),
+        ("E4,ZY1,H1,2024-13-45,1102,床位费,bed,1,13.26,13.26", ["invalid_date"]),
+        ("E5,ZY1,H1,2024-01-02,1102,床位费,food,1,13.26,13.26", ["invalid_category"]),
+        ("E6,ZY1,H1,2024-01-02,1102,床位费,bed,1,13.26,abc", ["invalid_amount"]),
+        (
+            "E7,ZY1,H1,2024-01-02,1102",  # cut short: what is missing is named too
+            [
+                "malformed_record",
+                "missing_amount",
+                "missing_category",
+                "missing_quantity",
+                "missing_unit_price",
+            ],
+        ),
+    ],
+    "outpatient_pharmacy": [
+        (f"T1,{GOOD_ID},P1,2024-01-01 08:00:00,X1,2,30,123,10.00", []),
+        (f"T2,{BAD_ID},P1,2024-01-01 08:00:00,X1,2,30,123,10.00", ["invalid_id_checksum"]),
+        (f"T3,{GOOD_ID},P9,2024-01-01 08:00:00,X1,2,30,123,10.00", ["unknown_institution"]),
+        (f"T4,{GOOD_ID},P1,yesterday,X1,2,30,123,10.00", ["invalid_timestamp"]),
+        (f"T5,{GOOD_ID},P1,2024-01-01 08:00:00,X1,two,30,123,10.00", ["invalid_number"]),
+        (f"T6,{GOOD_ID},P1,2024-01-01 08:00:00,X1,2,400,123,10.00", ["days_supply_out_of_range"]),
+    ],
+    "face_checks": [
+        (f"K1,person,{GOOD_ID},H1,2024-01-01 08:00:00,Y", []),
+        ("K2,doctor,D0001,H1,2024-01-01 08:00:00,N", []),  # doctor ids are not ID numbers
+        (f"K3,person,{BAD_ID},H1,2024-01-01 08:00:00,Y", ["invalid_id_checksum"]),
+        (f"K4,nurse,{GOOD_ID},H1,2024-01-01 08:00:00,Y", ["invalid_subject_type"]),
+        (f"K5,person,{GOOD_ID},H1,2024-01-01 08:00:00,maybe", ["invalid_flag"]),
+    ],
+    "doctors": [
+        ("R1,D1,张医生,H1,,active,2021-01-01,", []),
+        ("R2,D2,王医生,H9,,active,2021-01-01,", ["unknown_institution"]),
+        ("R3,D3,李医生,H1,,retired,2021-01-01,", ["invalid_status"]),
+        ("R4,,赵医生,H1,,active,2021-01-01,", ["missing_doctor_id"]),
+    ],
+    "prepayments": [
+        ("F1,H1,2024,1,100.00", []),
+        ("F2,H1,2024,13,100.00", ["month_out_of_range"]),
+        ("F3,H1,1899,1,100.00", ["year_out_of_range"]),
+        ("F4,H1,2024,1,", ["missing_amount"]),
+    ],
+    "assessment_scores": [
+        ("S1,H1,2024,0.9658", []),
+        ("S2,H1,2024,2.5", ["coefficient_out_of_range"]),
+        ("S3,H1,2024,12345.6789", ["invalid_amount"]),  # does not fit decimal(6,4)
+    ],
+    "audit_deductions": [
+        ("V1,H1,2024,重复收费,45866.40", []),
+        ("V2,H1,2024,重复收费,-5", ["amount_out_of_range"]),
+        ("V3,H1,2024,重复收费,5.005", ["invalid_amount"]),  # fractions of a fen are not rounded
+    ],
+    "audit_outcomes": [
+        ("U1,case,ZY1,,cleared,2025-01-01", []),
+        (f"U2,person,{GOOD_ID},DRUG_RESALE,confirmed,2025-01-01", []),
+        (f"U3,person,{BAD_ID},DRUG_RESALE,confirmed,2025-01-01", ["invalid_id_checksum"]),
+        ("U4,case,ZY1,,dismissed,2025-01-01", ["invalid_outcome"]),
+    ],
+    "external_enrolments": [
+        (f"X1,{GOOD_ID},张三,350102,employee,2024-01-01,", []),
+        (f"X2,{GOOD_ID},张三,350102,employee,,", ["missing_enrol_start"]),
+    ],
+}
+
+
+def test_every_feed_has_cases():
+    assert set(CASES) == set(feeds.FEEDS)
+
+
+@pytest.mark.parametrize("source", sorted(CASES))
+def test_each_reason_code(spark, institutions, source):
+    rows, expected = zip(*CASES[source], strict=True)
+    assert _reasons(spark, institutions, source, list(rows)) == [sorted(e) for e in expected]
+
+
+def test_a_wrong_header_rejects_the_file(spark, institutions):
+    feed = feeds.FEEDS["prepayments"]
+    lines = _lines(spark, feed, ["F1,H1,2024,1,100.00"], header="id,hospital,yr,mon,amt")
+    got = feeds.conform(feed, lines, institutions).first()
+    assert got.reasons == ["unexpected_header"]
+
+
+def test_silver_rows_are_typed_and_pseudonymised(spark, institutions):
+    key = b"test-only-key"
+    feed = feeds.FEEDS["audit_outcomes"]
+    lines = _lines(
+        spark,
+        feed,
+        [
+            f"U2,person,{GOOD_ID},DRUG_RESALE,confirmed,2025-01-01",
+            "U1,case,ZY1,,cleared,2025-01-01",
+        ],
+    )
+    rows = feeds.to_silver(feed, feeds.conform(feed, lines, institutions), key).collect()
+    by_id = {r.record_id: r for r in rows}
+    assert by_id["U2"].entity_id == person_key_value(key, GOOD_ID)
+    assert by_id["U1"].entity_id == "ZY1"  # only persons are pseudonymised
+    feed = feeds.FEEDS["doctors"]
+    lines = _lines(spark, feed, ["R1,D1,张医生,H1,,active,2021-01-01,"])
+    silver = feeds.to_silver(feed, feeds.conform(feed, lines, institutions), key)
+    assert "name" not in silver.columns
+    feed = feeds.FEEDS["prepayments"]
+    lines = _lines(spark, feed, ["F1,H1,2024,1,1297822.05"])
+    row = feeds.to_silver(feed, feeds.conform(feed, lines, institutions), key).first()
+    assert (row.year, row.month, row.amount) == (2024, 1, Decimal("1297822.05"))
