@@ -27,6 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "jobs.ingest.score",
         "score the lake against the generator's _truth/defects.csv (evaluation only)",
     ),
+    "catalogue": ("jobs.dip.catalogue", "rebuild the DIP catalogue and level coefficients for Y"),
+    "points": ("jobs.dip.points", "case points of settlement year Y against catalogue Y"),
     "roundtrip": ("jobs.roundtrip", "Delta round trip: write, MERGE, time travel, history"),
     "submit": ("jobs.submit", "run a job script through spark-submit with the Delta jars"),
     "config": ("jobs.show_config", "print the resolved settings and where each came from"),

@@ -66,6 +66,18 @@ def overwrite(df: DataFrame, path: str, partition_by: Sequence[str] = ()) -> Non
     writer.save(path)
 
 
+def replace_where(
+    spark: SparkSession, df: DataFrame, path: str, where: str, partition_by: Sequence[str] = ()
+) -> None:
+    """Replace the rows matching ``where`` (a partition, usually) with ``df``, atomically."""
+    writer = df.write.format("delta").mode("overwrite")
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    if is_table(spark, path):
+        writer = writer.option("replaceWhere", where)
+    writer.save(path)
+
+
 def merge_upsert(
     spark: SparkSession,
     df: DataFrame,

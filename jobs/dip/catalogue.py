@@ -1,0 +1,338 @@
+"""``diplake catalogue --year Y``: the DIP catalogue and level coefficients (SPEC 5.1).
+
+    diplake catalogue --year 2025 [--threshold 15] [--weights 1:2:7] [--rw-scale 1000]
+
+Spark does what scales with the cases (keys, type assignment, sums and counts per
+type, year and level); the few thousand aggregates then go through exact
+rational arithmetic (jobs/dip/exact.py) so every mean, weight and ratio is
+rounded once, where the spec says. Output, both versioned by Y (rows replaced by
+``catalogue_version = Y``):
+
+* ``gold/dip_catalogue``: one row per type (contract in SPEC 5.1);
+* ``gold/dip_level_coefficients``: K per hospital level with M, the threshold,
+  the weights and the Delta version of every input (``input_versions``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from fractions import Fraction
+
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    BooleanType,
+    DecimalType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+from jobs import lake, quality
+from jobs.config import Config
+from jobs.dip import keys
+from jobs.dip.exact import round_half_up
+from jobs.spark import get_spark
+
+log = logging.getLogger(__name__)
+
+CLASS_LABEL = {"S": "手术/介入", "T": "治疗性操作", "D": "诊断性操作", "C": "保守治疗"}
+
+CATALOGUE_SCHEMA = StructType(
+    [
+        StructField("catalogue_version", IntegerType(), False),
+        StructField("dip_code", StringType(), False),
+        StructField("type_kind", StringType(), False),
+        StructField("diag_key", StringType(), False),
+        StructField("proc_key", StringType(), True),
+        StructField("proc_class", StringType(), True),
+        StructField("dip_name", StringType(), True),
+        StructField("case_count", LongType(), False),
+        StructField("avg_cost", DecimalType(18, 2), False),
+        StructField("rw", DecimalType(18, 4), False),
+        StructField("cv", DoubleType(), True),
+        StructField("sparse", BooleanType(), False),
+    ]
+)
+COEFFICIENT_SCHEMA = StructType(
+    [
+        StructField("catalogue_version", IntegerType(), False),
+        StructField("level", IntegerType(), False),
+        StructField("k", DecimalType(10, 4), False),
+        StructField("overall_avg_cost", DecimalType(18, 2), False),
+        StructField("threshold", IntegerType(), False),
+        StructField("year_weights", StringType(), False),
+        StructField("rw_scale", IntegerType(), False),
+        StructField("base_cases", LongType(), False),
+        StructField("input_versions", StringType(), False),
+        StructField("created_at", TimestampType(), False),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Params:
+    year: int
+    threshold: int = 15
+    weights: tuple[int, int, int] = (1, 2, 7)  # oldest base year first
+    rw_scale: int = 1000
+
+    @property
+    def base_years(self) -> tuple[int, int, int]:
+        return (self.year - 3, self.year - 2, self.year - 1)
+
+    @property
+    def weight_of(self) -> dict[int, int]:
+        return dict(zip(self.base_years, self.weights, strict=True))
+
+
+class CatalogueError(RuntimeError):
+    """The catalogue cannot be built as asked (no base cases, broken invariant)."""
+
+
+def weighted_mean(means: dict[int, Fraction], weight_of: dict[int, int]) -> Fraction:
+    """Σ w_y·mean_y / Σ w_y over the years present (weights rescaled when a year is missing)."""
+    total = sum(weight_of[y] for y in means)
+    return sum((weight_of[y] * m for y, m in means.items()), Fraction(0)) / total
+
+
+def assign_types(base: DataFrame, threshold: int) -> DataFrame:
+    """Each base case's type: core (diag4, proc_key) with >= threshold cases, else comprehensive."""
+    core = (
+        base.groupBy("diag4", "proc_key")
+        .agg(F.count("*").alias("_n"))
+        .filter(F.col("_n") >= threshold)
+        .drop("_n")
+        .withColumn("_core", F.lit(True))
+    )
+    typed = base.join(F.broadcast(core), ["diag4", "proc_key"], "left")
+    is_core = F.col("_core").isNotNull()
+    return typed.select(
+        "*",
+        F.when(is_core, "core").otherwise("comprehensive").alias("type_kind"),
+        F.when(is_core, F.concat_ws("|", "diag4", "proc_key"))
+        .otherwise(F.concat_ws("|", "diag3", F.lit("*"), "proc_class"))
+        .alias("dip_code"),
+    ).drop("_core")
+
+
+def base_cases(
+    discharges: DataFrame, classes: DataFrame, institutions: DataFrame, params: Params
+) -> DataFrame:
+    weight = F.create_map(*[F.lit(v) for kv in params.weight_of.items() for v in kv])
+    levels = institutions.filter(F.col("type") == "hospital").select(
+        F.col("institution_code").alias("hospital_code"), "level"
+    )
+    cases = discharges.filter(F.col("discharge_year").isin(*params.base_years)).select(
+        "case_id", "hospital_code", "discharge_year", "principal_dx", "procedures", "total_cost"
+    )
+    return (
+        keys.with_keys(cases, keys.class_map(classes))
+        .join(F.broadcast(levels), "hospital_code", "left")
+        .withColumn("weight", weight[F.col("discharge_year")])
+    )
+
+
+def _aggregates(typed: DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per type, year and level: n and cost sum; per type: n and cv), small enough to collect."""
+    cells = (
+        typed.groupBy("dip_code", "discharge_year", "level")
+        .agg(F.count("*").alias("n"), F.sum("total_cost").alias("cost"))
+        .toPandas()
+    )
+    cost = F.col("total_cost").cast("double")
+    types = (
+        typed.groupBy("dip_code", "type_kind", "diag4", "diag3", "proc_key", "proc_class")
+        .agg(F.count("*").alias("n"), (F.stddev_samp(cost) / F.avg(cost)).alias("cv"))
+        .toPandas()
+    )
+    return cells, types
+
+
+def compute(
+    cells: pd.DataFrame, params: Params
+) -> tuple[dict[str, Decimal], Decimal, dict[str, Decimal], dict[int, Decimal]]:
+    """Exact SPEC 5.1 figures from the aggregates: (avg_cost, M, rw, K by level)."""
+    w = params.weight_of
+    sums: dict[str, dict[int, list]] = defaultdict(lambda: defaultdict(lambda: [0, Fraction(0)]))
+    year_all: dict[int, list] = defaultdict(lambda: [0, Fraction(0)])
+    for r in cells.itertuples(index=False):
+        cost = Fraction(Decimal(r.cost))
+        cell = sums[r.dip_code][int(r.discharge_year)]
+        cell[0] += int(r.n)
+        cell[1] += cost
+        year_all[int(r.discharge_year)][0] += int(r.n)
+        year_all[int(r.discharge_year)][1] += cost
+    avg_cost = {
+        t: round_half_up(weighted_mean({y: c / n for y, (n, c) in years.items()}, w), 2)
+        for t, years in sums.items()
+    }
+    overall = round_half_up(weighted_mean({y: c / n for y, (n, c) in year_all.items()}, w), 2)
+    if overall <= 0:
+        raise CatalogueError(f"the base cases' mean cost M is {overall}: no catalogue")
+    rw = {
+        t: round_half_up(Fraction(a) / Fraction(overall) * params.rw_scale, 4)
+        for t, a in avg_cost.items()
+    }
+    top: dict[int, Fraction] = defaultdict(Fraction)
+    bottom: dict[int, Fraction] = defaultdict(Fraction)
+    for r in cells.itertuples(index=False):
+        if pd.isna(r.level):
+            continue
+        level, weight = int(r.level), w[int(r.discharge_year)]
+        top[level] += weight * Fraction(Decimal(r.cost))
+        bottom[level] += weight * int(r.n) * Fraction(avg_cost[r.dip_code])
+    k = {level: round_half_up(top[level] / bottom[level], 4) for level in top if bottom[level]}
+    return avg_cost, overall, rw, k
+
+
+def _names(spark: SparkSession, icd10: DataFrame, classes: DataFrame):
+    dx = {r.code: r.name_zh for r in icd10.select("code", "name_zh").collect()}
+    px = {r.code: r.name_zh for r in classes.select("code", "name_zh").collect()}
+
+    def name(kind: str, diag4: str, diag3: str, proc_key: str, proc_class: str) -> str:
+        if kind == "comprehensive":
+            return f"{dx.get(diag3) or diag3}（{CLASS_LABEL[proc_class]}）"
+        head = dx.get(diag4) or dx.get(diag3) or diag4
+        if not proc_key:
+            return f"{head}（保守治疗）"
+        return head + "：" + "+".join(px.get(c) or c for c in proc_key.split("+"))
+
+    return name
+
+
+def build(spark: SparkSession, cfg: Config, params: Params) -> dict:
+    reads = lake.PinnedReads(spark, cfg)
+    discharges = reads.table("silver", "discharges")
+    classes = reads.table("silver", "procedure_classes")
+    institutions = reads.table("silver", "institutions")
+    icd10 = reads.table("silver", "icd10_codes")
+    base = base_cases(discharges, classes, institutions, params)
+    typed = assign_types(base, params.threshold).cache()
+    try:
+        n_base = typed.count()
+        if n_base == 0:
+            raise CatalogueError(
+                f"no silver discharges in {params.base_years[0]}–{params.base_years[-1]}: "
+                f"nothing to build catalogue {params.year} from"
+            )
+        log.info("catalogue %d: %d base cases", params.year, n_base)
+        cells, types = _aggregates(typed)
+    finally:
+        typed.unpersist()
+    avg_cost, overall, rw, k = compute(cells, params)
+    if int(types.n.sum()) != n_base:
+        raise CatalogueError("the types' case counts do not add up to the base cases")
+    name = _names(spark, icd10, classes)
+    rows = []
+    for r in types.sort_values("dip_code").itertuples(index=False):
+        core = r.type_kind == "core"
+        rows.append(
+            (
+                params.year,
+                r.dip_code,
+                r.type_kind,
+                r.diag4 if core else r.diag3,
+                r.proc_key if core else None,
+                None if core else r.proc_class,
+                name(r.type_kind, r.diag4, r.diag3, r.proc_key, r.proc_class),
+                int(r.n),
+                avg_cost[r.dip_code],
+                rw[r.dip_code],
+                None if pd.isna(r.cv) else float(r.cv),
+                (not core) and int(r.n) < params.threshold,
+            )
+        )
+    catalogue = spark.createDataFrame(rows, CATALOGUE_SCHEMA)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    weights = ":".join(str(x) for x in params.weights)
+    coefficients = spark.createDataFrame(
+        [
+            (
+                params.year,
+                level,
+                k[level],
+                overall,
+                params.threshold,
+                weights,
+                params.rw_scale,
+                n_base,
+                reads.as_json(),
+                now,
+            )
+            for level in sorted(k)
+        ],
+        COEFFICIENT_SCHEMA,
+    )
+    quality.gate(catalogue, "gold", "dip_catalogue", cfg.quality_root)
+    quality.gate(coefficients, "gold", "dip_level_coefficients", cfg.quality_root)
+    where = f"catalogue_version = {params.year}"
+    for df, table in ((catalogue, "dip_catalogue"), (coefficients, "dip_level_coefficients")):
+        lake.replace_where(
+            spark, df, lake.table_path(cfg, "gold", table), where, ["catalogue_version"]
+        )
+    core = types[types.type_kind == "core"]
+    return {
+        "year": params.year,
+        "base_cases": n_base,
+        "types": len(types),
+        "core_types": len(core),
+        "comprehensive_types": len(types) - len(core),
+        "core_coverage": float(core.n.sum() / n_base),
+        "M": str(overall),
+        "k": {level: str(v) for level, v in sorted(k.items())},
+        "input_versions": json.loads(reads.as_json()),
+    }
+
+
+def parse_weights(text: str) -> tuple[int, int, int]:
+    parts = text.split(":")
+    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"weights are three positive integers like 1:2:7, not {text!r}"
+        )
+    return tuple(int(p) for p in parts)  # type: ignore[return-value]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--year", type=int, required=True, help="settlement year Y (base: Y-3..Y-1)"
+    )
+    parser.add_argument("--threshold", type=int, default=15, help="core type minimum cases (15)")
+    parser.add_argument(
+        "--weights",
+        type=parse_weights,
+        default=(1, 2, 7),
+        help="base year weights, oldest first (1:2:7)",
+    )
+    parser.add_argument(
+        "--rw-scale", type=int, default=1000, help="RW of a type at mean cost M (1000)"
+    )
+
+
+def command(cfg: Config, args: argparse.Namespace) -> int:
+    spark = get_spark(cfg, f"dip-lake catalogue {args.year}")
+    params = Params(args.year, args.threshold, args.weights, args.rw_scale)
+    try:
+        summary = build(spark, cfg, params)
+    except (CatalogueError, lake.TableMissingError) as error:
+        print(f"diplake catalogue: {error}")
+        return 1
+    print(
+        f"Catalogue {summary['year']}: {summary['types']:,} types "
+        f"({summary['core_types']:,} core, {summary['comprehensive_types']:,} comprehensive), "
+        f"core coverage {summary['core_coverage']:.1%} of {summary['base_cases']:,} base cases; "
+        f"M = {summary['M']}; K = {summary['k']}"
+    )
+    return 0

@@ -1,0 +1,268 @@
+"""``diplake points --year Y``: the points of every case of settlement year Y (SPEC 5.2).
+
+    diplake points --year 2025
+
+Cases of year Y meet catalogue version Y. Matching, first that applies: core
+(diag4, proc_key) → core_partial (diag4, the first code of a 2–3 code key) →
+comprehensive (diag3, proc_class) → unmatched. Points are computed on exact
+integers (jobs/dip/exact.py) and rounded half-up to 4 places once:
+
+* low (ratio < 0.5): rw·K·ratio = rw·cost/avg_cost (K cancels);
+* high (ratio > 2): rw·K·(ratio − 1) = rw·cost/avg_cost − rw·K;
+* normal: rw·K; unmatched: rw = round(cost / M × 1000, 4), K = 1, points = rw.
+
+The ratio is compared without dividing (cost < avg·K/2, cost > 2·avg·K). The
+stored standard cost is rounded to 2 places and the ratio to 6. Of the cases
+with ratio > 5, the floor(0.005·N) with the highest ratio (ties: case_id
+ascending) get ``special_review``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from jobs import lake, quality
+from jobs.config import Config
+from jobs.dip import keys
+from jobs.dip.exact import WIDE, divide_half_up, units
+from jobs.spark import get_spark
+
+log = logging.getLogger(__name__)
+
+REVIEW_SHARE = (5, 1000)  # floor(0.005 · N)
+REVIEW_RATIO = 5
+
+
+class PointsError(RuntimeError):
+    """Points cannot be computed as asked (no catalogue for the year, no cases)."""
+
+
+def match(cases: DataFrame, catalogue: DataFrame) -> DataFrame:
+    """Add ``dip_code``, ``match_kind``, ``avg_cost`` and ``rw`` of the matched type (or nulls)."""
+    core = catalogue.filter(F.col("type_kind") == "core")
+
+    def lookup(rows: DataFrame, on: dict[str, str], tag: str) -> DataFrame:
+        cols = [F.col(src).alias(f"_{tag}_{dst}") for dst, src in on.items()]
+        picked = [F.col(c).alias(f"_{tag}_{c}") for c in ("dip_code", "avg_cost", "rw")]
+        return F.broadcast(rows.select(*cols, *picked))
+
+    full = lookup(core, {"diag4": "diag_key", "proc_key": "proc_key"}, "c")
+    partial = lookup(core, {"diag4": "diag_key", "proc_key": "proc_key"}, "p")
+    comp = lookup(
+        catalogue.filter(F.col("type_kind") == "comprehensive"),
+        {"diag3": "diag_key", "proc_class": "proc_class"},
+        "m",
+    )
+    first_code = F.when(F.size("proc_codes") >= 2, F.col("proc_codes")[0])
+    df = (
+        cases.join(
+            full,
+            (F.col("diag4") == F.col("_c_diag4")) & (F.col("proc_key") == F.col("_c_proc_key")),
+            "left",
+        )
+        .join(
+            partial,
+            (F.col("diag4") == F.col("_p_diag4")) & (first_code == F.col("_p_proc_key")),
+            "left",
+        )
+        .join(
+            comp,
+            (F.col("diag3") == F.col("_m_diag3")) & (F.col("proc_class") == F.col("_m_proc_class")),
+            "left",
+        )
+    )
+    kind = (
+        F.when(F.col("_c_dip_code").isNotNull(), "core")
+        .when(F.col("_p_dip_code").isNotNull(), "core_partial")
+        .when(F.col("_m_dip_code").isNotNull(), "comprehensive")
+        .otherwise("unmatched")
+    )
+    df = df.withColumn("match_kind", kind)
+
+    def pick(column: str):
+        return (
+            F.when(F.col("match_kind") == "core", F.col(f"_c_{column}"))
+            .when(F.col("match_kind") == "core_partial", F.col(f"_p_{column}"))
+            .when(F.col("match_kind") == "comprehensive", F.col(f"_m_{column}"))
+        )
+
+    return df.select(
+        *cases.columns,
+        "match_kind",
+        pick("dip_code").alias("dip_code"),
+        pick("avg_cost").alias("avg_cost"),
+        pick("rw").alias("type_rw"),
+    )
+
+
+def score(matched: DataFrame, k_by_level: DataFrame, overall: object, rw_scale: int) -> DataFrame:
+    """Classes, points and the stored figures for matched and unmatched cases (SPEC 5.2)."""
+    df = matched.join(F.broadcast(k_by_level), "level", "left").withColumn(
+        "k", F.coalesce(F.col("k"), F.lit(1).cast("decimal(10,4)"))
+    )
+    matched_case = F.col("match_kind") != "unmatched"
+    cost_u = units("total_cost", 2)  # fen
+    avg_u = units("avg_cost", 2)
+    rw_u = units("type_rw", 4)
+    k_u = units("k", 4)
+    std_exact = F.col("avg_cost") * F.col("k")  # decimal, scale 6, exact
+    low = (F.col("total_cost") * 2) < std_exact
+    high = F.col("total_cost") > (std_exact * 2)
+    case_class = (
+        F.when(~matched_case, "unmatched").when(low, "low").when(high, "high").otherwise("normal")
+    )
+    # points × 10^4 as exact fractions num/den, then one half-up division
+    low_pts = divide_half_up(rw_u * cost_u, avg_u)
+    high_pts = divide_half_up(
+        (rw_u * cost_u * F.lit(10_000)).cast(WIDE) - (rw_u * k_u * avg_u).cast(WIDE),
+        (avg_u * F.lit(10_000)).cast(WIDE),
+    )
+    normal_pts = divide_half_up(rw_u * k_u, F.lit(10_000).cast(WIDE))
+    m_u = units(F.lit(overall).cast("decimal(18,2)"), 2)
+    unmatched_rw = divide_half_up(cost_u * F.lit(rw_scale * 10_000), m_u)
+    points_u = (
+        F.when(~matched_case, unmatched_rw)
+        .when(low, low_pts)
+        .when(high, high_pts)
+        .otherwise(normal_pts)
+    )
+    ratio = F.when(matched_case, F.col("total_cost") / std_exact)
+    return df.select(
+        *[c for c in matched.columns if c not in ("type_rw", "avg_cost")],
+        F.when(matched_case, F.col("type_rw"))
+        .otherwise((unmatched_rw / F.lit(10_000)).cast("decimal(18,4)"))
+        .alias("rw"),
+        F.when(matched_case, F.col("k")).otherwise(F.lit(1).cast("decimal(10,4)")).alias("k"),
+        F.when(matched_case, F.round(std_exact, 2).cast("decimal(18,2)")).alias("standard_cost"),
+        F.when(
+            matched_case,
+            (divide_half_up(cost_u * F.lit(10**10), avg_u * k_u) / F.lit(10**6)).cast(
+                "decimal(18,6)"
+            ),
+        ).alias("ratio"),
+        ratio.alias("_ratio_exact"),
+        case_class.alias("case_class"),
+        (points_u / F.lit(10_000)).cast("decimal(18,4)").alias("points"),
+        (matched_case & (F.col("total_cost") > std_exact * REVIEW_RATIO)).alias("_candidate"),
+    )
+
+
+def flag_reviews(scored: DataFrame, n_cases: int) -> DataFrame:
+    """``special_review`` for the floor(0.005·N) candidates with the highest ratio."""
+    quota = n_cases * REVIEW_SHARE[0] // REVIEW_SHARE[1]
+    order = Window.orderBy(F.col("_ratio_exact").desc(), F.col("case_id").asc())
+    candidates = (
+        scored.filter("_candidate")
+        .select("case_id", "_ratio_exact")
+        .withColumn("_rank", F.row_number().over(order))
+        .filter(F.col("_rank") <= quota)
+        .select("case_id", F.lit(True).alias("_review"))
+    )
+    return (
+        scored.join(candidates, "case_id", "left")
+        .withColumn("special_review", F.coalesce("_review", F.lit(False)))
+        .drop("_review", "_candidate", "_ratio_exact")
+    )
+
+
+def compute(spark: SparkSession, cfg: Config, year: int) -> dict:
+    reads = lake.PinnedReads(spark, cfg)
+    catalogue_path = lake.table_path(cfg, "gold", "dip_catalogue")
+    if not lake.is_table(spark, catalogue_path):
+        raise PointsError(f"no catalogue at all: run `diplake catalogue --year {year}` first")
+    catalogue = reads.table("gold", "dip_catalogue").filter(F.col("catalogue_version") == year)
+    coefficients = reads.table("gold", "dip_level_coefficients").filter(
+        F.col("catalogue_version") == year
+    )
+    meta = coefficients.select("overall_avg_cost", "rw_scale").first()
+    if meta is None or catalogue.limit(1).count() == 0:
+        raise PointsError(f"no catalogue version {year}: run `diplake catalogue --year {year}`")
+    discharges = reads.table("silver", "discharges").filter(F.col("discharge_year") == year)
+    classes = reads.table("silver", "procedure_classes")
+    institutions = reads.table("silver", "institutions")
+    levels = institutions.filter(F.col("type") == "hospital").select(
+        F.col("institution_code").alias("hospital_code"), "level"
+    )
+    cases = keys.with_keys(
+        discharges.select("case_id", "hospital_code", "principal_dx", "procedures", "total_cost"),
+        keys.class_map(classes),
+    ).join(F.broadcast(levels), "hospital_code", "left")
+    cases = cases.cache()
+    try:
+        n_cases = cases.count()
+        if n_cases == 0:
+            raise PointsError(f"no silver discharges in {year}")
+        matched = match(cases, catalogue)
+        scored = score(
+            matched,
+            coefficients.select("level", "k"),
+            meta.overall_avg_cost,
+            int(meta.rw_scale),
+        )
+        points = flag_reviews(scored, n_cases).select(
+            F.lit(year).alias("settlement_year"),
+            "case_id",
+            "hospital_code",
+            "level",
+            "dip_code",
+            "match_kind",
+            "rw",
+            "k",
+            "standard_cost",
+            "ratio",
+            "case_class",
+            "points",
+            "special_review",
+            "total_cost",
+            F.lit(reads.as_json()).alias("input_versions"),
+        )
+        points = points.cache()
+        quality.gate(points, "gold", "dip_case_points", cfg.quality_root)
+        lake.replace_where(
+            spark,
+            points,
+            lake.table_path(cfg, "gold", "dip_case_points"),
+            f"settlement_year = {year}",
+            ["settlement_year"],
+        )
+        summary = {
+            r.case_class: r.n
+            for r in points.groupBy("case_class").agg(F.count("*").alias("n")).collect()
+        }
+        reviews = points.filter("special_review").count()
+        total = points.agg(F.sum("points")).first()[0]
+        points.unpersist()
+    finally:
+        cases.unpersist()
+    return {
+        "year": year,
+        "cases": n_cases,
+        "classes": summary,
+        "special_review": reviews,
+        "total_points": str(total),
+        "input_versions": json.loads(reads.as_json()),
+    }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--year", type=int, required=True, help="settlement year Y")
+
+
+def command(cfg: Config, args: argparse.Namespace) -> int:
+    spark = get_spark(cfg, f"dip-lake points {args.year}")
+    try:
+        summary = compute(spark, cfg, args.year)
+    except (PointsError, lake.TableMissingError) as error:
+        print(f"diplake points: {error}")
+        return 1
+    classes = ", ".join(f"{k} {v:,}" for k, v in sorted(summary["classes"].items()))
+    print(
+        f"Points {summary['year']}: {summary['cases']:,} cases ({classes}); "
+        f"{summary['special_review']:,} for special review; total {summary['total_points']} points"
+    )
+    return 0
