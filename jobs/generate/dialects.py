@@ -104,7 +104,8 @@ def undotted(code: str) -> str:
 
 
 def _a_code(code: str, ext: bool, salt: int) -> str:
-    return insurance_extension(code, salt) if ext else code
+    # A missing code stays missing: the extension belongs to a code, not to nothing.
+    return insurance_extension(code, salt) if ext and code else code
 
 
 def format_a(cases: pd.DataFrame, rng: np.random.Generator) -> list[str]:

@@ -146,10 +146,12 @@ def write_settlement_lists(
             kind = row.kind
             if kind in ("code_format_variant", "date_format_variant"):
                 lines[i + offset] = _format_variant(lines[i + offset], dialect, kind, group.iloc[i])
-            if kind in mess.DEFECTS:
-                log.add(SOURCE, row.record_id, rel, line_no, kind)
-            elif kind in ("", "correction") and row.id_no in unregistered:
+            would_pass = kind not in mess.DEFECTS or mess.DEFECTS[kind] != "quarantine"
+            if would_pass and row.id_no in unregistered:
+                # Resends, corrections and variants alike: nobody in the registry to pay for.
                 log.add(SOURCE, row.record_id, rel, line_no, "person_not_enrolled")
+            elif kind in mess.DEFECTS:
+                log.add(SOURCE, row.record_id, rel, line_no, kind)
             elif kind == "duplicate_copy":
                 log.add(SOURCE, row.record_id, rel, line_no, "duplicate_submission")
         encoding = dialects.ENCODING[dialect]

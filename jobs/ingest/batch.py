@@ -41,8 +41,17 @@ class FileCounts:
             )
 
 
+SPLIT_BYTES = 64 * 1024 * 1024
+
+
 def numbered_lines(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
     lines = decode.read_lines(spark, [str(f.path) for f in files])
+    # A file is decoded by one task; a batch of few large files (the registry) is then
+    # spread over the cores so the checks, hashing and writes run in parallel.
+    cores = spark.sparkContext.defaultParallelism
+    if len(files) < 2 * cores:
+        size = sum(f.size for f in files)
+        lines = lines.repartition(max(2 * cores, -(-size // SPLIT_BYTES)))
     rel = F.regexp_extract("source_path", RELATIVE, 1)
     return (
         lines.withColumn("source_file", rel)
@@ -95,10 +104,10 @@ def counts_by_file(df: DataFrame) -> dict[str, int]:
     return {r.source_file: r.n for r in rows}
 
 
-def split_duplicates(
+def mark_duplicates(
     spark: SparkSession, clean: DataFrame, bronze_path: str, names: list[str]
-) -> tuple[DataFrame, DataFrame]:
-    """(exact resends, the rest): a record_id already read in an earlier line, here or before."""
+) -> DataFrame:
+    """Add ``_duplicate``: the record_id was already read in an earlier line, here or before."""
     earlier = (
         lake.read_version(spark, bronze_path)
         .filter(~F.col("source_file").isin(names))
@@ -108,8 +117,20 @@ def split_duplicates(
     )
     order = Window.partitionBy("record_id").orderBy("day", "source_file", "line")
     ranked = clean.withColumn("_n", F.row_number().over(order)).join(earlier, "record_id", "left")
-    is_dup = (F.col("_n") > 1) | F.col("_seen").isNotNull()
-    return (ranked.filter(is_dup).drop("_n", "_seen"), ranked.filter(~is_dup).drop("_n", "_seen"))
+    return ranked.withColumn("_duplicate", (F.col("_n") > 1) | F.col("_seen").isNotNull()).drop(
+        "_n", "_seen"
+    )
+
+
+def split_duplicates(
+    spark: SparkSession, clean: DataFrame, bronze_path: str, names: list[str]
+) -> tuple[DataFrame, DataFrame]:
+    """(exact resends, the rest); see :func:`mark_duplicates`."""
+    marked = mark_duplicates(spark, clean, bronze_path, names)
+    return (
+        marked.filter("_duplicate").drop("_duplicate"),
+        marked.filter(~F.col("_duplicate")).drop("_duplicate"),
+    )
 
 
 def promote_newest(
@@ -140,7 +161,7 @@ def promote_newest(
     newest_first = Window.partitionBy(*newest_by).orderBy(
         F.col("day").desc(), F.col("source_file").desc(), F.col("line").desc()
     )
-    ranked = clean.withColumn("_n", F.row_number().over(newest_first))
+    ranked = clean.withColumn("_n", F.row_number().over(newest_first)).cache()
     superseded = ranked.filter("_n > 1")
     silver = to_silver(ranked.filter("_n = 1")).cache()
     try:
@@ -152,6 +173,7 @@ def promote_newest(
         silver.unpersist()
     read, bad = counts_by_file(batch.bronze), counts_by_file(batch.rejected)
     older, dup = counts_by_file(superseded), counts_by_file(duplicates)
+    ranked.unpersist()
     batch.checked.unpersist()
     return [
         FileCounts(

@@ -27,9 +27,9 @@ from jobs.ingest.batch import (
     FileCounts,
     counts_by_file,
     land_and_check,
+    mark_duplicates,
     numbered_lines,
     promote_newest,
-    split_duplicates,
 )
 from jobs.ingest.landing import LandedFile
 from jobs.ingest.pseudonymise import person_key
@@ -216,16 +216,17 @@ def ingest(
             to_silver=lambda rows: to_silver(feed, rows, key),
             bronze_path=bronze_path,
         )
-    duplicates, unique = split_duplicates(spark, batch.clean, bronze_path, names)
-    silver = to_silver(feed, unique, key).cache()
+    marked = mark_duplicates(spark, batch.clean, bronze_path, names).cache()
+    silver = to_silver(feed, marked.filter(~F.col("_duplicate")), key).cache()
     try:
         quality.gate(silver, "silver", feed.table, cfg.quality_root)
         replace_files(spark, silver, lake.table_path(cfg, "silver", feed.table), names)
+        read, bad = counts_by_file(batch.bronze), counts_by_file(batch.rejected)
+        dup = counts_by_file(marked.filter("_duplicate"))
     finally:
         silver.unpersist()
-    read, bad = counts_by_file(batch.bronze), counts_by_file(batch.rejected)
-    dup = counts_by_file(duplicates)
-    batch.checked.unpersist()
+        marked.unpersist()
+        batch.checked.unpersist()
     return [
         FileCounts(
             feed.source,

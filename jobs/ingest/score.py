@@ -7,7 +7,7 @@ Evaluation only (the pipeline never reads ``_truth``). Per injected defect:
 * ``quarantine``: the record is in ``quarantine/<source>`` with a reason that
   names the defect (:data:`REASON_FOR`);
 * ``correct``: the record reached silver (settlement lists: by ``record_id``);
-* ``dedupe``: it added no row: not quarantined, and its key has one silver row.
+* ``dedupe``: it added no row: its key has at most one silver row.
 
 And the false alarms: quarantined records that the truth calls clean, over all
 clean records read.
@@ -79,8 +79,8 @@ def score(spark: SparkSession, cfg: Config) -> dict:
                 ok = where in quarantined and _reason_ok(row.defect, quarantined[where])
             elif row.expected == "correct":
                 ok = where not in quarantined and row.record_id in promoted
-            else:  # dedupe
-                ok = where not in quarantined and silver_rows.get(row.record_id, 1) <= 1
+            else:  # dedupe: it adds no row (quarantined for another reason adds none either)
+                ok = silver_rows.get(row.record_id, 1) <= 1
             tally = per_defect.setdefault(f"{source}:{row.defect}", {"injected": 0, "handled": 0})
             tally["injected"] += 1
             tally["handled"] += int(ok)
