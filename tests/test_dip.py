@@ -132,6 +132,10 @@ def _lake(spark, cfg, cases):
 def test_exactly_threshold_cases_is_core_one_less_is_not(spark, cfg):
     cases = [(f"a{i}", "H3", 2024, "K35.8", ["47.09"], "100.00") for i in range(15)]
     cases += [(f"b{i}", "H3", 2024, "I10", [], "80.00") for i in range(14)]
+    cases += [
+        ("y1", "H3", 2025, "K35.8", ["47.09"], "100.00"),
+        ("y2", "H2", 2025, "I10", [], "40.00"),
+    ]
     _lake(spark, cfg, cases)
     summary = catalogue.build(spark, cfg, catalogue.Params(2025))
     rows = {
@@ -166,6 +170,39 @@ def test_exactly_threshold_cases_is_core_one_less_is_not(spark, cfg):
         (3, D("1.0000"), 15, "1:2:7")
     ]
     assert "silver/discharges" in coefficients[0].input_versions
+
+    # Points of 2025 against catalogue 2025, through the job and its Delta tables.
+    summary = points.compute(spark, cfg, 2025)
+    got = {
+        r.case_id: r
+        for r in lake.read_version(spark, lake.table_path(cfg, "gold", "dip_case_points")).collect()
+    }
+    # y1: core, avg 100.00 at K3 = 1: ratio 1, normal, points = rw = 1106.9294
+    assert (got["y1"].match_kind, got["y1"].case_class, got["y1"].points) == (
+        "core",
+        "normal",
+        D("1106.9294"),
+    )
+    # y2: I10|*|C, avg 80.00; level 2 has no base cases, so K = 1: ratio 0.5, normal,
+    # points = rw = round(80 / 90.34 · 1000, 4) = 885.5435
+    assert (got["y2"].dip_code, got["y2"].k, got["y2"].ratio, got["y2"].points) == (
+        "I10|*|C",
+        D("1.0000"),
+        D("0.500000"),
+        D("885.5435"),
+    )
+    assert summary["cases"] == 2
+    # Running it again leaves the same rows.
+    points.compute(spark, cfg, 2025)
+    again = lake.read_version(spark, lake.table_path(cfg, "gold", "dip_case_points")).count()
+    assert again == 2
+
+    from jobs.dip import report
+
+    index = report.write(spark, cfg, 2025)
+    text = index.read_text(encoding="utf-8")
+    assert "# DIP catalogue 2025" in text and "| core | 1 | 15 |" in text
+    assert (index.parent / "distributions.png").stat().st_size > 10_000
 
 
 CATALOGUE = [

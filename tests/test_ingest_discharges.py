@@ -198,7 +198,13 @@ def test_the_newest_submission_of_a_case_wins(spark):
         ],
         "case_id string, day string, line int, version string",
     )
-    latest, superseded = discharges.latest_versions(rows, ["day", "line"])
+    rows = rows.withColumn(
+        "v", F.concat_ws("|", "day", F.lpad(F.col("line").cast("string"), 9, "0"))
+    )
+    marked = discharges.mark_superseded(rows, "v")
+    latest = marked.filter(~F.col("_superseded"))
     assert sorted(r.version for r in latest.collect()) == ["new", "only"]
-    assert [r.version for r in superseded.collect()] == ["old"]
-    assert latest.filter(F.col("case_id") == "ZY1").count() == 1
+    assert [r.version for r in marked.filter("_superseded").collect()] == ["old"]
+    # Silver already holds a newer version of ZY2: its only submission here is stale.
+    stale = discharges.mark_superseded(rows, "v", F.col("case_id") == "ZY2")
+    assert sorted(r.version for r in stale.filter("_superseded").collect()) == ["old", "only"]

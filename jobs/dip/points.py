@@ -251,6 +251,9 @@ def compute(spark: SparkSession, cfg: Config, year: int) -> dict:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--year", type=int, required=True, help="settlement year Y")
+    parser.add_argument(
+        "--no-report", action="store_true", help="skip reports/catalogue-<Y>/ (written by default)"
+    )
 
 
 def command(cfg: Config, args: argparse.Namespace) -> int:
@@ -265,4 +268,8 @@ def command(cfg: Config, args: argparse.Namespace) -> int:
         f"Points {summary['year']}: {summary['cases']:,} cases ({classes}); "
         f"{summary['special_review']:,} for special review; total {summary['total_points']} points"
     )
+    if not args.no_report:
+        from jobs.dip import report
+
+        print(f"Catalogue report: {report.write(spark, cfg, args.year)}")
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from jobs import lake, quality
@@ -78,6 +78,7 @@ def land_and_check(
     files: list[LandedFile],
     run_id: str,
     check: Callable[[DataFrame], DataFrame],
+    cache: bool = True,
 ) -> Checked:
     """Write the batch's bronze rows, check them, and quarantine the rejected ones.
 
@@ -88,7 +89,8 @@ def land_and_check(
     path = lake.table_path(cfg, "bronze", source)
     tables.replace_files(spark, bronze.withColumn("run_id", F.lit(run_id)), path, names)
     bronze = lake.read_version(spark, path).filter(F.col("source_file").isin(names))
-    checked = check(bronze).cache()
+    # A large feed is checked twice from its bronze Parquet rather than held in memory.
+    checked = check(bronze).cache() if cache else check(bronze)
     rejected = checked.filter(F.size("reasons") > 0)
     tables.replace_files(
         spark,
@@ -104,22 +106,41 @@ def counts_by_file(df: DataFrame) -> dict[str, int]:
     return {r.source_file: r.n for r in rows}
 
 
+def rank_repeated(df: DataFrame, keys: Sequence[str], order: Sequence[Column]) -> DataFrame:
+    """Add ``_n``, the row's rank by ``order`` among the rows with its ``keys``.
+
+    Keys are nearly always unique here (resends and corrections are rare), so only the
+    keys that occur more than once are ranked: a grouping of the keys alone rather
+    than a sort of every whole row.
+    """
+    repeated = F.broadcast(
+        df.groupBy(*keys).agg(F.count("*").alias("_copies")).filter("_copies > 1").drop("_copies")
+    )
+    once = df.join(repeated, list(keys), "left_anti").withColumn("_n", F.lit(1))
+    window = Window.partitionBy(*keys).orderBy(*order)
+    twice = df.join(repeated, list(keys)).withColumn("_n", F.row_number().over(window))
+    return once.unionByName(twice)
+
+
 def mark_duplicates(
     spark: SparkSession, clean: DataFrame, bronze_path: str, names: list[str]
 ) -> DataFrame:
-    """Add ``_duplicate``: the record_id was already read in an earlier line, here or before."""
-    earlier = (
-        lake.read_version(spark, bronze_path)
-        .filter(~F.col("source_file").isin(names))
-        .select("record_id")
-        .distinct()
-        .withColumn("_seen", F.lit(True))
-    )
-    order = Window.partitionBy("record_id").orderBy("day", "source_file", "line")
-    ranked = clean.withColumn("_n", F.row_number().over(order)).join(earlier, "record_id", "left")
-    return ranked.withColumn("_duplicate", (F.col("_n") > 1) | F.col("_seen").isNotNull()).drop(
-        "_n", "_seen"
-    )
+    """Add ``_duplicate``: the record_id was already read in an earlier line, here or before.
+
+    Resends are rare, so only the record_ids seen twice are ranked (a grouping of the
+    ids alone, not a sort of whole rows), and earlier files are looked at only when
+    bronze has any.
+    """
+    ranked = rank_repeated(clean, ["record_id"], [F.col(c) for c in ("day", "source_file", "line")])
+    earlier_files = lake.read_version(spark, bronze_path).filter(~F.col("source_file").isin(names))
+    seen = F.lit(False)
+    if not earlier_files.isEmpty():
+        earlier = earlier_files.select("record_id").distinct().withColumn("_seen", F.lit(True))
+        ranked = ranked.join(earlier, "record_id", "left")
+        seen = F.col("_seen").isNotNull()
+    else:
+        ranked = ranked.withColumn("_seen", F.lit(None).cast("boolean"))
+    return ranked.withColumn("_duplicate", (F.col("_n") > 1) | seen).drop("_n", "_seen")
 
 
 def split_duplicates(
@@ -154,14 +175,12 @@ def promote_newest(
     table as it was.
     """
     names = [f.relative for f in files]
-    clean = batch.clean
+    clean = batch.clean.drop("text")  # the raw line stays in bronze; no need to shuffle it
     duplicates = clean.limit(0)
     if bronze_path is not None:
         duplicates, clean = split_duplicates(spark, clean, bronze_path, names)
-    newest_first = Window.partitionBy(*newest_by).orderBy(
-        F.col("day").desc(), F.col("source_file").desc(), F.col("line").desc()
-    )
-    ranked = clean.withColumn("_n", F.row_number().over(newest_first)).cache()
+    newest_first = [F.col("day").desc(), F.col("source_file").desc(), F.col("line").desc()]
+    ranked = rank_repeated(clean, newest_by, newest_first).cache()
     superseded = ranked.filter("_n > 1")
     silver = to_silver(ranked.filter("_n = 1")).cache()
     try:

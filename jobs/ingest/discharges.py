@@ -5,15 +5,16 @@ the silver vocabulary (SPEC 4) and collects every reason a record cannot be
 promoted into ``reasons`` (codes from docs/quarantine-reasons.md); the record
 is promoted only when the array is empty. :func:`check_references` adds the
 reasons that need other tables (known codes, institutions, enrolled persons).
-:func:`latest_versions` keeps the newest submission of each case.
+:func:`mark_superseded` keeps the newest submission of each case.
 """
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.ingest import codes
+from jobs.ingest.batch import rank_repeated
 from jobs.ingest.dialects import MONEY
 
 SEX = {"M": "M", "F": "F", "男": "M", "女": "F", "1": "M", "2": "F"}
@@ -246,8 +247,9 @@ def check_enrolment(df: DataFrame, persons: DataFrame) -> DataFrame:
     )
 
 
-def latest_versions(clean: DataFrame, order: list[str]) -> tuple[DataFrame, DataFrame]:
-    """(newest record per case, the older ones it supersedes), newest by ``order`` descending."""
-    window = Window.partitionBy("case_id").orderBy(*[F.col(c).desc() for c in order])
-    ranked = clean.withColumn("_rank", F.row_number().over(window))
-    return (ranked.filter("_rank = 1").drop("_rank"), ranked.filter("_rank > 1").drop("_rank"))
+def mark_superseded(df: DataFrame, version: str, stale: Column | None = None) -> DataFrame:
+    """Add ``_superseded``: a newer ``version`` of the case is in ``df``, or ``stale`` holds
+    (silver already has a newer one). The newest version of each case is not superseded."""
+    ranked = rank_repeated(df, ["case_id"], [F.col(version).desc()])
+    older = F.col("_n") > 1
+    return ranked.withColumn("_superseded", older if stale is None else (older | stale)).drop("_n")

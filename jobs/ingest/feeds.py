@@ -199,7 +199,14 @@ def ingest(
     institutions = _institutions(spark, cfg)
     bronze = parse_csv(numbered_lines(spark, files), feed.columns)
     batch = land_and_check(
-        spark, cfg, feed.source, bronze, files, run_id, lambda b: conform(feed, b, institutions)
+        spark,
+        cfg,
+        feed.source,
+        bronze,
+        files,
+        run_id,
+        lambda b: conform(feed, b, institutions),
+        cache=feed.mode == "snapshot",
     )
     bronze_path = lake.table_path(cfg, "bronze", feed.source)
     names = [f.relative for f in files]
@@ -216,7 +223,7 @@ def ingest(
             to_silver=lambda rows: to_silver(feed, rows, key),
             bronze_path=bronze_path,
         )
-    marked = mark_duplicates(spark, batch.clean, bronze_path, names).cache()
+    marked = mark_duplicates(spark, batch.clean.drop("text"), bronze_path, names)
     silver = to_silver(feed, marked.filter(~F.col("_duplicate")), key).cache()
     try:
         quality.gate(silver, "silver", feed.table, cfg.quality_root)
@@ -225,7 +232,6 @@ def ingest(
         dup = counts_by_file(marked.filter("_duplicate"))
     finally:
         silver.unpersist()
-        marked.unpersist()
         batch.checked.unpersist()
     return [
         FileCounts(

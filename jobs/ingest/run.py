@@ -34,8 +34,8 @@ from jobs.ingest.batch import (
     FileCounts,
     counts_by_file,
     land_and_check,
+    mark_duplicates,
     numbered_lines,
-    split_duplicates,
 )
 from jobs.ingest.landing import LandedFile, discover
 from jobs.ingest.pseudonymise import person_key
@@ -86,14 +86,19 @@ def ingest_settlement_lists(
     batch = land_and_check(spark, cfg, "settlement_lists", bronze, files, run_id, check)
     names = [f.relative for f in files]
     bronze_path = lake.table_path(cfg, "bronze", "settlement_lists")
-    duplicates, unique = split_duplicates(spark, batch.clean, bronze_path, names)
-    winners, superseded = _newest_versions(spark, cfg, unique)
-    _merge_discharges(spark, cfg, winners)
-
-    read, quarantined = counts_by_file(batch.bronze), counts_by_file(batch.rejected)
-    dup, sup = counts_by_file(duplicates), counts_by_file(superseded)
-    promoted = counts_by_file(winners.filter(F.col("source_file").isin(names)))
-    batch.checked.unpersist()
+    marked = mark_duplicates(spark, batch.clean.drop("text"), bronze_path, names).cache()
+    versions = _rank_versions(spark, cfg, marked.filter(~F.col("_duplicate"))).cache()
+    winners = versions.filter(~F.col("_superseded")).drop("_superseded")
+    try:
+        _merge_discharges(spark, cfg, winners)
+        read, quarantined = counts_by_file(batch.bronze), counts_by_file(batch.rejected)
+        dup = counts_by_file(marked.filter("_duplicate"))
+        sup = counts_by_file(versions.filter("_superseded"))
+        promoted = counts_by_file(winners.filter(F.col("source_file").isin(names)))
+    finally:
+        versions.unpersist()
+        marked.unpersist()
+        batch.checked.unpersist()
     return [
         FileCounts(
             "settlement_lists",
@@ -109,27 +114,23 @@ def ingest_settlement_lists(
     ]
 
 
-def _newest_versions(spark: SparkSession, cfg: Config, batch: DataFrame):
-    """Newest submission per case among this batch and what silver holds already."""
-    batch = batch.withColumn(
+def _rank_versions(spark: SparkSession, cfg: Config, batch: DataFrame) -> DataFrame:
+    """Add ``_version`` and ``_superseded``: a newer submission of the case exists, in this
+    batch or already in silver (an equal version is this very record, promoted by a run
+    that died before its ledger row)."""
+    batch = batch.drop("_duplicate").withColumn(
         "_version",
         F.concat_ws("|", "day", "source_file", F.lpad(F.col("line").cast("string"), 9, "0")),
     )
     path = lake.table_path(cfg, "silver", "discharges")
+    stale = None
     if lake.is_table(spark, path):
         held = lake.read_version(spark, path).select(
             "case_id", F.col("source_version").alias("_held")
         )
         batch = batch.join(held, "case_id", "left")
-        # Equal versions are this very record, promoted by a run that died before its ledger.
-        older_than_held = F.col("_held").isNotNull() & (F.col("_version") < F.col("_held"))
-        stale = batch.filter(older_than_held)
-        batch = batch.filter(~older_than_held)
-    else:
-        stale = batch.limit(0)
-    latest, superseded = discharges.latest_versions(batch, ["_version"])
-    superseded = superseded.unionByName(stale, allowMissingColumns=True)
-    return latest, superseded
+        stale = F.col("_held").isNotNull() & (F.col("_version") < F.col("_held"))
+    return discharges.mark_superseded(batch, "_version", stale).drop("_held")
 
 
 def _merge_discharges(spark: SparkSession, cfg: Config, winners: DataFrame) -> None:

@@ -1,0 +1,335 @@
+"""``diplake clearing``: the year-end DIP clearing (SPEC 5.3), drafted, then published.
+
+    diplake clearing run --year 2025 --budget 1850000000 [--pv-method ratio] [--dry-run]
+    diplake clearing publish --run-id R [--reason "why this replaces the published run"]
+    diplake clearing show [--year 2025]
+
+``run`` checks its inputs (case points of Y, and the year-Y rows of the
+assessment, deduction and prepayment tables against their suites), computes
+the clearing exactly (jobs/clearing/allocate.py), and writes a **draft**:
+``gold/dip_clearing_runs`` (with the Delta version of every input, so the run
+can be reproduced by time travel) and ``gold/dip_clearing_hospital``, plus the
+statements under ``reports/clearing-<run_id>/``. ``--dry-run`` prints and
+writes nothing. ``publish`` makes a draft final; a published run is never
+changed. Publishing a second run for a year needs ``--reason`` and is recorded
+in ``gold/dip_clearing_publications`` as superseding the earlier one.
+Every refusal says why and writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import uuid
+from dataclasses import asdict
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from delta.tables import DeltaTable
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    DecimalType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+from jobs import lake, quality
+from jobs.clearing.allocate import (
+    PV_METHODS,
+    Clearing,
+    ClearingRefused,
+    HospitalInput,
+    clear,
+    parse_budget,
+)
+from jobs.config import Config
+from jobs.spark import get_spark
+
+RUNS_SCHEMA = StructType(
+    [
+        StructField("run_id", StringType(), False),
+        StructField("settlement_year", IntegerType(), False),
+        StructField("budget", DecimalType(18, 2), False),
+        StructField("pv_method", StringType(), False),
+        StructField("total_points", DecimalType(22, 4), False),
+        StructField("r", DecimalType(12, 6), False),
+        StructField("point_value", DecimalType(18, 6), False),
+        StructField("catalogue_version", IntegerType(), False),
+        StructField("input_versions", StringType(), False),
+        StructField("status", StringType(), False),
+        StructField("created_at", TimestampType(), False),
+        StructField("total_settlement", DecimalType(18, 2), False),
+        StructField("retained", DecimalType(18, 2), False),
+        StructField("total_payable", DecimalType(18, 2), False),
+    ]
+)
+MONEY = DecimalType(18, 2)
+HOSPITAL_SCHEMA = StructType(
+    [
+        StructField("run_id", StringType(), False),
+        StructField("settlement_year", IntegerType(), False),
+        StructField("hospital_code", StringType(), False),
+        StructField("cases", LongType(), False),
+        StructField("points", DecimalType(22, 4), False),
+        StructField("gross_fund", MONEY, False),
+        StructField("assessment_coef", DecimalType(6, 4), False),
+        StructField("deductions", MONEY, False),
+        StructField("settlement", MONEY, False),
+        StructField("prepaid", MONEY, False),
+        StructField("payable", MONEY, False),
+    ]
+)
+PUBLICATIONS_SCHEMA = (
+    "run_id string, settlement_year int, published_at timestamp, reason string, supersedes string"
+)
+
+
+def _inputs(spark: SparkSession, cfg: Config, year: int):
+    """Year-Y aggregates per hospital, each input checked, with the versions read."""
+    reads = lake.PinnedReads(spark, cfg)
+    points_path = lake.table_path(cfg, "gold", "dip_case_points")
+    if not lake.is_table(spark, points_path):
+        raise ClearingRefused(f"no case points at all: run `diplake points --year {year}` first")
+    catalogue_path = lake.table_path(cfg, "gold", "dip_catalogue")
+    if not lake.is_table(spark, catalogue_path):
+        raise ClearingRefused(f"no catalogue: run `diplake catalogue --year {year}` first")
+    if reads.table("gold", "dip_catalogue").filter(F.col("catalogue_version") == year).isEmpty():
+        raise ClearingRefused(f"no catalogue version {year}: run `diplake catalogue --year {year}`")
+    pts = reads.table("gold", "dip_case_points").filter(F.col("settlement_year") == year).cache()
+    if pts.isEmpty():
+        raise ClearingRefused(f"no case points for {year}: run `diplake points --year {year}`")
+    tables = {}
+    for name in ("assessment_scores", "audit_deductions", "prepayments"):
+        path = lake.table_path(cfg, "silver", name)
+        if lake.is_table(spark, path):
+            tables[name] = reads.table("silver", name).filter(F.col("year") == year).cache()
+        else:
+            tables[name] = None
+    checks = [(pts, "gold", "dip_case_points")] + [
+        (df, "silver", name) for name, df in tables.items() if df is not None
+    ]
+    for df, layer, name in checks:
+        report = quality.validate(df, layer, name, cfg.quality_root)
+        if report.critical:
+            failed = "; ".join(str(f) for f in report.critical)
+            raise ClearingRefused(f"{layer}/{name} for {year} fails its suite: {failed}")
+    cases = reads.table("silver", "discharges").filter(F.col("discharge_year") == year)
+    per_case = pts.select("case_id", "hospital_code", "points").join(
+        cases.select("case_id", "fund_paid", "total_cost", "self_paid"), "case_id", "left"
+    )
+    missing = per_case.filter(F.col("total_cost").isNull()).count()
+    if missing:
+        raise ClearingRefused(
+            f"{missing} case(s) with points are not in silver/discharges for {year}: "
+            "recompute the points first"
+        )
+    rows = (
+        per_case.groupBy("hospital_code")
+        .agg(
+            F.count("*").alias("cases"),
+            F.sum("points").alias("points"),
+            F.sum("self_paid").alias("self_paid"),
+            F.sum("fund_paid").alias("fund_paid"),
+            F.sum("total_cost").alias("total_cost"),
+        )
+        .collect()
+    )
+    hospitals: dict[str, dict] = {
+        r.hospital_code: {"cases": r.cases, "points": r.points, "self_paid": r.self_paid}
+        for r in rows
+    }
+    fund_paid = sum((r.fund_paid for r in rows), Decimal(0))
+    total_cost = sum((r.total_cost for r in rows), Decimal(0))
+
+    def per_hospital(df, column: str, how: str) -> dict[str, Decimal]:
+        if df is None:
+            return {}
+        agg = F.sum(column) if how == "sum" else F.max(column)
+        return {
+            r.hospital_code: r.v for r in df.groupBy("hospital_code").agg(agg.alias("v")).collect()
+        }
+
+    assessment = per_hospital(tables["assessment_scores"], "coefficient", "max")
+    deductions = per_hospital(tables["audit_deductions"], "amount", "sum")
+    prepaid = per_hospital(tables["prepayments"], "amount", "sum")
+    for code in set(deductions) | set(prepaid):
+        hospitals.setdefault(code, {})  # in the clearing with gross 0
+    inputs = {
+        code: HospitalInput(
+            cases=int(v.get("cases", 0)),
+            points=Decimal(v.get("points", 0)),
+            self_paid=Decimal(v.get("self_paid", 0)),
+            assessment=Decimal(assessment.get(code, Decimal(1))),
+            deductions=Decimal(deductions.get(code, Decimal(0))),
+            prepaid=Decimal(prepaid.get(code, Decimal(0))),
+        )
+        for code, v in hospitals.items()
+    }
+    pts.unpersist()
+    for df in tables.values():
+        if df is not None:
+            df.unpersist()
+    return inputs, fund_paid, total_cost, reads
+
+
+def run(
+    spark: SparkSession,
+    cfg: Config,
+    year: int,
+    budget_text: object,
+    pv_method: str = "ratio",
+    dry_run: bool = False,
+) -> tuple[str | None, Clearing]:
+    budget = parse_budget(budget_text)
+    if pv_method not in PV_METHODS:
+        raise ClearingRefused(f"unknown pv method {pv_method!r}: one of {', '.join(PV_METHODS)}")
+    inputs, fund_paid, total_cost, reads = _inputs(spark, cfg, year)
+    result = clear(budget, pv_method, inputs, fund_paid, total_cost)
+    if dry_run:
+        return None, result
+    run_id = f"clearing-{year}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    now = datetime.now(UTC).replace(tzinfo=None)
+    hospital_rows = [
+        (run_id, year, h.hospital_code, h.cases, h.points, h.gross_fund, h.assessment_coef,
+         h.deductions, h.settlement, h.prepaid, h.payable)
+        for h in result.hospitals
+    ]  # fmt: skip
+    run_row = (
+        run_id, year, result.budget, pv_method, result.total_points, result.r,
+        result.point_value, year, reads.as_json(), "draft", now, result.total_settlement,
+        result.retained, result.total_payable,
+    )  # fmt: skip
+    # Hospitals first: a run row only exists once its hospital rows do.
+    spark.createDataFrame(hospital_rows, HOSPITAL_SCHEMA).write.format("delta").mode(
+        "append"
+    ).partitionBy("settlement_year").save(lake.table_path(cfg, "gold", "dip_clearing_hospital"))
+    spark.createDataFrame([run_row], RUNS_SCHEMA).write.format("delta").mode("append").save(
+        lake.table_path(cfg, "gold", "dip_clearing_runs")
+    )
+    from jobs.clearing import statements
+
+    levels = {
+        r.institution_code: r.level
+        for r in reads.table("silver", "institutions").select("institution_code", "level").collect()
+    }
+    statements.write(cfg, run_id, year, result, levels)
+    return run_id, result
+
+
+def _runs(spark: SparkSession, cfg: Config):
+    path = lake.table_path(cfg, "gold", "dip_clearing_runs")
+    if not lake.is_table(spark, path):
+        return None
+    return lake.read_version(spark, path)
+
+
+def _publications(spark: SparkSession, cfg: Config) -> list:
+    path = lake.table_path(cfg, "gold", "dip_clearing_publications")
+    if not lake.is_table(spark, path):
+        return []
+    return lake.read_version(spark, path).collect()
+
+
+def publish(spark: SparkSession, cfg: Config, run_id: str, reason: str | None = None) -> str:
+    runs = _runs(spark, cfg)
+    row = None if runs is None else runs.filter(F.col("run_id") == run_id).first()
+    if row is None:
+        raise ClearingRefused(f"no clearing run {run_id!r}: see `diplake clearing show`")
+    if row.status == "published":
+        raise ClearingRefused(f"{run_id} is already published; a published run is never changed")
+    year = row.settlement_year
+    earlier = [p for p in _publications(spark, cfg) if p.settlement_year == year]
+    current = max(earlier, key=lambda p: p.published_at).run_id if earlier else None
+    if current and not (reason and reason.strip()):
+        raise ClearingRefused(
+            f"{year} already has a published clearing ({current}); publishing {run_id} "
+            "instead needs --reason, which is recorded"
+        )
+    now = datetime.now(UTC).replace(tzinfo=None)
+    # Only the draft's status changes; the published row is final from here on.
+    DeltaTable.forPath(spark, lake.table_path(cfg, "gold", "dip_clearing_runs")).update(
+        condition=(F.col("run_id") == run_id) & (F.col("status") == "draft"),
+        set={"status": F.lit("published")},
+    )
+    spark.createDataFrame(
+        [(run_id, year, now, (reason or "").strip() or None, current)], PUBLICATIONS_SCHEMA
+    ).write.format("delta").mode("append").save(
+        lake.table_path(cfg, "gold", "dip_clearing_publications")
+    )
+    return f"{run_id} published for {year}" + (f", superseding {current}" if current else "")
+
+
+def show(spark: SparkSession, cfg: Config, year: int | None = None) -> str:
+    runs = _runs(spark, cfg)
+    if runs is None:
+        return "No clearing runs yet."
+    if year is not None:
+        runs = runs.filter(F.col("settlement_year") == year)
+    frame = runs.select(
+        "run_id", "settlement_year", "status", "pv_method", "budget", "point_value",
+        "total_payable", "created_at",
+    ).orderBy("created_at").toPandas()  # fmt: skip
+    if frame.empty:
+        return f"No clearing runs for {year}."
+    pubs = {p.run_id: p for p in _publications(spark, cfg)}
+    frame["supersedes"] = frame.run_id.map(lambda r: pubs[r].supersedes if r in pubs else None)
+    return frame.to_string(index=False)
+
+
+def _summary(run_id: str | None, year: int, result: Clearing) -> str:
+    head = "DRY RUN (nothing written)" if run_id is None else f"Draft {run_id}"
+    return "\n".join(
+        [
+            f"{head}: year {year}, {result.pv_method}",
+            f"  budget        {result.budget:>20,}",
+            f"  total points  {result.total_points:>20,}",
+            f"  r             {result.r:>20}",
+            f"  point value   {result.point_value:>20}",
+            f"  settlement    {result.total_settlement:>20,}",
+            f"  retained      {result.retained:>20,}",
+            f"  payable       {result.total_payable:>20,}",
+            f"  hospitals     {len(result.hospitals):>20,}",
+        ]
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    run_p = sub.add_parser("run", help="compute a clearing and save it as a draft")
+    run_p.add_argument("--year", type=int, required=True, help="settlement year Y")
+    run_p.add_argument("--budget", required=True, help="the fund's DIP budget for Y, in yuan")
+    run_p.add_argument("--pv-method", choices=PV_METHODS, default="ratio", help="(ratio)")
+    run_p.add_argument("--dry-run", action="store_true", help="compute and print, write nothing")
+    pub = sub.add_parser("publish", help="make a draft final (never changed afterwards)")
+    pub.add_argument("--run-id", required=True)
+    pub.add_argument("--reason", help="required when the year already has a published run")
+    show_p = sub.add_parser("show", help="list clearing runs")
+    show_p.add_argument("--year", type=int)
+
+
+def command(cfg: Config, args: argparse.Namespace) -> int:
+    spark = get_spark(cfg, f"dip-lake clearing {args.action}")
+    try:
+        if args.action == "run":
+            run_id, result = run(spark, cfg, args.year, args.budget, args.pv_method, args.dry_run)
+            print(_summary(run_id, args.year, result))
+            if run_id:
+                print(f"Statements: {cfg.reports / f'clearing-{run_id}' / 'index.html'}")
+                print(f"Publish with: diplake clearing publish --run-id {run_id}")
+        elif args.action == "publish":
+            print(publish(spark, cfg, args.run_id, args.reason))
+        else:
+            print(show(spark, cfg, args.year))
+    except (ClearingRefused, lake.TableMissingError) as error:
+        print(f"diplake clearing {args.action}: refused: {error}")
+        return 2
+    return 0
+
+
+def as_dict(result: Clearing) -> dict:
+    return json.loads(json.dumps(asdict(result), default=str))
