@@ -205,6 +205,10 @@ def test_private_layers_are_owner_only(ingested):
         assert (cfg.lake / layer).stat().st_mode & 0o077 == 0
 
 
+# The settlement lists and what they are checked against: enough to kill a run mid-way.
+KILLED_SOURCES = ("institutions", "insured_registry", "settlement_lists")
+
+
 def _snapshot(spark, cfg) -> dict[str, list]:
     def rows(layer: str, table: str, columns: list[str]) -> list:
         df = lake.read_version(spark, lake.table_path(cfg, layer, table)).select(*columns)
@@ -221,19 +225,24 @@ def _snapshot(spark, cfg) -> dict[str, list]:
     return {
         "silver": rows("silver", "discharges", silver_columns),
         "quarantine": rows("quarantine", "settlement_lists", ["source_file", "line", "reasons"]),
-        "ledger": rows(
-            "ops",
-            "ingest_ledger",
-            [
-                "source_file",
-                "sha256",
-                "records_read",
-                "to_silver",
-                "quarantined",
-                "duplicates",
-                "superseded",
-            ],
-        ),
+        "ledger": [
+            r
+            for r in rows(
+                "ops",
+                "ingest_ledger",
+                [
+                    "source",
+                    "source_file",
+                    "sha256",
+                    "records_read",
+                    "to_silver",
+                    "quarantined",
+                    "duplicates",
+                    "superseded",
+                ],
+            )
+            if r[0] in KILLED_SOURCES
+        ],
         "bronze": rows("bronze", "settlement_lists", ["source_file", "line", "record_id"]),
     }
 
@@ -249,9 +258,8 @@ def test_a_run_killed_part_way_and_run_again_ends_the_same(spark, ingested, land
     from jobs import config
 
     cfg, _ = ingested
-    # The settlement lists and what they are checked against: enough to kill mid-way.
     part = tmp_path / "landing"
-    for source in ("institutions", "insured_registry", "settlement_lists"):
+    for source in KILLED_SOURCES:
         shutil.copytree(landing / source, part / source)
     landing = part
     killed = config.load(
