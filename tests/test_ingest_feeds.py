@@ -14,9 +14,8 @@ GOOD_ID = "11010519491231002X"  # GB 11643 example number, valid checksum
 BAD_ID = "110105194912310021"
 
 
-def _lines(spark, feed: feeds.Feed, rows: list[str], header: str | None = None):
-    header = header or ",".join(feed.columns)
-    texts = [header, *rows]
+def _lines(spark, feed: feeds.Feed, rows: list[str]):
+    texts = [",".join(feed.columns), *rows]
     data = [
         (f"{feed.source}/2024-01-01/x.csv", i + 1, t, "2024-01-01") for i, t in enumerate(texts)
     ]
@@ -119,10 +118,24 @@ def test_each_reason_code(spark, institutions, source):
     assert _reasons(spark, institutions, source, list(rows)) == [sorted(e) for e in expected]
 
 
-def test_a_wrong_header_rejects_the_file(spark, institutions):
+def test_a_wrong_header_rejects_the_file(spark, institutions, tmp_path):
+    from jobs.ingest.landing import discover, wrong_headers
+
     feed = feeds.FEEDS["prepayments"]
-    lines = _lines(spark, feed, ["F1,H1,2024,1,100.00"], header="id,hospital,yr,mon,amt")
-    got = feeds.conform(feed, lines, institutions).first()
+    day = tmp_path / "prepayments" / "2024-01-01"
+    day.mkdir(parents=True)
+    (day / "good.csv").write_text('"' + '","'.join(feed.columns) + '"\nF1,H1,2024,1,1.00\n')
+    (day / "bad.csv").write_text("id,hospital,yr,mon,amt\nF1,H1,2024,1,1.00\n")
+    (day / "gbk.csv").write_bytes(("记录号," + ",".join(feed.columns[1:]) + "\n").encode("gbk"))
+    found = discover(tmp_path, ["prepayments"])
+    assert sorted(wrong_headers(found, ",".join(feed.columns))) == [
+        "prepayments/2024-01-01/bad.csv",
+        "prepayments/2024-01-01/gbk.csv",
+    ]
+    raw = [(f"{feed.source}/2024-01-01/x.csv", 2, "F1,H1,2024,1,100.00", "2024-01-01")]
+    frame = spark.createDataFrame(raw, "source_file string, line int, text string, day string")
+    parsed = parse_csv(frame, feed.columns, ["prepayments/2024-01-01/x.csv"])
+    got = feeds.conform(feed, parsed, institutions).first()
     assert got.reasons == ["unexpected_header"]
 
 

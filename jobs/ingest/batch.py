@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -13,6 +15,7 @@ from jobs.config import Config
 from jobs.ingest import decode, tables
 from jobs.ingest.landing import LandedFile
 
+log = logging.getLogger(__name__)
 RELATIVE = r"([^/]+/\d{4}-\d{2}-\d{2}/[^/]+)$"
 
 
@@ -87,17 +90,23 @@ def land_and_check(
     """
     names = [f.relative for f in files]
     path = lake.table_path(cfg, "bronze", source)
+    started = time.monotonic()
     tables.replace_files(spark, bronze.withColumn("run_id", F.lit(run_id)), path, names)
+    log.info(
+        "%s: %d files decoded into bronze in %.1f s", source, len(files), time.monotonic() - started
+    )
     bronze = lake.read_version(spark, path).filter(F.col("source_file").isin(names))
     # A large feed is checked twice from its bronze Parquet rather than held in memory.
     checked = check(bronze).cache() if cache else check(bronze)
     rejected = checked.filter(F.size("reasons") > 0)
+    started = time.monotonic()
     tables.replace_files(
         spark,
         tables.quarantine_rows(rejected, run_id),
         lake.table_path(cfg, "quarantine", source),
         names,
     )
+    log.info("%s: checked, rejects quarantined in %.1f s", source, time.monotonic() - started)
     return Checked(bronze, checked, rejected, checked.filter(F.size("reasons") == 0))
 
 

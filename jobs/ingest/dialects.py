@@ -8,6 +8,8 @@ sex, yuan or fen); ``malformed`` is set when a line could not be read whole.
 
 from __future__ import annotations
 
+import re
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, BooleanType, StringType, StructField, StructType
@@ -134,8 +136,17 @@ A_SCHEMA = StructType(
 )
 
 
+DIALECT_FILE = r"/([A-Z])_\d{6}\.[a-z]+$"
+
+
+def dialect_of_name(relative: str) -> str | None:
+    """The dialect a settlement-list file is named for (``…/B_202403.csv`` -> ``B``)."""
+    match = re.search(DIALECT_FILE, relative)
+    return match.group(1) if match and match.group(1) in PARSERS else None
+
+
 def dialect_of(source_file: Column) -> Column:
-    name = F.regexp_extract(source_file, r"/([A-Z])_\d{6}\.[a-z]+$", 1)
+    name = F.regexp_extract(source_file, DIALECT_FILE, 1)
     return F.when(name == "", F.lit(None)).otherwise(name)
 
 
@@ -206,3 +217,4 @@ def parse_c(lines: DataFrame) -> DataFrame:
 
 PARSERS = {"A": parse_a, "B": parse_b, "C": parse_c}
 HEADERS = {"A": None, "B": ",".join(B_COLUMNS), "C": "|".join(C_COLUMNS)}
+SEPARATOR = {"A": None, "B": ",", "C": "|"}

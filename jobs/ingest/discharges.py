@@ -64,6 +64,8 @@ def _reason(condition: Column, code: str) -> Column:
 def conform(bronze: DataFrame) -> DataFrame:
     """Sender notation -> silver vocabulary, plus ``reasons`` (array<string>, empty = clean)."""
     df = bronze
+    if "unexpected_header" not in df.columns:  # JSON Lines have no header to get wrong
+        df = df.withColumn("unexpected_header", F.lit(False))
     for field in ("record_id", "case_id", "hospital_code", "id_no", "name", "doctor_id"):
         df = df.withColumn(field, codes.blank_to_null(F.col(field)))
     dx_raw = F.concat(F.array(F.col("principal_dx")), F.coalesce("other_dx", F.array()))
@@ -98,6 +100,7 @@ def conform(bronze: DataFrame) -> DataFrame:
     ]
     reasons = [
         _reason(F.col("malformed"), "malformed_record"),
+        _reason(F.col("unexpected_header"), "unexpected_header"),
         *missing,
         _reason(
             F.col("id_no").isNotNull() & ~codes.id_number_valid(F.col("id_no")),

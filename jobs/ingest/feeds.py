@@ -28,12 +28,11 @@ from jobs.ingest.batch import (
     counts_by_file,
     land_and_check,
     mark_duplicates,
-    numbered_lines,
     promote_newest,
 )
 from jobs.ingest.landing import LandedFile
 from jobs.ingest.pseudonymise import person_key
-from jobs.ingest.reference import parse_csv
+from jobs.ingest.reference import parse_landed_csv
 from jobs.ingest.tables import replace_files
 
 TIMESTAMP = "yyyy-MM-dd HH:mm:ss"
@@ -197,7 +196,7 @@ def ingest(
 ) -> list[FileCounts]:
     key = cfg.hmac_key()
     institutions = _institutions(spark, cfg)
-    bronze = parse_csv(numbered_lines(spark, files), feed.columns)
+    bronze = parse_landed_csv(spark, files, feed.columns)
     batch = land_and_check(
         spark,
         cfg,

@@ -58,3 +58,25 @@ def discover(landing: Path, sources: list[str], day: str | None = None) -> list[
                     )
                 )
     return found
+
+
+def first_line(path: Path, limit: int = 65536) -> str:
+    """The file's first line, decoded as the ingest decodes whole files (jobs/ingest/decode.py)."""
+    from jobs.ingest.decode import decode
+
+    with path.open("rb") as f:
+        head = f.readline(limit)
+    return decode(head)[0].rstrip("\r\n")
+
+
+def wrong_headers(files: list[LandedFile], expected: str, sep: str = ",") -> list[str]:
+    """Files (relative paths) whose header is not ``expected`` once quotes are removed.
+
+    Read on the driver, which already reads every landed file for its checksum, so the
+    decoded lines are not scanned a second time to find their headers.
+    """
+    return [
+        f.relative
+        for f in files
+        if sep.join(c.strip().strip('"') for c in first_line(f.path).split(sep)) != expected
+    ]

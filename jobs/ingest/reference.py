@@ -7,6 +7,7 @@ follows SPEC 4 (ICD-9-CM-3 chapters 00-86 S, 87-91 D, 92-99 T).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import pandas as pd
@@ -17,7 +18,7 @@ from jobs import lake
 from jobs.config import Config
 from jobs.ingest import codes
 from jobs.ingest.batch import FileCounts, land_and_check, numbered_lines, promote_newest
-from jobs.ingest.landing import LandedFile
+from jobs.ingest.landing import LandedFile, wrong_headers
 from jobs.vocab import Vocabularies, procedure_class
 
 INSTITUTION_COLUMNS = ("record_id", "institution_code", "name", "type", "level", "district")
@@ -68,21 +69,27 @@ def load(spark: SparkSession, cfg: Config) -> References:
     )
 
 
-def parse_csv(lines: DataFrame, columns: tuple[str, ...]) -> DataFrame:
-    """Header-checked CSV lines to string columns; a file with another header is malformed."""
+def parse_csv(
+    lines: DataFrame, columns: tuple[str, ...], wrong_header: Collection[str] = ()
+) -> DataFrame:
+    """CSV lines (header dropped) to string columns; ``wrong_header``: files whose header
+    is not ``columns`` (see landing.wrong_headers), whose records are all rejected."""
     schema = ", ".join(f"`{c}` STRING" for c in columns)
-    headers = lines.filter(F.col("line") == 1).select(
-        "source_file",
-        (F.regexp_replace("text", '"', "") == F.lit(",".join(columns))).alias("_header_ok"),
+    parsed = lines.filter(F.col("line") > 1).withColumn(
+        "_r", F.from_csv("text", schema, {"sep": ","})
     )
-    body = lines.filter(F.col("line") > 1).join(headers, "source_file", "left")
-    parsed = body.withColumn("_r", F.from_csv("text", schema, {"sep": ","}))
     return parsed.select(
         "*",
         *[F.col(f"_r.{c}").alias(c) for c in columns],
-        (~F.coalesce("_header_ok", F.lit(False))).alias("unexpected_header"),
+        F.col("source_file").isin(list(wrong_header)).alias("unexpected_header"),
         (F.size(F.split("text", ",")) < len(columns)).alias("malformed"),
-    ).drop("_r", "_header_ok")
+    ).drop("_r")
+
+
+def parse_landed_csv(
+    spark: SparkSession, files: list[LandedFile], columns: tuple[str, ...]
+) -> DataFrame:
+    return parse_csv(numbered_lines(spark, files), columns, wrong_headers(files, ",".join(columns)))
 
 
 def conform_institutions(bronze: DataFrame) -> DataFrame:
@@ -121,7 +128,7 @@ def conform_institutions(bronze: DataFrame) -> DataFrame:
 def ingest_institutions(
     spark: SparkSession, cfg: Config, files: list[LandedFile], run_id: str
 ) -> list[FileCounts]:
-    bronze = parse_csv(numbered_lines(spark, files), INSTITUTION_COLUMNS)
+    bronze = parse_landed_csv(spark, files, INSTITUTION_COLUMNS)
     batch = land_and_check(spark, cfg, "institutions", bronze, files, run_id, conform_institutions)
     return promote_newest(
         spark,

@@ -12,10 +12,10 @@ from pyspark.sql import functions as F
 from jobs import lake
 from jobs.config import Config
 from jobs.ingest import codes
-from jobs.ingest.batch import FileCounts, land_and_check, numbered_lines, promote_newest
+from jobs.ingest.batch import FileCounts, land_and_check, promote_newest
 from jobs.ingest.landing import LandedFile
 from jobs.ingest.pseudonymise import person_key
-from jobs.ingest.reference import parse_csv
+from jobs.ingest.reference import parse_landed_csv
 
 COLUMNS = (
     "record_id",
@@ -94,7 +94,7 @@ def conform_persons(bronze: DataFrame) -> DataFrame:
 def ingest_insured_registry(
     spark: SparkSession, cfg: Config, files: list[LandedFile], run_id: str
 ) -> list[FileCounts]:
-    bronze = parse_csv(numbered_lines(spark, files), COLUMNS)
+    bronze = parse_landed_csv(spark, files, COLUMNS)
     batch = land_and_check(spark, cfg, "insured_registry", bronze, files, run_id, conform_persons)
     key = cfg.hmac_key()
     return promote_newest(

@@ -20,7 +20,7 @@ import logging
 import time
 import uuid
 from datetime import UTC, datetime
-from functools import partial
+from functools import partial, reduce
 
 import pandas as pd
 from delta.tables import DeltaTable
@@ -37,7 +37,7 @@ from jobs.ingest.batch import (
     mark_duplicates,
     numbered_lines,
 )
-from jobs.ingest.landing import LandedFile, discover
+from jobs.ingest.landing import LandedFile, discover, wrong_headers
 from jobs.ingest.pseudonymise import person_key
 from jobs.spark import get_spark
 
@@ -63,14 +63,23 @@ SOURCES = (
 def ingest_settlement_lists(
     spark: SparkSession, cfg: Config, files: list[LandedFile], run_id: str
 ) -> list[FileCounts]:
-    lines = numbered_lines(spark, files).withColumn("dialect", dialects.dialect_of("source_file"))
     parts = []
     for name, parse in dialects.PARSERS.items():
-        part = lines.filter(F.col("dialect") == name)
+        mine = [f for f in files if dialects.dialect_of_name(f.relative) == name]
+        if not mine:
+            continue
+        # Each file is decoded once, by the parser of its dialect.
+        lines = numbered_lines(spark, mine)
+        wrong = []
         if dialects.HEADERS[name]:
-            part = part.filter(F.col("line") > 1)  # header line, checked by file_headers
-        parts.append(parse(part))
-    bronze = parts[0].unionByName(parts[1]).unionByName(parts[2])
+            lines = lines.filter(F.col("line") > 1)
+            wrong = wrong_headers(mine, dialects.HEADERS[name], dialects.SEPARATOR[name])
+        parts.append(parse(lines).withColumn("unexpected_header", F.col("source_file").isin(wrong)))
+    strays = [f.relative for f in files if dialects.dialect_of_name(f.relative) is None]
+    if strays:
+        log.warning("settlement lists of no known dialect, not read: %s", strays[:5])
+        files = [f for f in files if f.relative not in strays]
+    bronze = reduce(DataFrame.unionByName, parts)
     refs = reference.load(spark, cfg)
     persons = registry.load(spark, cfg)
     key = cfg.hmac_key()
