@@ -62,7 +62,7 @@ def test_results_are_kept_and_data_docs_built_under_a_root(spark, tmp_path):
     df = spark.createDataFrame([_row("ZY1"), _row("ZY1")], SCHEMA)  # case_id not unique
     with pytest.raises(quality.QualityGateError):
         quality.gate(df, "silver", "discharges", tmp_path)
-    index = quality.docs_index(tmp_path)
+    index = quality.build_docs(tmp_path)
     assert index.is_file()
     pages = list(index.parent.rglob("*.html"))
     assert any("silver.discharges" in p.read_text(encoding="utf-8") for p in pages)

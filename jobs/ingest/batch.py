@@ -96,9 +96,14 @@ def land_and_check(
         "%s: %d files decoded into bronze in %.1f s", source, len(files), time.monotonic() - started
     )
     bronze = lake.read_version(spark, path).filter(F.col("source_file").isin(names))
-    # A large feed is checked twice from its bronze Parquet rather than held in memory.
-    checked = check(bronze).cache() if cache else check(bronze)
-    rejected = checked.filter(F.size("reasons") > 0)
+    # The raw line is only needed for the (few) rejects: it is joined back for them, and
+    # the checked batch is held without it. A large feed is not held at all: it is
+    # checked twice from its bronze Parquet instead.
+    checked = check(bronze).drop("text")
+    checked = checked.cache() if cache else checked
+    rejected = checked.filter(F.size("reasons") > 0).join(
+        bronze.select("source_file", "line", "text"), ["source_file", "line"]
+    )
     started = time.monotonic()
     tables.replace_files(
         spark,

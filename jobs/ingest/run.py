@@ -261,12 +261,14 @@ def run(spark: SparkSession, cfg: Config, day: str | None = None) -> list[FileCo
             counts = INGESTERS[source](spark, cfg, files, run_id)
         except quality.QualityGateError as error:
             _record_run(spark, cfg, run_id, "failed", report, f"{source}: {error}")
+            quality.build_docs(cfg.quality_root)  # the failed validation is on the site
             raise
         _write_ledger(spark, cfg, counts, run_id)
         log.info("%s: %d files in %.1f s", source, len(files), time.monotonic() - started)
         report += counts
     if report:
         _record_run(spark, cfg, run_id, "succeeded", report, "")
+        log.info("Data Docs: %s", quality.build_docs(cfg.quality_root))
     return report
 
 
