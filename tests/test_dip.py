@@ -26,10 +26,8 @@ D = Decimal
 
 
 @pytest.fixture(scope="module")
-def class_map(spark):
-    return keys.class_map(
-        spark.createDataFrame(CLASSES, "code string, class string, name_zh string")
-    )
+def classes(spark):
+    return spark.createDataFrame(CLASSES, "code string, class string, name_zh string")
 
 
 @pytest.mark.parametrize(
@@ -56,9 +54,11 @@ def class_map(spark):
         ("K80.1", ["99.04", "93.01", "51.23", "47.09"], "K80.1", "K80", "99.04+47.09+51.23", "S"),
     ],
 )
-def test_case_keys(spark, class_map, dx, procedures, diag4, diag3, proc_key, proc_class):
-    df = spark.createDataFrame([(dx, procedures)], "principal_dx string, procedures array<string>")
-    row = keys.with_keys(df, class_map).first()
+def test_case_keys(spark, classes, dx, procedures, diag4, diag3, proc_key, proc_class):
+    df = spark.createDataFrame(
+        [("c1", dx, procedures)], "case_id string, principal_dx string, procedures array<string>"
+    )
+    row = keys.with_keys(df, classes).first()
     assert (row.diag4, row.diag3, row.proc_key, row.proc_class) == (
         diag4,
         diag3,
@@ -132,6 +132,10 @@ def _lake(spark, cfg, cases):
 def test_exactly_threshold_cases_is_core_one_less_is_not(spark, cfg):
     cases = [(f"a{i}", "H3", 2024, "K35.8", ["47.09"], "100.00") for i in range(15)]
     cases += [(f"b{i}", "H3", 2024, "I10", [], "80.00") for i in range(14)]
+    # Two more diagnoses and keys of K35, too few for core: one comprehensive type K35|*|S
+    # (mean (300 + 500) / 2 = 400).
+    cases += [("c1", "H3", 2024, "K35.1", ["51.23"], "300.00")]
+    cases += [("c2", "H3", 2024, "K35.9", ["47.09", "88.01"], "500.00")]
     cases += [
         ("y1", "H3", 2025, "K35.8", ["47.09"], "100.00"),
         ("y2", "H2", 2025, "I10", [], "40.00"),
@@ -142,7 +146,15 @@ def test_exactly_threshold_cases_is_core_one_less_is_not(spark, cfg):
         r.dip_code: r
         for r in lake.read_version(spark, lake.table_path(cfg, "gold", "dip_catalogue")).collect()
     }
-    assert set(rows) == {"K35.8|47.09", "I10|*|C"}
+    assert set(rows) == {"K35.8|47.09", "I10|*|C", "K35|*|S"}
+    k35 = rows["K35|*|S"]
+    assert (k35.diag_key, k35.proc_key, k35.proc_class, k35.case_count, k35.avg_cost) == (
+        "K35",
+        None,
+        "S",
+        2,
+        D("400.00"),
+    )
     core, comp = rows["K35.8|47.09"], rows["I10|*|C"]
     assert (core.type_kind, core.proc_key, core.proc_class, core.sparse) == (
         "core",
@@ -159,9 +171,9 @@ def test_exactly_threshold_cases_is_core_one_less_is_not(spark, cfg):
     assert (core.case_count, comp.case_count) == (15, 14)
     assert core.dip_name == "急性阑尾炎：阑尾切除术"
     assert comp.dip_name == "高血压（保守治疗）"
-    # One base year only: M = (15·100 + 14·80) / 29 = 90.3448… -> 90.34
-    assert summary["M"] == "90.34"
-    assert core.rw == D("1106.9294")  # 100 / 90.34 · 1000 = 1106.92938…
+    # One base year only: M = (15·100 + 14·80 + 300 + 500) / 31 = 110.3225… -> 110.32
+    assert summary["M"] == "110.32"
+    assert core.rw == D("906.4540")  # 100 / 110.32 · 1000 = 906.45395…
     assert (core.cv, comp.cv) == (0.0, 0.0)  # identical costs
     coefficients = lake.read_version(
         spark, lake.table_path(cfg, "gold", "dip_level_coefficients")
@@ -177,19 +189,19 @@ def test_exactly_threshold_cases_is_core_one_less_is_not(spark, cfg):
         r.case_id: r
         for r in lake.read_version(spark, lake.table_path(cfg, "gold", "dip_case_points")).collect()
     }
-    # y1: core, avg 100.00 at K3 = 1: ratio 1, normal, points = rw = 1106.9294
+    # y1: core, avg 100.00 at K3 = 1: ratio 1, normal, points = rw = 906.4540
     assert (got["y1"].match_kind, got["y1"].case_class, got["y1"].points) == (
         "core",
         "normal",
-        D("1106.9294"),
+        D("906.4540"),
     )
     # y2: I10|*|C, avg 80.00; level 2 has no base cases, so K = 1: ratio 0.5, normal,
-    # points = rw = round(80 / 90.34 · 1000, 4) = 885.5435
+    # points = rw = round(80 / 110.32 · 1000, 4) = 725.1632
     assert (got["y2"].dip_code, got["y2"].k, got["y2"].ratio, got["y2"].points) == (
         "I10|*|C",
         D("1.0000"),
         D("0.500000"),
-        D("885.5435"),
+        D("725.1632"),
     )
     assert summary["cases"] == 2
     # Running it again leaves the same rows.
@@ -202,6 +214,7 @@ def test_exactly_threshold_cases_is_core_one_less_is_not(spark, cfg):
     index = report.write(spark, cfg, 2025)
     text = index.read_text(encoding="utf-8")
     assert "# DIP catalogue 2025" in text and "| core | 1 | 15 |" in text
+    assert "| comprehensive | 2 | 16 |" in text
     assert (index.parent / "distributions.png").stat().st_size > 10_000
 
 
@@ -215,7 +228,7 @@ CATALOGUE = [
 
 
 @pytest.fixture
-def priced(spark, class_map):
+def priced(spark, classes):
     cat = spark.createDataFrame(
         [(c, t, d, p, pc, D(a), D(r)) for c, t, d, p, pc, a, r in CATALOGUE],
         "dip_code string, type_kind string, diag_key string, proc_key string, "
@@ -229,7 +242,7 @@ def priced(spark, class_map):
             "case_id string, level int, principal_dx string, procedures array<string>, "
             "total_cost decimal(18,2)",
         )
-        cases = keys.with_keys(cases, class_map)
+        cases = keys.with_keys(cases, classes)
         scored = points.score(points.match(cases, cat), k, D("500.00"), 1000)
         out = points.flag_reviews(scored, n_cases or len(rows))
         return {r.case_id: r for r in out.collect()}
@@ -333,12 +346,12 @@ def test_the_review_cap_and_its_tie_break(priced):
     ),
     st.integers(min_value=1, max_value=6),
 )
-def test_every_base_case_falls_in_exactly_one_type(spark, class_map, cases, threshold):
+def test_every_base_case_falls_in_exactly_one_type(spark, classes, cases, threshold):
     df = spark.createDataFrame(
         [(f"c{i}", dx, px, 2024) for i, (dx, px) in enumerate(cases)],
         "case_id string, principal_dx string, procedures array<string>, discharge_year int",
     )
-    typed = catalogue.assign_types(keys.with_keys(df, class_map), threshold)
+    typed = catalogue.assign_types(keys.with_keys(df, classes), threshold)
     rows = typed.collect()
     assert len(rows) == len(cases)
     assert len({r.case_id for r in rows}) == len(cases)

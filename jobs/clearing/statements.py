@@ -72,13 +72,14 @@ def _chart(result: Clearing, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     ordered = sorted(result.hospitals, key=lambda h: h.payable)
-    values = [float(h.payable) / 1e4 for h in ordered]
+    values = [float(h.payable) / 1e4 for h in ordered]  # 万元 (10,000 yuan)
     fig, ax = plt.subplots(figsize=(11, 4))
     ax.bar(range(len(values)), values, color=["#b04040" if v < 0 else "#4477aa" for v in values])
     ax.set(
-        title="Payable by hospital (万元; negative: paid back)",
+        # Latin labels only: the plotting font has no CJK glyphs on a bare server.
+        title="Payable by hospital (10,000 yuan; negative: paid back)",
         xlabel="hospitals, by payable",
-        ylabel="万元",
+        ylabel="10,000 yuan",
     )
     ax.axhline(0, color="grey", lw=0.8)
     fig.tight_layout()

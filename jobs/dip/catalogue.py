@@ -124,6 +124,10 @@ def assign_types(base: DataFrame, threshold: int) -> DataFrame:
         F.when(is_core, F.concat_ws("|", "diag4", "proc_key"))
         .otherwise(F.concat_ws("|", "diag3", F.lit("*"), "proc_class"))
         .alias("dip_code"),
+        # The type's own keys: a comprehensive type spans many diag4 and proc_key values.
+        F.when(is_core, F.col("diag4")).otherwise(F.col("diag3")).alias("diag_key"),
+        F.when(is_core, F.col("proc_key")).alias("type_proc_key"),
+        F.when(~is_core, F.col("proc_class")).alias("type_proc_class"),
     ).drop("_core")
 
 
@@ -138,7 +142,7 @@ def base_cases(
         "case_id", "hospital_code", "discharge_year", "principal_dx", "procedures", "total_cost"
     )
     return (
-        keys.with_keys(cases, keys.class_map(classes))
+        keys.with_keys(cases, classes)
         .join(F.broadcast(levels), "hospital_code", "left")
         .withColumn("weight", weight[F.col("discharge_year")])
     )
@@ -153,7 +157,7 @@ def _aggregates(typed: DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     )
     cost = F.col("total_cost").cast("double")
     types = (
-        typed.groupBy("dip_code", "type_kind", "diag4", "diag3", "proc_key", "proc_class")
+        typed.groupBy("dip_code", "type_kind", "diag_key", "type_proc_key", "type_proc_class")
         .agg(F.count("*").alias("n"), (F.stddev_samp(cost) / F.avg(cost)).alias("cv"))
         .toPandas()
     )
@@ -201,10 +205,10 @@ def _names(spark: SparkSession, icd10: DataFrame, classes: DataFrame):
     dx = {r.code: r.name_zh for r in icd10.select("code", "name_zh").collect()}
     px = {r.code: r.name_zh for r in classes.select("code", "name_zh").collect()}
 
-    def name(kind: str, diag4: str, diag3: str, proc_key: str, proc_class: str) -> str:
+    def name(kind: str, diag_key: str, proc_key: str | None, proc_class: str | None) -> str:
         if kind == "comprehensive":
-            return f"{dx.get(diag3) or diag3}（{CLASS_LABEL[proc_class]}）"
-        head = dx.get(diag4) or dx.get(diag3) or diag4
+            return f"{dx.get(diag_key) or diag_key}（{CLASS_LABEL[proc_class]}）"
+        head = dx.get(diag_key) or dx.get(diag_key[:3]) or diag_key
         if not proc_key:
             return f"{head}（保守治疗）"
         return head + "：" + "+".join(px.get(c) or c for c in proc_key.split("+"))
@@ -243,10 +247,10 @@ def build(spark: SparkSession, cfg: Config, params: Params) -> dict:
                 params.year,
                 r.dip_code,
                 r.type_kind,
-                r.diag4 if core else r.diag3,
-                r.proc_key if core else None,
-                None if core else r.proc_class,
-                name(r.type_kind, r.diag4, r.diag3, r.proc_key, r.proc_class),
+                r.diag_key,
+                r.type_proc_key,
+                r.type_proc_class,
+                name(r.type_kind, r.diag_key, r.type_proc_key, r.type_proc_class),
                 int(r.n),
                 avg_cost[r.dip_code],
                 rw[r.dip_code],

@@ -12,42 +12,53 @@
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 PROC_KEY_CAP = 3
 CLASS_RANK = {"S": 3, "T": 2, "D": 1}
 
 
-def class_map(procedure_classes: DataFrame) -> Column:
-    """A literal map code -> class from silver/procedure_classes (a few thousand codes)."""
-    rows = procedure_classes.select("code", "class").collect()
-    return F.create_map(*[F.lit(v) for r in rows for v in (r["code"], r["class"])])
+PX_TYPE = "array<struct<_pos:int,code:string,_class:string>>"
 
 
-def with_keys(cases: DataFrame, classes: Column) -> DataFrame:
-    """Add ``diag4``, ``diag3``, ``proc_key`` (string), ``proc_codes`` (array), ``proc_class``."""
+def with_keys(cases: DataFrame, classes: DataFrame) -> DataFrame:
+    """Add ``diag4``, ``diag3``, ``proc_key`` (string), ``proc_codes`` (array), ``proc_class``.
 
-    def class_of(code: Column) -> Column:
-        return F.try_element_at(classes, code)
-
+    ``cases`` needs ``case_id``, ``principal_dx`` and ``procedures``; ``classes`` is
+    silver/procedure_classes (``code``, ``class``). Classes are joined (broadcast) to
+    the exploded procedures rather than looked up in a literal map, whose lookups
+    scan every key.
+    """
     procs = F.array_distinct(F.coalesce(F.col("procedures"), F.array().cast("array<string>")))
-    cls = F.transform(procs, class_of)
-    principal = F.try_element_at(procs, F.lit(1))
-    principal_st = F.coalesce(class_of(principal).isin("S", "T"), F.lit(False))
-    st = F.filter(procs, lambda c: class_of(c).isin("S", "T"))
+    base = cases.withColumn("_procs", procs)
+    exploded = base.select("case_id", F.posexplode("_procs").alias("_pos", "code")).join(
+        F.broadcast(classes.select("code", F.col("class").alias("_class"))), "code", "left"
+    )
+    per_case = exploded.groupBy("case_id").agg(
+        F.array_sort(F.collect_list(F.struct("_pos", "code", "_class"))).alias("_px")
+    )
+    df = base.join(per_case, "case_id", "left")
+    px = F.coalesce(F.col("_px"), F.array().cast(PX_TYPE))
+    principal = F.try_element_at(px, F.lit(1))
+    principal_st = F.coalesce(principal["_class"].isin("S", "T"), F.lit(False))
+    st_codes = F.transform(F.filter(px, lambda x: x["_class"].isin("S", "T")), lambda x: x["code"])
     ordered = F.when(
         principal_st,
-        F.concat(F.array(principal), F.array_sort(F.filter(st, lambda c: c != principal))),
-    ).otherwise(F.array_sort(st))
+        F.concat(
+            F.array(principal["code"]),
+            F.array_sort(F.filter(st_codes, lambda c: c != principal["code"])),
+        ),
+    ).otherwise(F.array_sort(st_codes))
     codes = F.slice(ordered, 1, PROC_KEY_CAP)
+    cls = F.transform(px, lambda x: x["_class"])
     highest = (
         F.when(F.array_contains(cls, "S"), "S")
         .when(F.array_contains(cls, "T"), "T")
         .when(F.array_contains(cls, "D"), "D")
         .otherwise("C")
     )
-    return cases.withColumns(
+    return df.withColumns(
         {
             "diag4": F.substring("principal_dx", 1, 5),
             "diag3": F.substring("principal_dx", 1, 3),
@@ -55,4 +66,4 @@ def with_keys(cases: DataFrame, classes: Column) -> DataFrame:
             "proc_key": F.array_join(codes, "+"),
             "proc_class": highest,
         }
-    )
+    ).drop("_procs", "_px")

@@ -190,7 +190,7 @@ def compute(spark: SparkSession, cfg: Config, year: int) -> dict:
     )
     cases = keys.with_keys(
         discharges.select("case_id", "hospital_code", "principal_dx", "procedures", "total_cost"),
-        keys.class_map(classes),
+        classes,
     ).join(F.broadcast(levels), "hospital_code", "left")
     cases = cases.cache()
     try:

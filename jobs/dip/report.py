@@ -69,7 +69,8 @@ def write(spark: SparkSession, cfg: Config, year: int) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
     shares.sort_values().plot.barh(ax=axes[0], color="#4477aa")
     axes[0].set(title=f"Case classes, {year}", xlabel="share of cases")
-    coef.sort_values("level").plot.bar(x="level", y="k", ax=axes[1], legend=False, color="#aa7744")
+    levels = coef.sort_values("level").assign(k=lambda f: f.k.astype(float))
+    levels.plot.bar(x="level", y="k", ax=axes[1], legend=False, color="#aa7744")
     axes[1].axhline(1.0, color="grey", lw=0.8)
     axes[1].set(title="Level coefficient K", ylabel="K")
     fig.tight_layout()
@@ -99,8 +100,8 @@ def write(spark: SparkSession, cfg: Config, year: int) -> Path:
         f"{core.case_count.sum() / base:.1%} |",
         f"| comprehensive | {len(comp):,} | {int(comp.case_count.sum()):,} | "
         f"{comp.case_count.sum() / base:.1%} |",
-        f"| of which sparse | {int(comp.sparse.sum()):,} | "
-        f"{int(comp[comp.sparse].case_count.sum()):,} | |",
+        f"| of which sparse | {int(comp['sparse'].sum()):,} | "
+        f"{int(comp[comp['sparse']].case_count.sum()):,} | |",
         f"| all | {len(cat):,} | {base:,} | 100% |",
         "",
         "![distributions](distributions.png)",
