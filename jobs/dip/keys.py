@@ -31,14 +31,23 @@ def with_keys(cases: DataFrame, classes: DataFrame) -> DataFrame:
     scan every key.
     """
     procs = F.array_distinct(F.coalesce(F.col("procedures"), F.array().cast("array<string>")))
-    base = cases.withColumn("_procs", procs)
-    exploded = base.select("case_id", F.posexplode("_procs").alias("_pos", "code")).join(
-        F.broadcast(classes.select("code", F.col("class").alias("_class"))), "code", "left"
+    others = [c for c in cases.columns if c != "case_id"]
+    # One shuffle: explode (keeping cases without procedures), join the classes, and
+    # gather each case back together with its other columns.
+    exploded = cases.select(
+        "case_id", *others, F.posexplode_outer(procs).alias("_pos", "_code")
+    ).join(
+        F.broadcast(classes.select(F.col("code").alias("_code"), F.col("class").alias("_class"))),
+        "_code",
+        "left",
     )
-    per_case = exploded.groupBy("case_id").agg(
-        F.array_sort(F.collect_list(F.struct("_pos", "code", "_class"))).alias("_px")
+    item = F.when(
+        F.col("_code").isNotNull(), F.struct("_pos", F.col("_code").alias("code"), "_class")
     )
-    df = base.join(per_case, "case_id", "left")
+    df = exploded.groupBy("case_id").agg(
+        *[F.first(c).alias(c) for c in others],
+        F.array_sort(F.collect_list(item)).alias("_px"),
+    )
     px = F.coalesce(F.col("_px"), F.array().cast(PX_TYPE))
     principal = F.try_element_at(px, F.lit(1))
     principal_st = F.coalesce(principal["_class"].isin("S", "T"), F.lit(False))
@@ -66,4 +75,4 @@ def with_keys(cases: DataFrame, classes: DataFrame) -> DataFrame:
             "proc_key": F.array_join(codes, "+"),
             "proc_class": highest,
         }
-    ).drop("_procs", "_px")
+    ).drop("_px")
