@@ -19,9 +19,7 @@ Every refusal says why and writes nothing.
 from __future__ import annotations
 
 import argparse
-import json
 import uuid
-from dataclasses import asdict
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -329,7 +327,3 @@ def command(cfg: Config, args: argparse.Namespace) -> int:
         print(f"diplake clearing {args.action}: refused: {error}")
         return 2
     return 0
-
-
-def as_dict(result: Clearing) -> dict:
-    return json.loads(json.dumps(asdict(result), default=str))

@@ -145,11 +145,6 @@ def dialect_of_name(relative: str) -> str | None:
     return match.group(1) if match and match.group(1) in PARSERS else None
 
 
-def dialect_of(source_file: Column) -> Column:
-    name = F.regexp_extract(source_file, DIALECT_FILE, 1)
-    return F.when(name == "", F.lit(None)).otherwise(name)
-
-
 def _codes(array: Column, principal: bool) -> Column:
     chosen = F.filter(array, lambda x: x["principal"] == F.lit(principal))
     return F.transform(chosen, lambda x: x["code"])
