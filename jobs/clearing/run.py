@@ -184,7 +184,7 @@ def run(
     dry_run: bool = False,
 ) -> tuple[str | None, Clearing]:
     budget = parse_budget(budget_text)
-    if pv_method not in PV_METHODS:
+    if pv_method not in PV_METHODS:  # before reading anything; clear() checks it as well
         raise ClearingRefused(f"unknown pv method {pv_method!r}: one of {', '.join(PV_METHODS)}")
     inputs, fund_paid, total_cost, reads = _inputs(spark, cfg, year)
     result = clear(budget, pv_method, inputs, fund_paid, total_cost)

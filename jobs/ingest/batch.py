@@ -147,14 +147,14 @@ def mark_duplicates(
     """
     ranked = rank_repeated(clean, ["record_id"], [F.col(c) for c in ("day", "source_file", "line")])
     earlier_files = lake.read_version(spark, bronze_path).filter(~F.col("source_file").isin(names))
-    seen = F.lit(False)
-    if not earlier_files.isEmpty():
-        earlier = earlier_files.select("record_id").distinct().withColumn("_seen", F.lit(True))
-        ranked = ranked.join(earlier, "record_id", "left")
-        seen = F.col("_seen").isNotNull()
-    else:
-        ranked = ranked.withColumn("_seen", F.lit(None).cast("boolean"))
-    return ranked.withColumn("_duplicate", (F.col("_n") > 1) | seen).drop("_n", "_seen")
+    if earlier_files.isEmpty():
+        return ranked.withColumn("_duplicate", F.col("_n") > 1).drop("_n")
+    earlier = earlier_files.select("record_id").distinct().withColumn("_seen", F.lit(True))
+    return (
+        ranked.join(earlier, "record_id", "left")
+        .withColumn("_duplicate", (F.col("_n") > 1) | F.col("_seen").isNotNull())
+        .drop("_n", "_seen")
+    )
 
 
 def split_duplicates(
@@ -179,20 +179,17 @@ def promote_newest(
     newest_by: Sequence[str],
     merge_key: Sequence[str],
     to_silver: Callable[[DataFrame], DataFrame],
-    bronze_path: str | None = None,
 ) -> list[FileCounts]:
     """Keep the newest clean line per ``newest_by``, gate it, MERGE it into ``silver/<table>``.
 
-    With ``bronze_path``, exact resends (see :func:`split_duplicates`) are counted as
-    duplicates first. Older lines for the same key are counted as superseded;
-    unchanged rows are not rewritten (lake.merge_upsert), so a rerun leaves the
-    table as it was.
+    Exact resends (see :func:`split_duplicates`) are counted as duplicates first;
+    older lines for the same key as superseded. Unchanged rows are not rewritten
+    (lake.merge_upsert), so a rerun leaves the table as it was.
     """
     names = [f.relative for f in files]
     clean = batch.clean.drop("text")  # the raw line stays in bronze; no need to shuffle it
-    duplicates = clean.limit(0)
-    if bronze_path is not None:
-        duplicates, clean = split_duplicates(spark, clean, bronze_path, names)
+    bronze_path = lake.table_path(cfg, "bronze", source)
+    duplicates, clean = split_duplicates(spark, clean, bronze_path, names)
     newest_first = [F.col("day").desc(), F.col("source_file").desc(), F.col("line").desc()]
     ranked = rank_repeated(clean, newest_by, newest_first).cache()
     superseded = ranked.filter("_n > 1")

@@ -220,7 +220,6 @@ def ingest(
             newest_by=list(feed.key),
             merge_key=list(feed.key),
             to_silver=lambda rows: to_silver(feed, rows, key),
-            bronze_path=bronze_path,
         )
     marked = mark_duplicates(spark, batch.clean.drop("text"), bronze_path, names)
     silver = to_silver(feed, marked.filter(~F.col("_duplicate")), key).cache()

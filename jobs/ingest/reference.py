@@ -139,6 +139,5 @@ def ingest_institutions(
         table="institutions",
         newest_by=["institution_code"],
         merge_key=["institution_code"],
-        bronze_path=lake.table_path(cfg, "bronze", "institutions"),
         to_silver=lambda rows: rows.select("institution_code", "name", "type", "level", "district"),
     )

@@ -30,17 +30,8 @@ COLUMNS = (
     "enrol_end",
     "death_date",
 )
-SILVER = (
-    "person_key",
-    "sex",
-    "birth_date",
-    "insurance_type",
-    "district",
-    "village",
-    "enrol_start",
-    "enrol_end",
-    "death_date",
-)
+# Silver keeps everything but the serial number, the ID number (-> person_key) and the name.
+SILVER = ("person_key", *(c for c in COLUMNS if c not in ("record_id", "id_no", "name")))
 
 
 def conform_persons(bronze: DataFrame) -> DataFrame:
@@ -106,7 +97,6 @@ def ingest_insured_registry(
         table="insured_persons",
         newest_by=["id_no"],
         merge_key=["person_key"],
-        bronze_path=lake.table_path(cfg, "bronze", "insured_registry"),
         to_silver=lambda rows: rows.withColumn(
             "person_key", person_key(F.col("id_no"), key)
         ).select(*SILVER),
