@@ -77,7 +77,31 @@ def _context(root: str | None):
 
 
 def validate(df: DataFrame, layer: str, table: str, root: Path | None = None) -> QualityReport:
-    """Run the table's suite on ``df``; with ``root``, store the result and update Data Docs."""
+    """Run the table's suite on ``df``; with ``root``, store the result for Data Docs.
+
+    A pass/fail run first (BOOLEAN_ONLY: one aggregate per expectation); only when
+    something fails is the suite run again at BASIC for the counts and samples that
+    explain it, so a clean batch of millions of rows is not scanned for samples.
+    """
+    outcome = _run_suite(df, layer, table, root, "BOOLEAN_ONLY")
+    if not all(r.success for r in outcome):
+        outcome = _run_suite(df, layer, table, root, "BASIC")
+    failures = tuple(
+        Failure(
+            expectation=r.expectation_config.type,
+            column=r.expectation_config.kwargs.get("column"),
+            severity=str(getattr(r.expectation_config, "severity", "critical"))
+            .lower()
+            .split(".")[-1],
+            unexpected=r.result.get("unexpected_count"),
+        )
+        for r in outcome
+        if not r.success
+    )
+    return QualityReport(suite=f"{layer}.{table}", failures=failures)
+
+
+def _run_suite(df: DataFrame, layer: str, table: str, root: Path | None, result_format: str):
     import great_expectations as gx
 
     spec = json.loads(suite_path(layer, table).read_text(encoding="utf-8"))
@@ -91,27 +115,14 @@ def validate(df: DataFrame, layer: str, table: str, root: Path | None = None) ->
         gx.ValidationDefinition(name=name, data=definition, suite=suite)
     )
     # Results are stored by the run; the Data Docs site is rendered once per job
-    # (build_docs), not after every table. BASIC: counts, no samples of bad values.
+    # (build_docs), not after every table.
     checkpoint = context.checkpoints.add_or_update(
         gx.Checkpoint(
-            name=name, validation_definitions=[validation], actions=[], result_format="BASIC"
+            name=name, validation_definitions=[validation], actions=[], result_format=result_format
         )
     )
     outcome = checkpoint.run(batch_parameters={"dataframe": df})
-    results = [r for run in outcome.run_results.values() for r in run.results]
-    failures = tuple(
-        Failure(
-            expectation=r.expectation_config.type,
-            column=r.expectation_config.kwargs.get("column"),
-            severity=str(getattr(r.expectation_config, "severity", "critical"))
-            .lower()
-            .split(".")[-1],
-            unexpected=r.result.get("unexpected_count"),
-        )
-        for r in results
-        if not r.success
-    )
-    return QualityReport(suite=name, failures=failures)
+    return [r for run in outcome.run_results.values() for r in run.results]
 
 
 def build_docs(root: Path) -> Path:

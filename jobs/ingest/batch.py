@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from jobs.ingest import decode, tables
 from jobs.ingest.landing import LandedFile
 
 log = logging.getLogger(__name__)
-RELATIVE = r"([^/]+/\d{4}-\d{2}-\d{2}/[^/]+)$"
+STAGING = "_staging"
 
 
 class LedgerMismatchError(RuntimeError):
@@ -44,23 +45,10 @@ class FileCounts:
             )
 
 
-SPLIT_BYTES = 64 * 1024 * 1024
-
-
 def numbered_lines(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
-    lines = decode.read_lines(spark, [str(f.path) for f in files])
-    # A file is decoded by one task; a batch of few large files (the registry) is then
-    # spread over the cores so the checks, hashing and writes run in parallel.
-    cores = spark.sparkContext.defaultParallelism
-    if len(files) < 2 * cores:
-        size = sum(f.size for f in files)
-        lines = lines.repartition(max(2 * cores, -(-size // SPLIT_BYTES)))
-    rel = F.regexp_extract("source_path", RELATIVE, 1)
-    return (
-        lines.withColumn("source_file", rel)
-        .withColumn("day", F.regexp_extract("source_file", r"/(\d{4}-\d{2}-\d{2})/", 1))
-        .drop("source_path")
-    )
+    """source_file, day, line, text, encoding of every physical line (see decode.py)."""
+    chunks = [c for f in files for c in decode.plan_chunks(f.path, f.relative, f.day)]
+    return decode.read_lines(spark, chunks)
 
 
 @dataclass(frozen=True)
@@ -72,6 +60,17 @@ class Checked:
     rejected: DataFrame
     clean: DataFrame
 
+    def counts(self) -> tuple[dict[str, int], dict[str, int]]:
+        """(records read, records rejected) per file, in one pass over the held batch."""
+        rows = (
+            self.checked.groupBy("source_file")
+            .agg(
+                F.count("*").alias("read"), F.sum((F.size("reasons") > 0).cast("int")).alias("bad")
+            )
+            .collect()
+        )
+        return {r.source_file: r.read for r in rows}, {r.source_file: r.bad for r in rows}
+
 
 def land_and_check(
     spark: SparkSession,
@@ -81,12 +80,16 @@ def land_and_check(
     files: list[LandedFile],
     run_id: str,
     check: Callable[[DataFrame], DataFrame],
-    cache: bool = True,
 ) -> Checked:
     """Write the batch's bronze rows, check them, and quarantine the rejected ones.
 
     Both writes replace exactly the rows of these files, so a rerun after a crash
-    leaves the same rows. ``check`` adds the ``reasons`` array.
+    leaves the same rows. ``check`` parses and conforms bronze lines and adds the
+    ``reasons`` array. The checked batch is written once to a staging folder inside
+    the (owner-only) bronze layer and read from there by every later step
+    (quarantine, duplicates, silver, counts): Parquet lets each read only the
+    columns it needs, and the batch is never held in memory, whatever its size.
+    The raw line is kept only on rejected records.
     """
     names = [f.relative for f in files]
     path = lake.table_path(cfg, "bronze", source)
@@ -95,16 +98,12 @@ def land_and_check(
     log.info(
         "%s: %d files decoded into bronze in %.1f s", source, len(files), time.monotonic() - started
     )
-    bronze = lake.read_version(spark, path).filter(F.col("source_file").isin(names))
-    # The raw line is only needed for the (few) rejects: it is joined back for them, and
-    # the checked batch is held without it. A large feed is not held at all: it is
-    # checked twice from its bronze Parquet instead.
-    checked = check(bronze).drop("text")
-    checked = checked.cache() if cache else checked
-    rejected = checked.filter(F.size("reasons") > 0).join(
-        bronze.select("source_file", "line", "text"), ["source_file", "line"]
-    )
     started = time.monotonic()
+    bronze = lake.read_version(spark, path).filter(F.col("source_file").isin(names))
+    checked = check(bronze)
+    checked = checked.withColumn("text", F.when(F.size("reasons") > 0, F.col("text")))
+    checked = stage(spark, cfg, checked, source, "checked")
+    rejected = checked.filter(F.size("reasons") > 0)
     tables.replace_files(
         spark,
         tables.quarantine_rows(rejected, run_id),
@@ -113,6 +112,22 @@ def land_and_check(
     )
     log.info("%s: checked, rejects quarantined in %.1f s", source, time.monotonic() - started)
     return Checked(bronze, checked, rejected, checked.filter(F.size("reasons") == 0))
+
+
+def stage(spark: SparkSession, cfg: Config, df: DataFrame, source: str, part: str) -> DataFrame:
+    """Write ``df`` to the source's staging folder and read it back.
+
+    The folder is inside the owner-only bronze layer (staged rows may hold raw ID
+    numbers) and is removed when the source is done (:func:`drop_staging`). A
+    staged frame is computed once, however many steps read it after.
+    """
+    path = str(cfg.lake / "bronze" / STAGING / source / part)
+    df.write.mode("overwrite").parquet(path)
+    return spark.read.parquet(path)
+
+
+def drop_staging(cfg: Config, source: str) -> None:
+    shutil.rmtree(cfg.lake / "bronze" / STAGING / source, ignore_errors=True)
 
 
 def counts_by_file(df: DataFrame) -> dict[str, int]:
@@ -127,8 +142,14 @@ def rank_repeated(df: DataFrame, keys: Sequence[str], order: Sequence[Column]) -
     keys that occur more than once are ranked: a grouping of the keys alone rather
     than a sort of every whole row.
     """
+    # Held, so that the several reads of the result do not group the keys again each
+    # time; the ingest clears its cache after every source.
     repeated = F.broadcast(
-        df.groupBy(*keys).agg(F.count("*").alias("_copies")).filter("_copies > 1").drop("_copies")
+        df.groupBy(*keys)
+        .agg(F.count("*").alias("_copies"))
+        .filter("_copies > 1")
+        .drop("_copies")
+        .cache()
     )
     once = df.join(repeated, list(keys), "left_anti").withColumn("_n", F.lit(1))
     window = Window.partitionBy(*keys).orderBy(*order)
@@ -191,20 +212,13 @@ def promote_newest(
     bronze_path = lake.table_path(cfg, "bronze", source)
     duplicates, clean = split_duplicates(spark, clean, bronze_path, names)
     newest_first = [F.col("day").desc(), F.col("source_file").desc(), F.col("line").desc()]
-    ranked = rank_repeated(clean, newest_by, newest_first).cache()
+    ranked = rank_repeated(clean, newest_by, newest_first)
     superseded = ranked.filter("_n > 1")
-    silver = to_silver(ranked.filter("_n = 1")).cache()
-    try:
-        quality.gate(silver, "silver", table, cfg.quality_root)
-        lake.merge_upsert(
-            spark, silver, lake.table_path(cfg, "silver", table), keys=list(merge_key)
-        )
-    finally:
-        silver.unpersist()
-    read, bad = counts_by_file(batch.bronze), counts_by_file(batch.rejected)
+    silver = stage(spark, cfg, to_silver(ranked.filter("_n = 1")), source, "silver")
+    quality.gate(silver, "silver", table, cfg.quality_root)
+    lake.merge_upsert(spark, silver, lake.table_path(cfg, "silver", table), keys=list(merge_key))
+    read, bad = batch.counts()
     older, dup = counts_by_file(superseded), counts_by_file(duplicates)
-    ranked.unpersist()
-    batch.checked.unpersist()
     return [
         FileCounts(
             source,

@@ -70,3 +70,14 @@ def money(raw: Column, unit: Column) -> Column:
     return F.when(unit == "fen", (fen / 100).cast("decimal(18,2)")).otherwise(
         value.cast("decimal(18,2)")
     )
+
+
+def reason_array(*flags: Column) -> Column:
+    """The non-null reason codes among ``flags`` (each ``when(condition, code)``), as an array.
+
+    Built from one comma-joined string rather than by filtering an array: Spark
+    generates code for ``concat_ws`` and ``split`` but interprets higher-order
+    functions row by row, and this runs for every record of every feed.
+    """
+    joined = F.concat_ws(",", *flags)
+    return F.when(joined == "", F.array().cast("array<string>")).otherwise(F.split(joined, ","))

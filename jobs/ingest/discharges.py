@@ -131,7 +131,7 @@ def conform(bronze: DataFrame) -> DataFrame:
             F.col("fund_paid_c") + F.col("self_paid_c") != F.col("total_c"), "payment_mismatch"
         ),
     ]
-    df = df.withColumn("reasons", F.filter(F.array(*reasons), lambda r: r.isNotNull()))
+    df = df.withColumn("reasons", codes.reason_array(*reasons))
     return df.select(
         "record_id",
         "case_id",
@@ -189,16 +189,13 @@ def check_references(
         .join(bad_px, ["source_file", "line"], "left")
         .join(known_h, "hospital_code", "left")
     )
-    extra = F.filter(
-        F.array(
-            _reason(F.coalesce("_unknown_dx", F.lit(False)), "unknown_diagnosis_code"),
-            _reason(F.coalesce("_unknown_px", F.lit(False)), "unknown_procedure_code"),
-            _reason(
-                F.col("hospital_code").isNotNull() & F.col("_is_hospital").isNull(),
-                "unknown_hospital",
-            ),
+    extra = codes.reason_array(
+        _reason(F.coalesce("_unknown_dx", F.lit(False)), "unknown_diagnosis_code"),
+        _reason(F.coalesce("_unknown_px", F.lit(False)), "unknown_procedure_code"),
+        _reason(
+            F.col("hospital_code").isNotNull() & F.col("_is_hospital").isNull(),
+            "unknown_hospital",
         ),
-        lambda r: r.isNotNull(),
     )
     return df.withColumn("reasons", F.array_distinct(F.concat("reasons", extra))).drop(
         "_unknown_dx", "_unknown_px", "_is_hospital"
@@ -226,12 +223,7 @@ def check_enrolment(df: DataFrame, persons: DataFrame) -> DataFrame:
         joined.withColumn(
             "reasons",
             F.array_distinct(
-                F.concat(
-                    "reasons",
-                    F.filter(
-                        F.array(_reason(unknown, "person_not_enrolled")), lambda r: r.isNotNull()
-                    ),
-                )
+                F.concat("reasons", codes.reason_array(_reason(unknown, "person_not_enrolled")))
             ),
         )
         .withColumn(

@@ -15,6 +15,8 @@ leaves bronze. Reason codes are listed in docs/quarantine-reasons.md.
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -29,12 +31,14 @@ from jobs.ingest.batch import (
     land_and_check,
     mark_duplicates,
     promote_newest,
+    stage,
 )
 from jobs.ingest.landing import LandedFile
 from jobs.ingest.pseudonymise import person_key
-from jobs.ingest.reference import parse_landed_csv
+from jobs.ingest.reference import csv_check, record_lines
 from jobs.ingest.tables import replace_files
 
+log = logging.getLogger(__name__)
 TIMESTAMP = "yyyy-MM-dd HH:mm:ss"
 
 
@@ -103,21 +107,58 @@ BAD_VALUE = {
 
 
 def conform(feed: Feed, bronze: DataFrame, institutions: DataFrame) -> DataFrame:
-    """Typed columns plus ``reasons``; ``institutions``: code and type of known institutions."""
+    """Typed columns plus ``reasons``; ``institutions``: code and type of known institutions.
+
+    Two projections: the first types each field once (and keeps its trimmed text),
+    the second derives the reasons from those columns, so no parse runs twice.
+    """
     df = bronze
-    reasons: list[Column] = [
-        F.when(F.col("unexpected_header"), F.lit("unexpected_header")),
-        F.when(F.col("malformed"), F.lit("malformed_record")),
-        F.when(codes.blank_to_null(F.col("record_id")).isNull(), F.lit("missing_record_id")),
-    ]
+    known = []
+    for f in feed.fields:
+        if f.institution is None:
+            continue
+        allowed = (
+            institutions
+            if f.institution == "any"
+            else institutions.filter(F.col("type") == "hospital")
+        )
+        hits = F.broadcast(
+            allowed.select(F.col("institution_code").alias(f"_k_{f.name}")).distinct()
+        )
+        df = df.join(hits, codes.blank_to_null(F.col(f.name)) == F.col(f"_k_{f.name}"), "left")
+        known.append(f"_k_{f.name}")
     typed = []
     for f in feed.fields:
         value, unreadable = _typed(f)
-        raw = codes.blank_to_null(F.col(f.name))
+        typed += [codes.blank_to_null(F.col(f.name)).alias(f"_raw_{f.name}"), value.alias(f.name)]
+        if unreadable is not None:
+            typed.append(unreadable.alias(f"_bad_{f.name}"))
+        if f.kind == "person":
+            typed.append(
+                codes.id_number_valid(codes.blank_to_null(F.col(f.name))).alias(f"_id_ok_{f.name}")
+            )
+    df = df.select(
+        "source_file",
+        "line",
+        "text",
+        "day",
+        "unexpected_header",
+        "malformed",
+        codes.blank_to_null(F.col("record_id")).alias("record_id"),
+        *known,
+        *typed,
+    )
+    reasons: list[Column] = [
+        F.when(F.col("unexpected_header"), F.lit("unexpected_header")),
+        F.when(F.col("malformed"), F.lit("malformed_record")),
+        F.when(F.col("record_id").isNull(), F.lit("missing_record_id")),
+    ]
+    for f in feed.fields:
+        raw, value = F.col(f"_raw_{f.name}"), F.col(f.name)
         if f.required:
             reasons.append(F.when(raw.isNull(), F.lit(f"missing_{f.name}")))
-        if unreadable is not None:
-            reasons.append(F.when(unreadable, F.lit(BAD_VALUE[f.kind])))
+        if f.kind in BAD_VALUE:
+            reasons.append(F.when(F.col(f"_bad_{f.name}"), F.lit(BAD_VALUE[f.kind])))
         if f.values:
             reasons.append(
                 F.when(raw.isNotNull() & ~raw.isin(*f.values), F.lit(f"invalid_{f.name}"))
@@ -130,36 +171,21 @@ def conform(feed: Feed, bronze: DataFrame, institutions: DataFrame) -> DataFrame
             applies = F.lit(True) if f.when is None else (F.col(f.when[0]) == f.when[1])
             reasons.append(
                 F.when(
-                    applies & raw.isNotNull() & ~codes.id_number_valid(raw),
+                    applies & raw.isNotNull() & ~F.col(f"_id_ok_{f.name}"),
                     F.lit("invalid_id_checksum"),
                 )
             )
-        typed.append(value.alias(f.name))
-    for f in feed.fields:
-        if f.institution is None:
-            continue
-        known = (
-            institutions
-            if f.institution == "any"
-            else institutions.filter(F.col("type") == "hospital")
-        )
-        hits = F.broadcast(known.select(F.col("institution_code").alias(f"_k_{f.name}")).distinct())
-        df = df.join(hits, codes.blank_to_null(F.col(f.name)) == F.col(f"_k_{f.name}"), "left")
-        code = "unknown_hospital" if f.institution == "hospital" else "unknown_institution"
-        reasons.append(
-            F.when(
-                codes.blank_to_null(F.col(f.name)).isNotNull() & F.col(f"_k_{f.name}").isNull(),
-                F.lit(code),
-            )
-        )
+        if f.institution is not None:
+            code = "unknown_hospital" if f.institution == "hospital" else "unknown_institution"
+            reasons.append(F.when(raw.isNotNull() & F.col(f"_k_{f.name}").isNull(), F.lit(code)))
     return df.select(
-        codes.blank_to_null(F.col("record_id")).alias("record_id"),
+        "record_id",
         "source_file",
         "line",
         "text",
         "day",
-        *typed,
-        F.filter(F.array(*reasons), lambda r: r.isNotNull()).alias("reasons"),
+        *[f.name for f in feed.fields],
+        codes.reason_array(*reasons).alias("reasons"),
     )
 
 
@@ -196,16 +222,9 @@ def ingest(
 ) -> list[FileCounts]:
     key = cfg.hmac_key()
     institutions = _institutions(spark, cfg)
-    bronze = parse_landed_csv(spark, files, feed.columns)
+    check = csv_check(files, feed.columns, lambda rows: conform(feed, rows, institutions))
     batch = land_and_check(
-        spark,
-        cfg,
-        feed.source,
-        bronze,
-        files,
-        run_id,
-        lambda b: conform(feed, b, institutions),
-        cache=feed.mode == "snapshot",
+        spark, cfg, feed.source, record_lines(spark, files), files, run_id, check
     )
     bronze_path = lake.table_path(cfg, "bronze", feed.source)
     names = [f.relative for f in files]
@@ -221,16 +240,25 @@ def ingest(
             merge_key=list(feed.key),
             to_silver=lambda rows: to_silver(feed, rows, key),
         )
+    t0 = time.monotonic()
+    read, bad = batch.counts()
     marked = mark_duplicates(spark, batch.clean.drop("text"), bronze_path, names)
-    silver = to_silver(feed, marked.filter(~F.col("_duplicate")), key).cache()
-    try:
-        quality.gate(silver, "silver", feed.table, cfg.quality_root)
-        replace_files(spark, silver, lake.table_path(cfg, "silver", feed.table), names)
-        read, bad = counts_by_file(batch.bronze), counts_by_file(batch.rejected)
-        dup = counts_by_file(marked.filter("_duplicate"))
-    finally:
-        silver.unpersist()
-        batch.checked.unpersist()
+    dup = counts_by_file(marked.filter("_duplicate"))
+    log.info("%s: counted, duplicates marked in %.1f s", feed.source, time.monotonic() - t0)
+    silver = to_silver(feed, marked.filter(~F.col("_duplicate")), key)
+    silver = stage(spark, cfg, silver, feed.source, "silver")
+    t0 = time.monotonic()
+    quality.gate(silver, "silver", feed.table, cfg.quality_root)
+    log.info("%s: silver validated in %.1f s", feed.source, time.monotonic() - t0)
+    t0 = time.monotonic()
+    replace_files(
+        spark,
+        silver,
+        lake.table_path(cfg, "silver", feed.table),
+        names,
+        stats=("source_file", "record_id"),
+    )
+    log.info("%s: silver written in %.1f s", feed.source, time.monotonic() - t0)
     return [
         FileCounts(
             feed.source,

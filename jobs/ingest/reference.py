@@ -7,7 +7,7 @@ follows SPEC 4 (ICD-9-CM-3 chapters 00-86 S, 87-91 D, 92-99 T).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 import pandas as pd
@@ -86,29 +86,33 @@ def parse_csv(
     ).drop("_r")
 
 
-def parse_landed_csv(
-    spark: SparkSession, files: list[LandedFile], columns: tuple[str, ...]
-) -> DataFrame:
-    return parse_csv(numbered_lines(spark, files), columns, wrong_headers(files, ",".join(columns)))
+def record_lines(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
+    """The lines of headed files that hold records (all but the header): bronze, as received."""
+    return numbered_lines(spark, files).filter(F.col("line") > 1)
+
+
+def csv_check(
+    files: list[LandedFile], columns: tuple[str, ...], conform: Callable[[DataFrame], DataFrame]
+) -> Callable[[DataFrame], DataFrame]:
+    """Bronze lines of these CSV files -> parsed, conformed, with reasons (for land_and_check)."""
+    wrong = wrong_headers(files, ",".join(columns))
+    return lambda bronze: conform(parse_csv(bronze, columns, wrong))
 
 
 def conform_institutions(bronze: DataFrame) -> DataFrame:
     level = F.col("level").try_cast("int")
-    reasons = F.filter(
-        F.array(
-            F.when(F.col("unexpected_header"), F.lit("unexpected_header")),
-            F.when(F.col("malformed"), F.lit("malformed_record")),
-            F.when(
-                codes.blank_to_null(F.col("institution_code")).isNull(),
-                F.lit("missing_institution_code"),
-            ),
-            F.when(~F.col("type").isin(*INSTITUTION_TYPES), F.lit("invalid_institution_type")),
-            F.when(
-                (F.col("type") == "hospital") & ~level.isin(1, 2, 3),
-                F.lit("invalid_hospital_level"),
-            ),
+    reasons = codes.reason_array(
+        F.when(F.col("unexpected_header"), F.lit("unexpected_header")),
+        F.when(F.col("malformed"), F.lit("malformed_record")),
+        F.when(
+            codes.blank_to_null(F.col("institution_code")).isNull(),
+            F.lit("missing_institution_code"),
         ),
-        lambda r: r.isNotNull(),
+        F.when(~F.col("type").isin(*INSTITUTION_TYPES), F.lit("invalid_institution_type")),
+        F.when(
+            (F.col("type") == "hospital") & ~level.isin(1, 2, 3),
+            F.lit("invalid_hospital_level"),
+        ),
     )
     return bronze.select(
         "record_id",
@@ -128,8 +132,10 @@ def conform_institutions(bronze: DataFrame) -> DataFrame:
 def ingest_institutions(
     spark: SparkSession, cfg: Config, files: list[LandedFile], run_id: str
 ) -> list[FileCounts]:
-    bronze = parse_landed_csv(spark, files, INSTITUTION_COLUMNS)
-    batch = land_and_check(spark, cfg, "institutions", bronze, files, run_id, conform_institutions)
+    check = csv_check(files, INSTITUTION_COLUMNS, conform_institutions)
+    batch = land_and_check(
+        spark, cfg, "institutions", record_lines(spark, files), files, run_id, check
+    )
     return promote_newest(
         spark,
         cfg,

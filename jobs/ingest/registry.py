@@ -6,6 +6,8 @@ the name stays in bronze. A person listed twice keeps the newest line.
 
 from __future__ import annotations
 
+from functools import reduce
+
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -15,7 +17,7 @@ from jobs.ingest import codes
 from jobs.ingest.batch import FileCounts, land_and_check, promote_newest
 from jobs.ingest.landing import LandedFile
 from jobs.ingest.pseudonymise import person_key
-from jobs.ingest.reference import parse_landed_csv
+from jobs.ingest.reference import csv_check, record_lines
 
 COLUMNS = (
     "record_id",
@@ -34,36 +36,46 @@ COLUMNS = (
 SILVER = ("person_key", *(c for c in COLUMNS if c not in ("record_id", "id_no", "name")))
 
 
+DATES = ("birth_date", "enrol_start", "enrol_end", "death_date")
+
+
 def conform_persons(bronze: DataFrame) -> DataFrame:
-    dates = {
-        c: codes.parse_date(F.col(c))
-        for c in ("birth_date", "enrol_start", "enrol_end", "death_date")
-    }
-    bad_date = None
-    for column, parsed in dates.items():
-        wrong = codes.blank_to_null(F.col(column)).isNotNull() & parsed.isNull()
-        bad_date = wrong if bad_date is None else (bad_date | wrong)
-    reasons = F.filter(
-        F.array(
-            F.when(F.col("unexpected_header"), F.lit("unexpected_header")),
-            F.when(F.col("malformed"), F.lit("malformed_record")),
-            F.when(codes.blank_to_null(F.col("record_id")).isNull(), F.lit("missing_record_id")),
-            F.when(codes.blank_to_null(F.col("id_no")).isNull(), F.lit("missing_id_no")),
-            F.when(
-                codes.blank_to_null(F.col("id_no")).isNotNull()
-                & ~codes.id_number_valid(F.col("id_no")),
-                F.lit("invalid_id_checksum"),
-            ),
-            F.when(~F.col("sex").isin("M", "F"), F.lit("invalid_sex")),
-            F.when(
-                ~F.col("insurance_type").isin("employee", "resident"),
-                F.lit("invalid_insurance_type"),
-            ),
-            F.when(bad_date, F.lit("invalid_date")),
-        ),
-        lambda r: r.isNotNull(),
+    """Typed person rows plus ``reasons``; dates are parsed once, then checked."""
+    typed = bronze.select(
+        "record_id",
+        "source_file",
+        "line",
+        "text",
+        "day",
+        "unexpected_header",
+        "malformed",
+        "id_no",
+        "sex",
+        "insurance_type",
+        "district",
+        "village",
+        *[codes.parse_date(F.col(c)).alias(c) for c in DATES],
+        *[codes.blank_to_null(F.col(c)).isNotNull().alias(f"_given_{c}") for c in DATES],
     )
-    return bronze.select(
+    bad_date = reduce(lambda a, b: a | b, [F.col(f"_given_{c}") & F.col(c).isNull() for c in DATES])
+    reasons = codes.reason_array(
+        F.when(F.col("unexpected_header"), F.lit("unexpected_header")),
+        F.when(F.col("malformed"), F.lit("malformed_record")),
+        F.when(codes.blank_to_null(F.col("record_id")).isNull(), F.lit("missing_record_id")),
+        F.when(codes.blank_to_null(F.col("id_no")).isNull(), F.lit("missing_id_no")),
+        F.when(
+            codes.blank_to_null(F.col("id_no")).isNotNull()
+            & ~codes.id_number_valid(F.col("id_no")),
+            F.lit("invalid_id_checksum"),
+        ),
+        F.when(~F.col("sex").isin("M", "F"), F.lit("invalid_sex")),
+        F.when(
+            ~F.col("insurance_type").isin("employee", "resident"),
+            F.lit("invalid_insurance_type"),
+        ),
+        F.when(bad_date, F.lit("invalid_date")),
+    )
+    return typed.select(
         "record_id",
         "source_file",
         "line",
@@ -71,13 +83,13 @@ def conform_persons(bronze: DataFrame) -> DataFrame:
         "day",
         "id_no",
         "sex",
-        dates["birth_date"].alias("birth_date"),
+        "birth_date",
         "insurance_type",
         "district",
         "village",
-        dates["enrol_start"].alias("enrol_start"),
-        dates["enrol_end"].alias("enrol_end"),
-        dates["death_date"].alias("death_date"),
+        "enrol_start",
+        "enrol_end",
+        "death_date",
         reasons.alias("reasons"),
     )
 
@@ -85,8 +97,9 @@ def conform_persons(bronze: DataFrame) -> DataFrame:
 def ingest_insured_registry(
     spark: SparkSession, cfg: Config, files: list[LandedFile], run_id: str
 ) -> list[FileCounts]:
-    bronze = parse_landed_csv(spark, files, COLUMNS)
-    batch = land_and_check(spark, cfg, "insured_registry", bronze, files, run_id, conform_persons)
+    lines = record_lines(spark, files)
+    check = csv_check(files, COLUMNS, conform_persons)
+    batch = land_and_check(spark, cfg, "insured_registry", lines, files, run_id, check)
     key = cfg.hmac_key()
     return promote_newest(
         spark,

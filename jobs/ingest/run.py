@@ -33,9 +33,11 @@ from jobs.ingest import codes, dialects, discharges, feeds, reference, registry,
 from jobs.ingest.batch import (
     FileCounts,
     counts_by_file,
+    drop_staging,
     land_and_check,
     mark_duplicates,
     numbered_lines,
+    stage,
 )
 from jobs.ingest.landing import LandedFile, discover, wrong_headers
 from jobs.ingest.pseudonymise import person_key
@@ -63,51 +65,60 @@ SOURCES = (
 def ingest_settlement_lists(
     spark: SparkSession, cfg: Config, files: list[LandedFile], run_id: str
 ) -> list[FileCounts]:
-    parts = []
-    for name, parse in dialects.PARSERS.items():
-        mine = [f for f in files if dialects.dialect_of_name(f.relative) == name]
-        if not mine:
-            continue
-        # Each file is decoded once, by the parser of its dialect.
-        lines = numbered_lines(spark, mine)
-        wrong = []
-        if dialects.HEADERS[name]:
-            lines = lines.filter(F.col("line") > 1)
-            wrong = wrong_headers(mine, dialects.HEADERS[name], dialects.SEPARATOR[name])
-        parts.append(parse(lines).withColumn("unexpected_header", F.col("source_file").isin(wrong)))
     strays = [f.relative for f in files if dialects.dialect_of_name(f.relative) is None]
     if strays:
         log.warning("settlement lists of no known dialect, not read: %s", strays[:5])
         files = [f for f in files if f.relative not in strays]
-    bronze = reduce(DataFrame.unionByName, parts)
+    by_dialect = {
+        name: [f for f in files if dialects.dialect_of_name(f.relative) == name]
+        for name in dialects.PARSERS
+    }
+    lines = numbered_lines(spark, files)
+    header_files = [
+        f.relative for name, mine in by_dialect.items() if dialects.HEADERS[name] for f in mine
+    ]
+    # Bronze holds the record lines as received: a dialect's header line is not a record.
+    lines = lines.filter((F.col("line") > 1) | ~F.col("source_file").isin(header_files))
+    wrong = [
+        r
+        for name, mine in by_dialect.items()
+        if dialects.HEADERS[name] and mine
+        for r in wrong_headers(mine, dialects.HEADERS[name], dialects.SEPARATOR[name])
+    ]
     refs = reference.load(spark, cfg)
     persons = registry.load(spark, cfg)
     key = cfg.hmac_key()
 
-    def check(rows: DataFrame) -> DataFrame:
+    def check(bronze: DataFrame) -> DataFrame:
+        parsed = reduce(
+            DataFrame.unionByName,
+            [
+                dialects.PARSERS[name](
+                    bronze.filter(F.col("source_file").isin([f.relative for f in mine]))
+                )
+                for name, mine in by_dialect.items()
+                if mine
+            ],
+        ).withColumn("unexpected_header", F.col("source_file").isin(wrong))
         checked = discharges.check_references(
-            discharges.conform(rows), refs.icd10, refs.icd9, refs.hospitals
+            discharges.conform(parsed), refs.icd10, refs.icd9, refs.hospitals
         )
         usable = F.col("id_no").isNotNull() & codes.id_number_valid(F.col("id_no"))
         keyed = checked.withColumn("person_key", F.when(usable, person_key(F.col("id_no"), key)))
         return discharges.check_enrolment(keyed, persons)
 
-    batch = land_and_check(spark, cfg, "settlement_lists", bronze, files, run_id, check)
+    batch = land_and_check(spark, cfg, "settlement_lists", lines, files, run_id, check)
     names = [f.relative for f in files]
     bronze_path = lake.table_path(cfg, "bronze", "settlement_lists")
-    marked = mark_duplicates(spark, batch.clean.drop("text"), bronze_path, names).cache()
-    versions = _rank_versions(spark, cfg, marked.filter(~F.col("_duplicate"))).cache()
+    marked = mark_duplicates(spark, batch.clean.drop("text"), bronze_path, names)
+    ranked = _rank_versions(spark, cfg, marked.filter(~F.col("_duplicate")))
+    versions = stage(spark, cfg, ranked, "settlement_lists", "versions")
     winners = versions.filter(~F.col("_superseded")).drop("_superseded")
-    try:
-        _merge_discharges(spark, cfg, winners)
-        read, quarantined = counts_by_file(batch.bronze), counts_by_file(batch.rejected)
-        dup = counts_by_file(marked.filter("_duplicate"))
-        sup = counts_by_file(versions.filter("_superseded"))
-        promoted = counts_by_file(winners.filter(F.col("source_file").isin(names)))
-    finally:
-        versions.unpersist()
-        marked.unpersist()
-        batch.checked.unpersist()
+    _merge_discharges(spark, cfg, winners)
+    read, quarantined = batch.counts()
+    dup = counts_by_file(marked.filter("_duplicate"))
+    sup = counts_by_file(versions.filter("_superseded"))
+    promoted = counts_by_file(winners.filter(F.col("source_file").isin(names)))
     return [
         FileCounts(
             "settlement_lists",
@@ -167,25 +178,19 @@ def _merge_discharges(spark: SparkSession, cfg: Config, winners: DataFrame) -> N
         "record_id",
         F.col("_version").alias("source_version"),
     )
-    silver = silver.cache()
-    try:
-        quality.gate(
-            silver, "silver", "discharges", cfg.quality_root
-        )  # raises before anything is written
-        lake_path = lake.table_path(cfg, "silver", "discharges")
-        if not lake.is_table(spark, lake_path):
-            silver.write.format("delta").partitionBy("discharge_year").save(lake_path)
-            return
-        (
-            DeltaTable.forPath(spark, lake_path)
-            .alias("t")
-            .merge(silver.alias("s"), "t.case_id = s.case_id")
-            .whenMatchedUpdateAll(condition="s.source_version > t.source_version")
-            .whenNotMatchedInsertAll()
-            .execute()
-        )
-    finally:
-        silver.unpersist()
+    quality.gate(silver, "silver", "discharges", cfg.quality_root)  # raises before any write
+    lake_path = lake.table_path(cfg, "silver", "discharges")
+    if not lake.is_table(spark, lake_path):
+        silver.write.format("delta").partitionBy("discharge_year").save(lake_path)
+        return
+    (
+        DeltaTable.forPath(spark, lake_path)
+        .alias("t")
+        .merge(silver.alias("s"), "t.case_id = s.case_id")
+        .whenMatchedUpdateAll(condition="s.source_version > t.source_version")
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
 
 
 def _write_ledger(spark: SparkSession, cfg: Config, counts: list[FileCounts], run_id: str):
@@ -263,6 +268,9 @@ def run(spark: SparkSession, cfg: Config, day: str | None = None) -> list[FileCo
             _record_run(spark, cfg, run_id, "failed", report, f"{source}: {error}")
             quality.build_docs(cfg.quality_root)  # the failed validation is on the site
             raise
+        finally:
+            spark.catalog.clearCache()  # the source's held frames, in every outcome
+            drop_staging(cfg, source)
         _write_ledger(spark, cfg, counts, run_id)
         log.info("%s: %d files in %.1f s", source, len(files), time.monotonic() - started)
         report += counts

@@ -42,10 +42,26 @@ def _in_list(files: Sequence[str]) -> str:
     return f"source_file IN ({quoted})"
 
 
-def replace_files(spark: SparkSession, df: DataFrame, path: str, files: Sequence[str]) -> None:
-    """Replace exactly the rows of ``files`` in the table at ``path`` with ``df``."""
+def replace_files(
+    spark: SparkSession,
+    df: DataFrame,
+    path: str,
+    files: Sequence[str],
+    stats: Sequence[str] = ("source_file", "line"),
+) -> None:
+    """Replace exactly the rows of ``files`` in the table at ``path`` with ``df``.
+
+    A new table keeps file statistics only for ``stats``: they prune the per-file
+    replacement, while statistics on every wide text column would cost a large
+    share of the write for nothing.
+    """
     if not lake.is_table(spark, path):
-        df.write.format("delta").mode("overwrite").save(path)
+        (
+            df.write.format("delta")
+            .mode("overwrite")
+            .option("delta.dataSkippingStatsColumns", ",".join(stats))
+            .save(path)
+        )
         return
     (df.write.format("delta").mode("overwrite").option("replaceWhere", _in_list(files)).save(path))
 
