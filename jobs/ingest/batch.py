@@ -214,9 +214,15 @@ def promote_newest(
     newest_first = [F.col("day").desc(), F.col("source_file").desc(), F.col("line").desc()]
     ranked = rank_repeated(clean, newest_by, newest_first)
     superseded = ranked.filter("_n > 1")
+    started = time.monotonic()
     silver = stage(spark, cfg, to_silver(ranked.filter("_n = 1")), source, "silver")
+    log.info("%s: newest per key staged in %.1f s", source, time.monotonic() - started)
+    started = time.monotonic()
     quality.gate(silver, "silver", table, cfg.quality_root)
+    log.info("%s: silver validated in %.1f s", source, time.monotonic() - started)
+    started = time.monotonic()
     lake.merge_upsert(spark, silver, lake.table_path(cfg, "silver", table), keys=list(merge_key))
+    log.info("%s: silver merged in %.1f s", source, time.monotonic() - started)
     read, bad = batch.counts()
     older, dup = counts_by_file(superseded), counts_by_file(duplicates)
     return [

@@ -53,14 +53,27 @@ def id_number_valid(id_no: Column) -> Column:
     )
 
 
+DATE_NOTATIONS = (
+    (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "yyyy-MM-dd"),
+    (r"^[0-9]{4}/[0-9]{2}/[0-9]{2}$", "yyyy/MM/dd"),
+    (r"^[0-9]{8}$", "yyyyMMdd"),
+)
+
+
 def parse_date(raw: Column) -> Column:
-    """The date notations the senders use: ISO, YYYY/MM/DD, YYYYMMDD."""
+    """The date notations the senders use: ISO, YYYY/MM/DD, YYYYMMDD.
+
+    The notation is recognised by its shape first, so each value meets only the
+    pattern it can match (a failed parse costs an exception inside Spark, and blank
+    end and death dates are the common case); anything of another shape gets every
+    pattern, as before.
+    """
     text = F.trim(raw)
-    return F.coalesce(
-        F.try_to_date(text, "yyyy-MM-dd"),
-        F.try_to_date(text, "yyyy/MM/dd"),
-        F.try_to_date(text, "yyyyMMdd"),
-    )
+    every = F.coalesce(*[F.try_to_date(text, fmt) for _, fmt in DATE_NOTATIONS])
+    parsed = F.when(text == "", F.lit(None).cast("date"))
+    for shape, fmt in DATE_NOTATIONS:
+        parsed = parsed.when(text.rlike(shape), F.try_to_date(text, fmt))
+    return parsed.otherwise(every)
 
 
 def money(raw: Column, unit: Column) -> Column:

@@ -155,51 +155,37 @@ def conform(bronze: DataFrame) -> DataFrame:
     ).withColumnRenamed("total", "total_cost")
 
 
-def _unknown_codes(df: DataFrame, codes_of: Column, known: DataFrame, flag: str) -> DataFrame:
-    """(source_file, line, flag): True when any of the record's codes is not in ``known``."""
-    exploded = df.select("source_file", "line", F.explode(codes_of).alias("code")).filter(
-        F.col("code").isNotNull()
-    )
-    hits = F.broadcast(known.select("code").distinct().withColumn("_known", F.lit(True)))
-    return (
-        exploded.join(hits, "code", "left")
-        .groupBy("source_file", "line")
-        .agg(F.max(F.col("_known").isNull()).alias(flag))
-    )
+def _codes(table: DataFrame, column: str) -> list[str]:
+    return [r[0] for r in table.select(column).distinct().collect() if r[0] is not None]
 
 
 def check_references(
     conformed: DataFrame, icd10: DataFrame, icd9: DataFrame, hospitals: DataFrame
 ) -> DataFrame:
-    """Add the reasons that need reference tables; rows are keyed by (source_file, line).
+    """Add the reasons that need reference tables.
 
     ``icd10`` and ``icd9``: a ``code`` column of known codes; ``hospitals``: the
-    ``institution_code`` of institutions whose type is hospital.
+    ``institution_code`` of institutions whose type is hospital. The reference
+    lists are small (about 18,000 codes), so they travel with the query as hash
+    sets and every record is checked where it is, with no shuffle and no join.
     """
+    known_dx, known_px = _codes(icd10, "code"), _codes(icd9, "code")
+    known_h = _codes(hospitals, "institution_code")
     dx = F.concat(F.array("principal_dx"), F.coalesce("other_dx", F.array()))
-    bad_dx = _unknown_codes(conformed, dx, icd10, "_unknown_dx")
-    bad_px = _unknown_codes(conformed, F.coalesce("procedures", F.array()), icd9, "_unknown_px")
-    known_h = F.broadcast(
-        hospitals.select(F.col("institution_code").alias("hospital_code"))
-        .distinct()
-        .withColumn("_is_hospital", F.lit(True))
-    )
-    df = (
-        conformed.join(bad_dx, ["source_file", "line"], "left")
-        .join(bad_px, ["source_file", "line"], "left")
-        .join(known_h, "hospital_code", "left")
-    )
+    px = F.coalesce("procedures", F.array().cast("array<string>"))
     extra = codes.reason_array(
-        _reason(F.coalesce("_unknown_dx", F.lit(False)), "unknown_diagnosis_code"),
-        _reason(F.coalesce("_unknown_px", F.lit(False)), "unknown_procedure_code"),
         _reason(
-            F.col("hospital_code").isNotNull() & F.col("_is_hospital").isNull(),
+            F.exists(dx, lambda c: c.isNotNull() & ~c.isin(known_dx)), "unknown_diagnosis_code"
+        ),
+        _reason(
+            F.exists(px, lambda c: c.isNotNull() & ~c.isin(known_px)), "unknown_procedure_code"
+        ),
+        _reason(
+            F.col("hospital_code").isNotNull() & ~F.col("hospital_code").isin(known_h),
             "unknown_hospital",
         ),
     )
-    return df.withColumn("reasons", F.array_distinct(F.concat("reasons", extra))).drop(
-        "_unknown_dx", "_unknown_px", "_is_hospital"
-    )
+    return conformed.withColumn("reasons", F.array_distinct(F.concat("reasons", extra)))
 
 
 def check_enrolment(df: DataFrame, persons: DataFrame) -> DataFrame:

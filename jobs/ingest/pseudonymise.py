@@ -25,6 +25,16 @@ def person_key(id_no: Column, key: bytes) -> Column:
 
     @F.pandas_udf("string")
     def keyed(ids: pd.Series) -> pd.Series:
-        return ids.map(lambda v: None if v is None else person_key_value(key, v))
+        # One keyed state, copied per value: the key's pads are not hashed again each time.
+        keyed_state = hmac.new(key, digestmod=hashlib.sha256)
+
+        def one(value: str | None) -> str | None:
+            if value is None:
+                return None
+            mac = keyed_state.copy()
+            mac.update(value.encode("utf-8"))
+            return mac.hexdigest()
+
+        return pd.Series([one(v) for v in ids.tolist()], index=ids.index, dtype=object)
 
     return keyed(id_no)
