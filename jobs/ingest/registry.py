@@ -37,23 +37,16 @@ SILVER = ("person_key", *(c for c in COLUMNS if c not in ("record_id", "id_no", 
 
 
 DATES = ("birth_date", "enrol_start", "enrol_end", "death_date")
+META = ("source_file", "line", "text", "day")
 
 
 def conform_persons(bronze: DataFrame) -> DataFrame:
     """Typed person rows plus ``reasons``; dates are parsed once, then checked."""
     typed = bronze.select(
-        "record_id",
-        "source_file",
-        "line",
-        "text",
-        "day",
         "unexpected_header",
         "malformed",
-        "id_no",
-        "sex",
-        "insurance_type",
-        "district",
-        "village",
+        *META,
+        *[c for c in COLUMNS if c not in DATES and c != "name"],
         *[codes.parse_date(F.col(c)).alias(c) for c in DATES],
         *[codes.blank_to_null(F.col(c)).isNotNull().alias(f"_given_{c}") for c in DATES],
     )
@@ -77,19 +70,8 @@ def conform_persons(bronze: DataFrame) -> DataFrame:
     )
     return typed.select(
         "record_id",
-        "source_file",
-        "line",
-        "text",
-        "day",
-        "id_no",
-        "sex",
-        "birth_date",
-        "insurance_type",
-        "district",
-        "village",
-        "enrol_start",
-        "enrol_end",
-        "death_date",
+        *META,
+        *[c for c in COLUMNS[1:] if c != "name"],  # the name stays in bronze
         reasons.alias("reasons"),
     )
 
