@@ -53,11 +53,9 @@ def numbered_lines(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
 
 @dataclass(frozen=True)
 class Checked:
-    """A batch after bronze: every record, and the split by whether it has reasons."""
+    """A batch after bronze: every checked record (staged), and those without reasons."""
 
-    bronze: DataFrame
     checked: DataFrame
-    rejected: DataFrame
     clean: DataFrame
 
     def counts(self) -> tuple[dict[str, int], dict[str, int]]:
@@ -111,7 +109,7 @@ def land_and_check(
         names,
     )
     log.info("%s: checked, rejects quarantined in %.1f s", source, time.monotonic() - started)
-    return Checked(bronze, checked, rejected, checked.filter(F.size("reasons") == 0))
+    return Checked(checked, checked.filter(F.size("reasons") == 0))
 
 
 def stage(spark: SparkSession, cfg: Config, df: DataFrame, source: str, part: str) -> DataFrame:
