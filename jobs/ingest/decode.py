@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import pyarrow as pa
@@ -32,17 +32,6 @@ LINES_SCHEMA = StructType(
         StructField("day", StringType(), False),
         StructField("line", IntegerType(), False),
         StructField("text", StringType(), False),
-        StructField("encoding", StringType(), False),
-    ]
-)
-CHUNK_SCHEMA = StructType(
-    [
-        StructField("path", StringType(), False),
-        StructField("source_file", StringType(), False),
-        StructField("day", StringType(), False),
-        StructField("start", LongType(), False),
-        StructField("end", LongType(), False),
-        StructField("first_line", IntegerType(), False),
         StructField("encoding", StringType(), False),
     ]
 )
@@ -67,6 +56,15 @@ class Chunk:
     end: int
     first_line: int
     encoding: str
+
+
+# The chunk plan as Spark rows: the same fields, typed from the dataclass.
+CHUNK_SCHEMA = StructType(
+    [
+        StructField(f.name, {"str": StringType(), "int": LongType()}[f.type], False)
+        for f in fields(Chunk)
+    ]
+)
 
 
 def plan_chunks(
