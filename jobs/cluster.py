@@ -44,10 +44,16 @@ class StandaloneCluster:
         return sum(1 for w in state.get("workers", []) if w.get("state") == "ALIVE")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct free ports: every socket is held until all are chosen."""
+    sockets = [socket.socket() for _ in range(n)]
+    try:
+        for sock in sockets:
+            sock.bind((HOST, 0))
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def _wait(predicate, timeout: float, what: str, logs: list[Path]) -> None:
@@ -56,7 +62,7 @@ def _wait(predicate, timeout: float, what: str, logs: list[Path]) -> None:
         try:
             if predicate():
                 return
-        except OSError:
+        except (OSError, ValueError):  # not listening yet, or not yet the master's JSON
             pass
         time.sleep(0.5)
     tails = "\n".join(f"--- {p}\n{p.read_text()[-2000:]}" for p in logs if p.exists())
@@ -97,7 +103,8 @@ def standalone_cluster(
         "SPARK_WORKER_DIR": str(workdir / "work"),
         "SPARK_LOG_DIR": str(workdir / "logs"),
     }
-    port, web_port = free_port(), free_port()
+    # All ports chosen at once, so a worker's UI can never be handed the master's.
+    port, web_port, *worker_ports = free_ports(2 + workers)
     cluster = StandaloneCluster(f"spark://{HOST}:{port}", f"http://{HOST}:{web_port}")
     logs: list[Path] = []
 
@@ -128,7 +135,7 @@ def standalone_cluster(
                 str(web_port),
             ],
         )
-        _wait(lambda: _port_open(port), timeout, "master", logs)
+        _wait(lambda: _port_open(port) and _port_open(web_port), timeout, "master", logs)
         for i in range(workers):
             launch(
                 f"worker-{i}",
@@ -142,7 +149,7 @@ def standalone_cluster(
                     "--memory",
                     memory,
                     "--webui-port",
-                    str(free_port()),
+                    str(worker_ports[i]),
                     "--work-dir",
                     str(workdir / "work"),
                 ],
