@@ -1,5 +1,7 @@
 """Code normalisation and checks, with expected values written by hand."""
 
+import random
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -50,6 +52,46 @@ def test_icd10_canonical_form(spark, raw, canonical):
 )
 def test_icd9_canonical_form(spark, raw, canonical):
     assert _one(spark, codes.icd9, raw) == canonical
+
+
+# An independent reading of the code rules with Python's re, for random strings.
+_NOISE = re.compile(r"[.\t\n\x0b\f\r ]")
+
+
+def _icd10_by_re(raw):
+    if raw is None:
+        return None
+    m = re.match(r"([A-Z][0-9]{2})([0-9]?)", _NOISE.sub("", raw.upper()))
+    if m is None:
+        return None
+    return m.group(1) + ("." + m.group(2) if m.group(2) else "")
+
+
+def _icd9_by_re(raw):
+    if raw is None:
+        return None
+    m = re.fullmatch(r"([0-9]{2})([0-9]{0,2})", _NOISE.sub("", raw))
+    if m is None:
+        return None
+    return m.group(1) + ("." + m.group(2) if m.group(2) else "")
+
+
+def test_code_rules_agree_with_a_regex_reading_on_random_strings(spark):
+    rng = random.Random(20261123)
+    alphabet = "AKZakz0123456789.. x\t中Ｋ９-"
+    values = [None, ""] + [
+        "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 9))) for _ in range(3000)
+    ]
+    # Realistic shapes too, so that valid codes are not left to chance.
+    values += [
+        f"{rng.choice('AKZkz')}{rng.randint(0, 999):03d}{rng.choice(['', '.x01', ' '])}"
+        for _ in range(500)
+    ]
+    values += [f"{rng.randint(0, 99999):0{rng.randint(1, 5)}d}" for _ in range(500)]
+    df = spark.createDataFrame([(v,) for v in values], "v string")
+    rows = df.select("v", codes.icd10(F.col("v")).alias("d"), codes.icd9(F.col("v")).alias("p"))
+    for r in rows.collect():
+        assert (r.d, r.p) == (_icd10_by_re(r.v), _icd9_by_re(r.v)), repr(r.v)
 
 
 @pytest.mark.parametrize(
