@@ -168,13 +168,19 @@ def load(
     )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add one flag per setting; every default is None so the environment can fill in."""
+def add_arguments(parser: argparse.ArgumentParser, *, nested: bool = False) -> None:
+    """Add one flag per setting; every default is None so the environment can fill in.
+
+    ``nested``: the parser is an action under a command that has the flags already
+    (``diplake clearing run``); an absent flag then leaves the command's value alone,
+    so ``clearing --lake X run`` and ``clearing run --lake X`` mean the same.
+    """
     group = parser.add_argument_group(
         "settings", "each also reads DIPLAKE_<NAME> from the environment (see jobs/config.py)"
     )
+    default = argparse.SUPPRESS if nested else None
     for setting in SETTINGS:
-        group.add_argument(setting.flag, dest=setting.name, default=None, help=setting.help)
+        group.add_argument(setting.flag, dest=setting.name, default=default, help=setting.help)
 
 
 def from_args(args: argparse.Namespace) -> Config:

@@ -104,9 +104,9 @@ def test_a_draft_by_hand(spark, tiny):
     assert (row.status, row.budget, row.retained) == ("draft", D("1000.00"), D("133.33"))
     for table in ("gold/dip_case_points", "silver/prepayments", "silver/discharges"):
         assert table in row.input_versions
-    index = tiny.reports / f"clearing-{run_id}" / "index.html"
+    index = tiny.reports / run_id / "index.html"
     assert "0.476190" in index.read_text(encoding="utf-8")
-    statement = (tiny.reports / f"clearing-{run_id}" / "hospitals" / "H3.csv").read_text()
+    statement = (tiny.reports / run_id / "hospitals" / "H3.csv").read_text()
     assert "53.34" in statement
 
 
@@ -172,6 +172,19 @@ def test_inputs_failing_their_suite_are_refused(spark, tiny):
     ).write.format("delta").mode("overwrite").save(path)
     try:
         with pytest.raises(ClearingRefused, match="assessment_scores for 2025 fails its suite"):
+            clearing.run(spark, tiny, 2025, "1000")
+    finally:
+        lake.read_version(spark, path, good).write.format("delta").mode("overwrite").save(path)
+
+
+def test_points_without_their_discharge_are_refused(spark, tiny):
+    path = lake.table_path(tiny, "silver", "discharges")
+    good = lake.latest_version(spark, path)
+    lake.read_version(spark, path).filter(F.col("case_id") != "y3").write.format("delta").mode(
+        "overwrite"
+    ).save(path)
+    try:
+        with pytest.raises(ClearingRefused, match="1 case\\(s\\) with points are not in silver"):
             clearing.run(spark, tiny, 2025, "1000")
     finally:
         lake.read_version(spark, path, good).write.format("delta").mode("overwrite").save(path)

@@ -23,6 +23,20 @@ def test_each_command_has_help_with_the_settings_flags():
         assert leave.value.code == 0
 
 
+@pytest.mark.parametrize(
+    ("argv", "home", "lake"),
+    [
+        (["clearing", "--home", "/h", "run"], "/h", None),
+        (["clearing", "run", "--home", "/h"], "/h", None),
+        (["clearing", "--home", "/h", "run", "--lake", "/l"], "/h", "/l"),
+        (["clearing", "run"], None, None),
+    ],
+)
+def test_settings_flags_go_before_or_after_the_clearing_action(argv, home, lake):
+    args = cli.build_parser().parse_args([*argv, "--year", "2025", "--budget", "1"])
+    assert (args.home, args.lake, args.action) == (home, lake, "run")
+
+
 def test_config_shows_settings_but_not_the_key(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("DIPLAKE_HMAC_KEY", "s3cret-value")
     assert cli.main(["config", "--home", str(tmp_path), "--master", "local[3]"]) == 0

@@ -37,6 +37,7 @@ from pyspark.sql.types import (
 )
 
 from jobs import lake, quality
+from jobs.clearing import statements
 from jobs.clearing.allocate import (
     PV_METHODS,
     Clearing,
@@ -46,6 +47,7 @@ from jobs.clearing.allocate import (
     parse_budget,
 )
 from jobs.config import Config
+from jobs.config import add_arguments as add_settings
 from jobs.spark import get_spark
 
 RUNS_SCHEMA = StructType(
@@ -120,12 +122,7 @@ def _inputs(spark: SparkSession, cfg: Config, year: int):
     per_case = pts.select("case_id", "hospital_code", "points").join(
         cases.select("case_id", "fund_paid", "total_cost", "self_paid"), "case_id", "left"
     )
-    missing = per_case.filter(F.col("total_cost").isNull()).count()
-    if missing:
-        raise ClearingRefused(
-            f"{missing} case(s) with points are not in silver/discharges for {year}: "
-            "recompute the points first"
-        )
+    # One pass over the join: the per-hospital sums, and the cases it could not match.
     rows = (
         per_case.groupBy("hospital_code")
         .agg(
@@ -134,9 +131,16 @@ def _inputs(spark: SparkSession, cfg: Config, year: int):
             F.sum("self_paid").alias("self_paid"),
             F.sum("fund_paid").alias("fund_paid"),
             F.sum("total_cost").alias("total_cost"),
+            F.count_if(F.col("total_cost").isNull()).alias("missing"),
         )
         .collect()
     )
+    missing = sum(r.missing for r in rows)
+    if missing:
+        raise ClearingRefused(
+            f"{missing} case(s) with points are not in silver/discharges for {year}: "
+            "recompute the points first"
+        )
     hospitals: dict[str, dict] = {
         r.hospital_code: {"cases": r.cases, "points": r.points, "self_paid": r.self_paid}
         for r in rows
@@ -209,8 +213,6 @@ def run(
     spark.createDataFrame([run_row], RUNS_SCHEMA).write.format("delta").mode("append").save(
         lake.table_path(cfg, "gold", "dip_clearing_runs")
     )
-    from jobs.clearing import statements
-
     levels = {
         r.institution_code: r.level
         for r in reads.table("silver", "institutions").select("institution_code", "level").collect()
@@ -308,6 +310,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     pub.add_argument("--reason", help="required when the year already has a published run")
     show_p = sub.add_parser("show", help="list clearing runs")
     show_p.add_argument("--year", type=int)
+    for action in (run_p, pub, show_p):
+        add_settings(action, nested=True)
 
 
 def command(cfg: Config, args: argparse.Namespace) -> int:
@@ -317,7 +321,7 @@ def command(cfg: Config, args: argparse.Namespace) -> int:
             run_id, result = run(spark, cfg, args.year, args.budget, args.pv_method, args.dry_run)
             print(_summary(run_id, args.year, result))
             if run_id:
-                print(f"Statements: {cfg.reports / f'clearing-{run_id}' / 'index.html'}")
+                print(f"Statements: {statements.folder(cfg, run_id) / 'index.html'}")
                 print(f"Publish with: diplake clearing publish --run-id {run_id}")
         elif args.action == "publish":
             print(publish(spark, cfg, args.run_id, args.reason))

@@ -87,8 +87,13 @@ def _chart(result: Clearing, path: Path) -> None:
     plt.close(fig)
 
 
+def folder(cfg: Config, run_id: str) -> Path:
+    """Where a run's statements go: ``reports/<run_id>`` (run ids begin ``clearing-``)."""
+    return cfg.reports / run_id
+
+
 def write(cfg: Config, run_id: str, year: int, result: Clearing, levels: Mapping[str, int]) -> Path:
-    out = cfg.reports / f"clearing-{run_id}"
+    out = folder(cfg, run_id)
     (out / "hospitals").mkdir(parents=True, exist_ok=True)
     header = ["hospital_code", "level", *[f for f, _ in FIELDS]]
     with (out / "hospitals.csv").open("w", newline="", encoding="utf-8") as f:

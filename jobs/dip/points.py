@@ -23,7 +23,7 @@ import argparse
 import json
 import logging
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from jobs import lake, quality
@@ -155,12 +155,13 @@ def score(matched: DataFrame, k_by_level: DataFrame, overall: object, rw_scale: 
 def flag_reviews(scored: DataFrame, n_cases: int) -> DataFrame:
     """``special_review`` for the floor(0.005·N) candidates with the highest ratio."""
     quota = n_cases * REVIEW_SHARE[0] // REVIEW_SHARE[1]
-    order = Window.orderBy(F.col("_ratio_exact").desc(), F.col("case_id").asc())
+    # A top-k (each partition keeps its best ``quota``), not a window over one partition;
+    # case_id is unique, so the order is total and the cut is exact.
     candidates = (
         scored.filter("_candidate")
         .select("case_id", "_ratio_exact")
-        .withColumn("_rank", F.row_number().over(order))
-        .filter(F.col("_rank") <= quota)
+        .orderBy(F.col("_ratio_exact").desc(), F.col("case_id").asc())
+        .limit(quota)
         .select("case_id", F.lit(True).alias("_review"))
     )
     return (
