@@ -57,6 +57,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("landing", "--landing", "landing root: <landing>/<source>/<yyyy-mm-dd>/<file>"),
     Setting("spark_master", "--master", "Spark master URL: local[*], local[2], spark://host:7077"),
     Setting("shuffle_partitions", "--shuffle-partitions", "spark.sql.shuffle.partitions", int),
+    Setting(
+        "snapshot_partitions",
+        "--snapshot-partitions",
+        "spark.databricks.delta.snapshotPartitions (Delta log replay)",
+        int,
+    ),
     Setting("driver_memory", "--driver-memory", "driver JVM heap for local runs, e.g. 6g"),
     Setting("spark_ui", "--spark-ui", "start the Spark web UI (true/false)", bool),
     Setting("jars_dir", "--jars-dir", "folder with the Delta jars copied by `make jars`"),
@@ -74,6 +80,7 @@ class Config:
     landing: Path
     spark_master: str = "local[*]"
     shuffle_partitions: int = 8
+    snapshot_partitions: int = 2
     driver_memory: str = "6g"
     spark_ui: bool = False
     jars_dir: Path = REPO_ROOT / ".jars"

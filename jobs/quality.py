@@ -21,6 +21,8 @@ from pyspark.sql import DataFrame
 from jobs.config import REPO_ROOT
 
 SUITES = REPO_ROOT / "expectations"
+# For get_spark(preload=...): jobs that validate import GX while the JVM starts.
+PRELOAD = ("great_expectations",)
 log = logging.getLogger(__name__)
 
 

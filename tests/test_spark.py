@@ -4,10 +4,12 @@ import pytest
 
 from jobs import config
 from jobs.spark import (
+    ARCHIVE_DUMP_ENV,
     DELTA_CATALOG,
     DELTA_EXTENSION,
     MissingJarsError,
     delta_jars,
+    driver_java_options,
     spark_conf,
     submit_command,
 )
@@ -37,6 +39,7 @@ def test_conf_turns_delta_on_and_never_resolves_packages(tmp_path: Path):
     assert conf["spark.sql.catalog.spark_catalog"] == DELTA_CATALOG
     assert conf["spark.sql.shuffle.partitions"] == "3"
     assert conf["spark.ui.enabled"] == "false"
+    assert conf["spark.databricks.delta.snapshotPartitions"] == "2"  # the default
     assert not any(key.startswith("spark.jars.packages") for key in conf)
 
 
@@ -60,3 +63,20 @@ def test_shared_session_has_delta_and_the_test_settings(spark):
     assert spark.conf.get("spark.sql.shuffle.partitions") == "2"
     assert spark.sparkContext.master == "local[2]"
     assert spark.sparkContext.uiWebUrl is None
+
+
+def test_the_class_archive_is_used_only_once_it_exists(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv(ARCHIVE_DUMP_ENV, raising=False)
+    cfg = config.load({"home": str(tmp_path), "jars_dir": str(tmp_path)}, env={})
+    assert "SharedArchiveFile" not in driver_java_options(cfg)
+    (tmp_path / "driver.jsa").write_bytes(b"archive")
+    assert f"-XX:SharedArchiveFile={tmp_path / 'driver.jsa'}" in driver_java_options(cfg).split()
+
+
+def test_writing_the_class_archive_never_maps_the_old_one(tmp_path: Path, monkeypatch):
+    (tmp_path / "driver.jsa").write_bytes(b"archive")
+    monkeypatch.setenv(ARCHIVE_DUMP_ENV, str(tmp_path / "new.jsa"))
+    cfg = config.load({"home": str(tmp_path), "jars_dir": str(tmp_path)}, env={})
+    options = driver_java_options(cfg).split()
+    assert f"-XX:ArchiveClassesAtExit={tmp_path / 'new.jsa'}" in options
+    assert not any(o.startswith("-XX:SharedArchiveFile") for o in options)

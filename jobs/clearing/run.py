@@ -315,7 +315,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def command(cfg: Config, args: argparse.Namespace) -> int:
-    spark = get_spark(cfg, f"dip-lake clearing {args.action}")
+    spark = get_spark(cfg, f"dip-lake clearing {args.action}", preload=quality.PRELOAD)
     try:
         if args.action == "run":
             run_id, result = run(spark, cfg, args.year, args.budget, args.pv_method, args.dry_run)

@@ -326,7 +326,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def command(cfg: Config, args: argparse.Namespace) -> int:
-    spark = get_spark(cfg, f"dip-lake catalogue {args.year}")
+    spark = get_spark(cfg, f"dip-lake catalogue {args.year}", preload=quality.PRELOAD)
     params = Params(args.year, args.threshold, args.weights, args.rw_scale)
     try:
         summary = build(spark, cfg, params)

@@ -258,7 +258,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def command(cfg: Config, args: argparse.Namespace) -> int:
-    spark = get_spark(cfg, f"dip-lake points {args.year}")
+    spark = get_spark(cfg, f"dip-lake points {args.year}", preload=quality.PRELOAD)
     try:
         summary = compute(spark, cfg, args.year)
     except (PointsError, lake.TableMissingError) as error:

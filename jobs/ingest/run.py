@@ -285,7 +285,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def command(cfg: Config, args: argparse.Namespace) -> int:
-    spark = get_spark(cfg, "dip-lake ingest")
+    spark = get_spark(cfg, "dip-lake ingest", preload=quality.PRELOAD)
     report = run(spark, cfg, args.date)
     if not report:
         print("Nothing new in the landing zone.")
