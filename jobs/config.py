@@ -63,6 +63,7 @@ SETTINGS: tuple[Setting, ...] = (
         "spark.databricks.delta.snapshotPartitions (Delta log replay)",
         int,
     ),
+    Setting("ingest_workers", "--ingest-workers", "sources the ingest runs side by side", int),
     Setting("driver_memory", "--driver-memory", "driver JVM heap for local runs, e.g. 6g"),
     Setting("spark_ui", "--spark-ui", "start the Spark web UI (true/false)", bool),
     Setting("jars_dir", "--jars-dir", "folder with the Delta jars copied by `make jars`"),
@@ -81,6 +82,7 @@ class Config:
     spark_master: str = "local[*]"
     shuffle_partitions: int = 8
     snapshot_partitions: int = 2
+    ingest_workers: int = 2
     driver_memory: str = "6g"
     spark_ui: bool = False
     jars_dir: Path = REPO_ROOT / ".jars"

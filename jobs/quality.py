@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -23,6 +24,9 @@ from jobs.config import REPO_ROOT
 SUITES = REPO_ROOT / "expectations"
 # For get_spark(preload=...): jobs that validate import GX while the JVM starts.
 PRELOAD = ("great_expectations",)
+# One suite at a time: a GX context and its stores are not made for several threads
+# (the ingest runs two sources side by side).
+_GX_LOCK = threading.Lock()
 log = logging.getLogger(__name__)
 
 
@@ -85,9 +89,10 @@ def validate(df: DataFrame, layer: str, table: str, root: Path | None = None) ->
     something fails is the suite run again at BASIC for the counts and samples that
     explain it, so a clean batch of millions of rows is not scanned for samples.
     """
-    outcome = _run_suite(df, layer, table, root, "BOOLEAN_ONLY")
-    if not all(r.success for r in outcome):
-        outcome = _run_suite(df, layer, table, root, "BASIC")
+    with _GX_LOCK:
+        outcome = _run_suite(df, layer, table, root, "BOOLEAN_ONLY")
+        if not all(r.success for r in outcome):
+            outcome = _run_suite(df, layer, table, root, "BASIC")
     failures = tuple(
         Failure(
             expectation=r.expectation_config.type,
@@ -133,7 +138,8 @@ def _run_suite(df: DataFrame, layer: str, table: str, root: Path | None, result_
 
 def build_docs(root: Path) -> Path:
     """Render the Data Docs site of ``root`` from every stored validation result."""
-    _context(str(root)).build_data_docs()
+    with _GX_LOCK:
+        _context(str(root)).build_data_docs()
     return docs_index(root)
 
 

@@ -26,6 +26,7 @@ DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
 REQUIRED_JAR_PREFIXES = ("delta-spark_", "delta-storage-")
 LOG_CONFIG = REPO_ROOT / "conf" / "log4j2.properties"
+SCHEDULER_POOLS = REPO_ROOT / "conf" / "fairscheduler.xml"
 # The ingest's checks generate methods larger than the 8,000 bytes of bytecode HotSpot
 # compiles by default; left interpreted, the registry conform ran about 2.5 times
 # slower (the settlement-list conform was the same either way). Let the JIT compile them.
@@ -99,6 +100,9 @@ def spark_conf(cfg: Config, app_name: str) -> dict[str, str]:
         # halved a warm first read of a small table (2.0-2.6 s with 8 partitions, 1.2-1.6 s).
         "spark.databricks.delta.snapshotPartitions": str(cfg.snapshot_partitions),
         "spark.driver.memory": cfg.driver_memory,
+        # Jobs of concurrent threads (the ingest's sources) share the cores; see the file.
+        "spark.scheduler.mode": "FAIR",
+        "spark.scheduler.allocation.file": str(SCHEDULER_POOLS),
         "spark.executor.extraJavaOptions": JIT_OPTION,
     }
     conf.update(cfg.extra_spark_conf)

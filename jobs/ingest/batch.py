@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,23 @@ from jobs.ingest.landing import LandedFile
 
 log = logging.getLogger(__name__)
 STAGING = "_staging"
+_held = threading.local()  # the frames the current thread's source has cached
+
+
+def hold(df: DataFrame) -> DataFrame:
+    """Cache ``df`` until :func:`release_held` ends the source (on this thread)."""
+    frames = getattr(_held, "frames", None)
+    if frames is None:
+        frames = _held.frames = []
+    frames.append(df.cache())
+    return frames[-1]
+
+
+def release_held() -> None:
+    """Unpersist what this thread's source cached; other sources' frames stay."""
+    for df in getattr(_held, "frames", ()):
+        df.unpersist()
+    _held.frames = []
 
 
 class LedgerMismatchError(RuntimeError):
@@ -141,13 +159,11 @@ def rank_repeated(df: DataFrame, keys: Sequence[str], order: Sequence[Column]) -
     than a sort of every whole row.
     """
     # Held, so that the several reads of the result do not group the keys again each
-    # time; the ingest clears its cache after every source.
+    # time; released when the source is done.
     repeated = F.broadcast(
-        df.groupBy(*keys)
-        .agg(F.count("*").alias("_copies"))
-        .filter("_copies > 1")
-        .drop("_copies")
-        .cache()
+        hold(df.groupBy(*keys).agg(F.count("*").alias("_copies")).filter("_copies > 1")).drop(
+            "_copies"
+        )
     )
     once = df.join(repeated, list(keys), "left_anti").withColumn("_n", F.lit(1))
     window = Window.partitionBy(*keys).orderBy(*order)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from pyspark.sql import functions as F
 
 from jobs import lake, quality, vocab
 from jobs.config import Config
-from jobs.ingest import codes, dialects, discharges, feeds, reference, registry, tables
+from jobs.ingest import codes, dialects, discharges, feeds, reference, registry, schedule, tables
 from jobs.ingest.batch import (
     FileCounts,
     counts_by_file,
@@ -37,6 +38,7 @@ from jobs.ingest.batch import (
     land_and_check,
     mark_duplicates,
     numbered_lines,
+    release_held,
     stage,
 )
 from jobs.ingest.landing import LandedFile, discover, wrong_headers
@@ -244,36 +246,71 @@ def _record_run(spark: SparkSession, cfg: Config, run_id: str, status: str, repo
     df.write.format("delta").mode("append").save(lake.table_path(cfg, "ops", "ingest_runs"))
 
 
+# What each source reads from another source's silver (see jobs/ingest/schedule.py).
+DEPENDS_ON = {source: ("institutions",) for source in SOURCES[1:]} | {
+    "settlement_lists": ("institutions", "insured_registry")
+}
+# Ready sources start longest chain first: the registry and the settlement lists it
+# unlocks on one core, the fee details on the other, the small feeds in the gaps.
+PRIORITY = (
+    "institutions",
+    "insured_registry",
+    "settlement_lists",
+    "fee_details",
+    "outpatient_pharmacy",
+    *[s for s in SOURCES if s not in {"institutions", "insured_registry", "settlement_lists",
+                                      "fee_details", "outpatient_pharmacy"}],
+)  # fmt: skip
+_LEDGER_LOCK = threading.Lock()  # one ledger MERGE at a time: they would conflict
+
+
+def _ingest_source(
+    spark: SparkSession, cfg: Config, source: str, files: list[LandedFile], run_id: str
+) -> list[FileCounts]:
+    """One source, start to ledger; its cached frames and staging go in every outcome."""
+    # Its own pool of the fair scheduler: two sources share the cores job by job.
+    spark.sparkContext.setLocalProperty("spark.scheduler.pool", source)
+    started = time.monotonic()
+    try:
+        counts = INGESTERS[source](spark, cfg, files, run_id)
+    finally:
+        release_held()
+        drop_staging(cfg, source)
+    with _LEDGER_LOCK:
+        _write_ledger(spark, cfg, counts, run_id)
+    log.info("%s: %d files in %.1f s", source, len(files), time.monotonic() - started)
+    return counts
+
+
 def run(spark: SparkSession, cfg: Config, day: str | None = None) -> list[FileCounts]:
     """Ingest every new landed file; a failed quality gate marks the run failed and re-raises.
 
-    Files whose source failed keep no ledger row, so the next run takes them again.
+    Sources run ``cfg.ingest_workers`` at a time, each after the sources it reads
+    (``DEPENDS_ON``). When one fails, no other starts, the running ones finish and
+    are recorded, and the error is raised. Files whose source failed keep no ledger
+    row, so the next run takes them again.
     """
     cfg.hmac_key()  # refuse to start without a key, before touching anything
     lake.ensure_layout(cfg)
     reference.ensure_vocabularies(spark, cfg, vocab.load())
     run_id = f"ingest-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     done = tables.already_ingested(spark, lake.table_path(cfg, "ops", "ingest_ledger"))
-    report: list[FileCounts] = []
+    work = {}
     for source in SOURCES:
         files = [
             f for f in discover(cfg.landing, [source], day) if (f.relative, f.sha256) not in done
         ]
-        if not files:
-            continue
-        started = time.monotonic()
-        try:
-            counts = INGESTERS[source](spark, cfg, files, run_id)
-        except quality.QualityGateError as error:
-            _record_run(spark, cfg, run_id, "failed", report, f"{source}: {error}")
+        if files:
+            work[source] = partial(_ingest_source, spark, cfg, source, files, run_id)
+    outcome = schedule.run(work, DEPENDS_ON, PRIORITY, cfg.ingest_workers)
+    report = [c for source in SOURCES for c in outcome.results.get(source, [])]
+    if outcome.error is not None:
+        if outcome.not_started:
+            log.warning("not started after %s failed: %s", outcome.failed, outcome.not_started)
+        if isinstance(outcome.error, quality.QualityGateError):
+            _record_run(spark, cfg, run_id, "failed", report, f"{outcome.failed}: {outcome.error}")
             quality.build_docs(cfg.quality_root)  # the failed validation is on the site
-            raise
-        finally:
-            spark.catalog.clearCache()  # the source's held frames, in every outcome
-            drop_staging(cfg, source)
-        _write_ledger(spark, cfg, counts, run_id)
-        log.info("%s: %d files in %.1f s", source, len(files), time.monotonic() - started)
-        report += counts
+        raise outcome.error
     if report:
         _record_run(spark, cfg, run_id, "succeeded", report, "")
         log.info("Data Docs: %s", quality.build_docs(cfg.quality_root))
