@@ -252,15 +252,14 @@ DEPENDS_ON = {source: ("institutions",) for source in SOURCES[1:]} | {
 }
 # Ready sources start longest chain first: the registry and the settlement lists it
 # unlocks on one core, the fee details on the other, the small feeds in the gaps.
-PRIORITY = (
+LONGEST_FIRST = (
     "institutions",
     "insured_registry",
     "settlement_lists",
     "fee_details",
     "outpatient_pharmacy",
-    *[s for s in SOURCES if s not in {"institutions", "insured_registry", "settlement_lists",
-                                      "fee_details", "outpatient_pharmacy"}],
-)  # fmt: skip
+)
+PRIORITY = LONGEST_FIRST + tuple(s for s in SOURCES if s not in LONGEST_FIRST)
 _LEDGER_LOCK = threading.Lock()  # one ledger MERGE at a time: they would conflict
 
 
