@@ -1,4 +1,4 @@
-"""Build the driver's class-data-sharing archive (``make jars`` runs it once, at install time).
+"""Build the driver's class-data-sharing archive (``make install`` runs it once).
 
     python -m jobs.jvm_archive
 
@@ -26,16 +26,18 @@ def build(cfg: config.Config) -> Path:
     target.unlink(missing_ok=True)
     partial.unlink(missing_ok=True)
     os.environ[ARCHIVE_DUMP_ENV] = str(partial)
-    with tempfile.TemporaryDirectory(prefix="diplake-archive-") as scratch:
-        scratch_cfg = cfg.replace(home=Path(scratch), lake=Path(scratch) / "lake")
-        spark = get_spark(scratch_cfg, "dip-lake class archive")
-        roundtrip.run(spark, scratch_cfg)
-        jvm = spark.sparkContext._gateway.proc  # pyspark keeps the Popen for its callers
-        spark.stop()
-        # The driver JVM ends when its stdin closes; the archive is written on the way out.
-        jvm.stdin.close()
-        code = jvm.wait(timeout=300)
-    del os.environ[ARCHIVE_DUMP_ENV]
+    try:
+        with tempfile.TemporaryDirectory(prefix="diplake-archive-") as scratch:
+            scratch_cfg = cfg.replace(home=Path(scratch), lake=Path(scratch) / "lake")
+            spark = get_spark(scratch_cfg, "dip-lake class archive")
+            roundtrip.run(spark, scratch_cfg)
+            jvm = spark.sparkContext._gateway.proc  # pyspark keeps the Popen for its callers
+            spark.stop()
+            # The driver JVM ends when its stdin closes; the archive is written on the way out.
+            jvm.stdin.close()
+            code = jvm.wait(timeout=300)
+    finally:
+        del os.environ[ARCHIVE_DUMP_ENV]
     if code != 0 or not partial.is_file() or partial.stat().st_size == 0:
         partial.unlink(missing_ok=True)
         raise RuntimeError(f"the driver JVM exited with {code} and wrote no class archive")

@@ -161,8 +161,11 @@ def rank_repeated(df: DataFrame, keys: Sequence[str], order: Sequence[Column]) -
     # Held, so that the several reads of the result do not group the keys again each
     # time; released when the source is done.
     repeated = F.broadcast(
-        hold(df.groupBy(*keys).agg(F.count("*").alias("_copies")).filter("_copies > 1")).drop(
-            "_copies"
+        hold(
+            df.groupBy(*keys)
+            .agg(F.count("*").alias("_copies"))
+            .filter("_copies > 1")
+            .drop("_copies")
         )
     )
     once = df.join(repeated, list(keys), "left_anti").withColumn("_n", F.lit(1))
