@@ -187,7 +187,14 @@ def mark_duplicates(
     earlier_files = lake.read_version(spark, bronze_path).filter(~F.col("source_file").isin(names))
     if earlier_files.isEmpty():
         return ranked.withColumn("_duplicate", F.col("_n") > 1).drop("_n")
-    earlier = earlier_files.select("record_id").distinct().withColumn("_seen", F.lit(True))
+    # The ids of this batch read before are few (resends are rare): found once and
+    # held, so each read of the marked batch joins a small table, not all of bronze.
+    earlier = hold(
+        clean.select("record_id")
+        .join(earlier_files.select("record_id"), "record_id", "left_semi")
+        .distinct()
+        .withColumn("_seen", F.lit(True))
+    )
     return (
         ranked.join(earlier, "record_id", "left")
         .withColumn("_duplicate", (F.col("_n") > 1) | F.col("_seen").isNotNull())

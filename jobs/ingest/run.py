@@ -252,6 +252,8 @@ DEPENDS_ON = {source: ("institutions",) for source in SOURCES[1:]} | {
 }
 # Ready sources start longest chain first: the registry and the settlement lists it
 # unlocks on one core, the fee details on the other, the small feeds in the gaps.
+# (A third worker for the small feeds was measured slower: it starves the registry,
+# which the settlement lists wait for.)
 LONGEST_FIRST = (
     "institutions",
     "insured_registry",

@@ -3,8 +3,8 @@
 The sources of one landing zone are mostly independent: every feed checks its
 institution codes against ``silver/institutions``, and the settlement lists also
 check enrolment against ``silver/insured_persons``; nothing else reads another
-source's silver. Two sources on the two cores of a small machine keep both busy
-while one of them waits on a Delta commit, a quality suite or the driver.
+source's silver. Several sources on the two cores of a small machine keep both
+busy while one of them waits on a Delta commit, a quality suite or the driver.
 
 :func:`run` takes the work as plain callables, so the rules (dependencies first,
 a failure stops what depends on it, nothing already started is abandoned) are

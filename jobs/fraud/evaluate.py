@@ -1,0 +1,243 @@
+"""``diplake fraud evaluate``: the year's alerts and scores against the generator's truth.
+
+Evaluation only: the truth (``<landing>/_truth/fraud_labels.csv``) is read here
+and nowhere else. Persons are labelled there by raw ID number; they are keyed
+with the lake's HMAC key on the way in, so no raw number is written anywhere.
+
+Reported, and logged to the champion models' MLflow runs:
+
+* per rule-detectable pattern, the rules' recall and precision (cases: those
+  discharged in the rules' period);
+* per model level, ROC-AUC and PR-AUC of the scores of the later period, and the
+  precision of the alert list (its top k);
+* per pattern, the recall of the alert list, rules and models together;
+* a warning for any metric at or above 0.99 (leakage, or too easy data).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from jobs import lake
+from jobs.config import Config
+from jobs.fraud import models, rules, score, train
+from jobs.ingest.pseudonymise import person_key_value
+
+
+def load_truth(truth_dir: Path, key: bytes) -> pd.DataFrame:
+    """entity_type, entity_id, pattern; person ids replaced by their person_key."""
+    truth = pd.read_csv(truth_dir / "fraud_labels.csv", dtype=str)
+    persons = truth.entity_type == "person"
+    truth.loc[persons, "entity_id"] = [person_key_value(key, v) for v in truth.entity_id[persons]]
+    return truth
+
+
+def rule_scores(hits: pd.DataFrame, truth: pd.DataFrame, cases_in_period: set[str]) -> pd.DataFrame:
+    """Recall and precision of the rule alerts per (entity type, pattern) that rules cover."""
+    rows = []
+    for (entity_type, pattern), mine in hits.groupby(["entity_type", "pattern"]):
+        true = truth[(truth.entity_type == entity_type) & (truth.pattern == pattern)]
+        if entity_type == "case":
+            true = true[true.entity_id.isin(cases_in_period)]
+        found, wanted = set(mine.entity_id), set(true.entity_id)
+        rows.append(
+            {
+                "entity_type": entity_type,
+                "pattern": pattern,
+                "hits": len(found),
+                "truth": len(wanted),
+                "recall": len(found & wanted) / len(wanted) if wanted else math.nan,
+                "precision": len(found & wanted) / len(found) if found else math.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def model_scores(scores: pd.DataFrame, truth: pd.DataFrame, level: str, k: int) -> dict:
+    """Ranking metrics of one level's scores, any planted pattern counting as fraud."""
+    guilty = set(truth.entity_id[truth.entity_type == level])
+    y = scores.entity_id.isin(guilty).astype(int)
+    return models.ranking_metrics(y, scores.score, k, f"truth_{level}")
+
+
+def alert_recall(
+    alerts: pd.DataFrame, truth: pd.DataFrame, in_scope: dict[str, set]
+) -> pd.DataFrame:
+    """Per pattern, the share of its planted entities that are on the alert list."""
+    alerted = set(zip(alerts.entity_type, alerts.entity_id, strict=True))
+    rows = []
+    for (entity_type, pattern), true in truth.groupby(["entity_type", "pattern"]):
+        ids = set(true.entity_id)
+        if entity_type in in_scope:
+            ids &= in_scope[entity_type]
+        hit = {i for i in ids if (entity_type, i) in alerted}
+        rows.append(
+            {
+                "entity_type": entity_type,
+                "pattern": pattern,
+                "planted": len(ids),
+                "alerted": len(hit),
+                "recall": len(hit) / len(ids) if ids else math.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def run(spark: SparkSession, cfg: Config, year: int, truth_dir: Path) -> dict:
+    truth = load_truth(truth_dir, cfg.hmac_key())
+    alerts = (
+        lake.read_version(spark, lake.table_path(cfg, "gold", "fraud_alerts"))
+        .filter(F.col("period") == year)
+        .toPandas()
+    )
+    scores = (
+        lake.read_version(spark, lake.table_path(cfg, "gold", "fraud_scores"))
+        .filter(F.col("period") == year)
+        .toPandas()
+    )
+    discharges = lake.read_version(spark, lake.table_path(cfg, "silver", "discharges"))
+    start = date(year - score.LOOKBACK_YEARS + 1, 1, 1)
+    in_period = {
+        r.case_id
+        for r in discharges.filter(F.col("discharge_date").between(start, date(year, 12, 31)))
+        .select("case_id")
+        .collect()
+    }
+    rule_alerts = alerts[alerts.source.str.contains("rule")]
+    by_rule = rule_scores(rule_alerts[["entity_type", "entity_id", "pattern"]], truth, in_period)
+    client = train.use_tracking(cfg)
+    metrics, runs = {}, {}
+    for level in train.LEVELS:
+        mine = scores[scores.entity_type == level]
+        if level == "provider":
+            mine = _provider_later_period(client, mine)
+        metrics |= model_scores(mine, truth, level, train.TOP_K[level])
+        model_alerts = alerts[(alerts.entity_type == level) & alerts.source.str.contains("model")]
+        guilty = set(truth.entity_id[truth.entity_type == level])
+        metrics[f"truth_{level}_alert_precision"] = (
+            float(model_alerts.entity_id.isin(guilty).mean()) if len(model_alerts) else math.nan
+        )
+        version = client.get_model_version_by_alias(train.model_name(level), models.CHAMPION)
+        runs[level] = version.run_id
+    recall = alert_recall(alerts, truth, {"case": in_period})
+    for r in by_rule.itertuples():
+        metrics[f"rule_{r.pattern}_{r.entity_type}_recall"] = r.recall
+        metrics[f"rule_{r.pattern}_{r.entity_type}_precision"] = r.precision
+    for level, run_id in runs.items():
+        client.log_batch(
+            run_id,
+            metrics=[
+                mlflow_metric(name, value)
+                for name, value in metrics.items()
+                if not _nan(value)
+                and (name.startswith(f"truth_{level}") or name.startswith("rule_"))
+            ],
+        )
+    warnings = models.too_good({k: v for k, v in metrics.items() if k.startswith("truth_")})
+    report = write_report(cfg, year, by_rule, recall, metrics, warnings)
+    return {"report": str(report), "warnings": warnings, **metrics}
+
+
+def _provider_later_period(client, scores: pd.DataFrame) -> pd.DataFrame:
+    """The provider champion's out-of-fold scores of the later period, logged at training.
+
+    Scores of the production model would judge hospitals it was trained on; the
+    out-of-fold scores come from models that never saw the hospital.
+    """
+    version = client.get_model_version_by_alias(train.model_name("provider"), models.CHAMPION)
+    path = client.download_artifacts(version.run_id, train.LATER_SCORES)
+    oof = pd.read_csv(path, dtype={"entity_id": str})
+    return oof if len(oof) else scores
+
+
+def mlflow_metric(name: str, value: float):
+    import time
+
+    from mlflow.entities import Metric
+
+    return Metric(name, float(value), int(time.time() * 1000), 0)
+
+
+def _nan(value) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def write_report(
+    cfg: Config,
+    year: int,
+    by_rule: pd.DataFrame,
+    recall: pd.DataFrame,
+    metrics: dict,
+    warnings: list[str],
+) -> Path:
+    folder = cfg.reports / f"fraud-{year}"
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [
+        f"# Fraud evaluation, {year}",
+        "",
+        "Against the generator's planted truth (evaluation only; the models never see it).",
+        "",
+    ]
+    if warnings:
+        lines += [
+            f"> **Warning:** {', '.join(warnings)} at or above {models.TOO_GOOD}: "
+            "leakage, or patterns too easy.",
+            "",
+        ]
+    lines += ["## Rules", "", _table(by_rule), "", "## Models", ""]
+    lines += [
+        "| metric | value |",
+        "| --- | --- |",
+        *[
+            f"| {k} | {v:.3f} |" if isinstance(v, float) else f"| {k} | {v} |"
+            for k, v in sorted(metrics.items())
+            if k.startswith("truth_")
+        ],
+        "",
+        "## Recall of the alert list per pattern",
+        "",
+        _table(recall),
+        "",
+    ]
+    path = folder / "report.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    (folder / "metrics.json").write_text(
+        json.dumps({k: (None if _nan(v) else v) for k, v in metrics.items()}, indent=2) + "\n"
+    )
+    return path
+
+
+def _table(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "(none)"
+    head = "| " + " | ".join(frame.columns) + " |"
+    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
+    body = [
+        "| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row) + " |"
+        for row in frame.itertuples(index=False)
+    ]
+    return "\n".join([head, rule, *body])
+
+
+def rules_table() -> pd.DataFrame:
+    """The rule base as a table (for `diplake fraud rules`)."""
+    return pd.DataFrame(
+        [
+            {
+                "id": r.id,
+                "name": r.name,
+                "pattern": r.pattern,
+                "entity": r.entity_type,
+                "severity": r.severity,
+                "legal basis": r.legal_basis,
+            }
+            for r in rules.load_rules()
+        ]
+    )

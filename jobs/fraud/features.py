@@ -1,0 +1,330 @@
+"""Fraud features at case and provider level, each strictly from data up to a cutoff.
+
+Every function takes the silver tables and a period ``[start, end]``; rows are the
+entities active in the period, and no input row dated after ``end`` is read
+(:func:`up_to` is applied to every table first, so a feature cannot see the
+future whatever it computes). Each feature names the pattern of SPEC 6 it speaks
+to (:data:`CASE_FEATURES`, :data:`PROVIDER_FEATURES`), which turns a model's
+strongest features into a readable reason on an alert.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+PARTS = ("drugs", "consumables", "exams", "treatment", "nursing", "bed", "other")
+CARE = ("nursing", "drugs", "treatment", "exams")
+NO_GAP = 9999  # days since a previous stay, when there was none
+
+# feature -> (the pattern it speaks to, what it means), in model column order
+CASE_FEATURES: dict[str, tuple[str, str]] = {
+    "los": ("GHOST_BED", "length of stay in days"),
+    "emergency": ("SPLIT_ADMISSION", "admitted as an emergency"),
+    "age": ("IDENTITY_FRAUD", "age at admission"),
+    "total_cost": ("UPCODING", "total cost"),
+    **{f"{p}_share": ("OVER_TESTING", f"{p} share of the cost") for p in PARTS},
+    "n_procedures": ("UPCODING", "procedures coded"),
+    "n_other_dx": ("UPCODING", "secondary diagnoses coded"),
+    "cost_vs_dx": ("UPCODING", "cost against the average of its principal diagnosis"),
+    "dx_vs_category": ("UPCODING", "principal diagnosis' average cost against its category's"),
+    "readmit_gap": ("SPLIT_ADMISSION", "days since a stay with the same diagnosis category"),
+    "any_gap": ("SPLIT_ADMISSION", "days since the person's previous stay"),
+    "after_death": ("IDENTITY_FRAUD", "admitted after the registered death"),
+    "has_fees": ("GHOST_BED", "itemised fees were sent"),
+    "care_per_day": ("GHOST_BED", "care items per day of stay"),
+    "duplicate_items": ("DUPLICATE_BILLING", "items charged twice on one day"),
+    "face_checked": ("GHOST_BED", "identity checked at the hospital during the stay"),
+    "pharmacy_during_stay": ("GHOST_BED", "pharmacy sales on the card during the stay"),
+    "co_admitted": ("GANG", "others admitted with this person here on that day"),
+    "level": ("LOW_STANDARD_ADMISSION", "hospital level"),
+}
+PROVIDER_FEATURES: dict[str, tuple[str, str]] = {
+    "level": ("LOW_STANDARD_ADMISSION", "hospital level"),
+    "cases": ("LOW_STANDARD_ADMISSION", "discharges in the year"),
+    "cases_growth": ("LOW_STANDARD_ADMISSION", "discharges against the year before"),
+    "short_stay_share": ("LOW_STANDARD_ADMISSION", "share of stays of two days or less"),
+    "low_cost_share": ("LOW_STANDARD_ADMISSION", "share of stays below half their dx average"),
+    "diagnostic_only_share": ("LOW_STANDARD_ADMISSION", "share of stays with only diagnostics"),
+    "exam_share": ("OVER_TESTING", "examination share of the cost"),
+    "exam_share_vs_peers": ("OVER_TESTING", "examination share against same-level hospitals"),
+    "exam_share_growth": ("OVER_TESTING", "examination share against the year before"),
+    "tests_per_case": ("OVER_TESTING", "diagnostic procedures per stay"),
+    "cmi": ("UPCODING", "case-mix index (average dx cost weight)"),
+    "cmi_vs_peers": ("UPCODING", "case-mix index against same-level hospitals"),
+    "cmi_growth": ("UPCODING", "case-mix index against the year before"),
+    "cost_vs_expected": ("UPCODING", "cost against what its diagnoses usually cost"),
+    "top_dx_share": ("FICTITIOUS_SERVICE", "share of the most frequent diagnosis"),
+    "template_share": ("FICTITIOUS_SERVICE", "largest share of stays with identical dx and cost"),
+    "top_village_share": ("FICTITIOUS_SERVICE", "largest share of patients from one village"),
+}
+
+
+def up_to(tables: dict[str, DataFrame], end: date) -> dict[str, DataFrame]:
+    """The tables as they stood at the end of ``end``: rows dated later are dropped."""
+    dated = {
+        "discharges": "discharge_date",
+        "fee_details": "fee_date",
+        "face_checks": "check_time",
+        "outpatient_pharmacy": "txn_time",
+    }
+    limit = F.lit(end.isoformat()).cast("date")
+    out = dict(tables)
+    for name, column in dated.items():
+        if name in out:
+            out[name] = out[name].filter(F.to_date(F.col(column)) <= limit)
+    return out
+
+
+def _between(column: Column, start: date, end: date) -> Column:
+    return column.between(
+        F.lit(start.isoformat()).cast("date"), F.lit(end.isoformat()).cast("date")
+    )
+
+
+def _dx_costs(discharges: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """Average cost per principal diagnosis and per diagnosis category (its first 3 chars)."""
+    cost = F.col("total_cost").cast("double")
+    by_dx = discharges.groupBy("principal_dx").agg(F.avg(cost).alias("dx_avg_cost"))
+    by_cat = (
+        discharges.withColumn("category", F.substring("principal_dx", 1, 3))
+        .groupBy("category")
+        .agg(F.avg(cost).alias("cat_avg_cost"))
+    )
+    return by_dx, by_cat
+
+
+def case_features(tables: dict[str, DataFrame], start: date, end: date) -> DataFrame:
+    """One row per case discharged in [start, end]: ``case_id``, ``hospital_code``,
+    ``person_key``, ``discharge_date`` and the :data:`CASE_FEATURES`."""
+    t = up_to(tables, end)
+    d = t["discharges"]
+    by_dx, by_cat = _dx_costs(d)
+    cost = F.col("total_cost").cast("double")
+    stays = Window.partitionBy("person_key").orderBy("admission_date", "case_id")
+    same_cat = Window.partitionBy("person_key", "hospital_code", "category").orderBy(
+        "admission_date", "case_id"
+    )
+    history = (
+        d.withColumn("category", F.substring("principal_dx", 1, 3))
+        .withColumn(
+            "readmit_gap",
+            F.datediff("admission_date", F.lag("discharge_date").over(same_cat)),
+        )
+        .withColumn("any_gap", F.datediff("admission_date", F.lag("discharge_date").over(stays)))
+    )
+    cases = history.filter(_between(F.col("discharge_date"), start, end))
+    fees = (
+        t["fee_details"]
+        .groupBy("case_id")
+        .agg(
+            F.count(F.when(F.col("category").isin(*CARE), 1)).alias("care_items"),
+            F.count("*").alias("fee_items"),
+        )
+    )
+    doubled = (
+        t["fee_details"]
+        .groupBy("case_id", "fee_date", "item_code")
+        .count()
+        .filter("count > 1")
+        .groupBy("case_id")
+        .agg(F.count("*").alias("duplicate_items"))
+    )
+    persons = t["insured_persons"].select("person_key", "death_date")
+    checks = (
+        t["face_checks"]
+        .filter((F.col("subject_type") == "person") & F.col("matched"))
+        .select(
+            F.col("subject_id").alias("person_key"),
+            F.col("institution_code").alias("hospital_code"),
+            F.to_date("check_time").alias("check_day"),
+        )
+        .distinct()
+    )
+    stay = cases.select(
+        "case_id", "person_key", "hospital_code", "admission_date", "discharge_date"
+    )
+    checked = (
+        stay.join(checks, ["person_key", "hospital_code"])
+        .filter(F.col("check_day").between(F.col("admission_date"), F.col("discharge_date")))
+        .select("case_id")
+        .distinct()
+        .withColumn("face_checked", F.lit(1))
+    )
+    sales = t["outpatient_pharmacy"].select("person_key", F.to_date("txn_time").alias("sale_day"))
+    shopping = (
+        stay.join(sales, "person_key")
+        .filter(
+            (F.col("sale_day") > F.col("admission_date"))
+            & (F.col("sale_day") < F.col("discharge_date"))
+        )
+        .groupBy("case_id")
+        .agg(F.count("*").alias("pharmacy_during_stay"))
+    )
+    together = d.groupBy("hospital_code", "admission_date").agg(
+        F.count("*").alias("admitted_that_day")
+    )
+    levels = t["institutions"].select(F.col("institution_code").alias("hospital_code"), "level")
+    los = F.greatest(F.datediff("discharge_date", "admission_date"), F.lit(1))
+    out = (
+        cases.join(by_dx, "principal_dx", "left")
+        .join(by_cat, "category", "left")
+        .join(fees, "case_id", "left")
+        .join(doubled, "case_id", "left")
+        .join(persons, "person_key", "left")
+        .join(checked, "case_id", "left")
+        .join(shopping, "case_id", "left")
+        .join(together, ["hospital_code", "admission_date"], "left")
+        .join(levels, "hospital_code", "left")
+    )
+    shares = [
+        (F.col(f"{p}_cost").cast("double") / F.greatest(cost, F.lit(0.01))).alias(f"{p}_share")
+        for p in PARTS
+    ]
+    return out.select(
+        "case_id",
+        "hospital_code",
+        "person_key",
+        "discharge_date",
+        los.cast("double").alias("los"),
+        (F.col("admission_type") == "emergency").cast("double").alias("emergency"),
+        (F.year("admission_date") - F.year("birth_date")).cast("double").alias("age"),
+        cost.alias("total_cost"),
+        *shares,
+        F.size("procedures").cast("double").alias("n_procedures"),
+        F.size("other_dx").cast("double").alias("n_other_dx"),
+        (cost / F.col("dx_avg_cost")).alias("cost_vs_dx"),
+        (F.col("dx_avg_cost") / F.col("cat_avg_cost")).alias("dx_vs_category"),
+        F.coalesce(F.col("readmit_gap"), F.lit(NO_GAP)).cast("double").alias("readmit_gap"),
+        F.coalesce(F.col("any_gap"), F.lit(NO_GAP)).cast("double").alias("any_gap"),
+        F.coalesce(F.col("admission_date") > F.col("death_date"), F.lit(False))
+        .cast("double")
+        .alias("after_death"),
+        F.col("fee_items").isNotNull().cast("double").alias("has_fees"),
+        (F.col("care_items") / los).cast("double").alias("care_per_day"),
+        F.coalesce(F.col("duplicate_items"), F.lit(0)).cast("double").alias("duplicate_items"),
+        F.coalesce(F.col("face_checked"), F.lit(0)).cast("double").alias("face_checked"),
+        F.coalesce(F.col("pharmacy_during_stay"), F.lit(0))
+        .cast("double")
+        .alias("pharmacy_during_stay"),
+        (F.col("admitted_that_day") - 1).cast("double").alias("co_admitted"),
+        F.col("level").cast("double").alias("level"),
+    )
+
+
+def _provider_year(
+    d: DataFrame,
+    by_dx: DataFrame,
+    overall: Column,
+    diagnostic: DataFrame,
+    villages: DataFrame,
+) -> DataFrame:
+    """Per hospital and discharge year, the level-free measures."""
+    cost = F.col("total_cost").cast("double")
+    los = F.datediff("discharge_date", "admission_date")
+    tests = F.size(F.filter("procedures", lambda p: F.array_contains(F.col("_diag"), p)))
+    rows = (
+        d.join(by_dx, "principal_dx", "left")
+        .crossJoin(diagnostic)
+        .withColumn("weight", F.col("dx_avg_cost") / overall)
+        .withColumn("tests", tests)
+        .withColumn(
+            "diag_only", (F.size("procedures") > 0) & (F.col("tests") == F.size("procedures"))
+        )
+        .withColumn("year", F.year("discharge_date"))
+    )
+    base = rows.groupBy("hospital_code", "year").agg(
+        F.count("*").cast("double").alias("cases"),
+        F.avg((los <= 2).cast("double")).alias("short_stay_share"),
+        F.avg((cost < 0.5 * F.col("dx_avg_cost")).cast("double")).alias("low_cost_share"),
+        F.avg(F.col("diag_only").cast("double")).alias("diagnostic_only_share"),
+        (F.sum(F.col("exams_cost").cast("double")) / F.sum(cost)).alias("exam_share"),
+        F.avg(F.col("tests").cast("double")).alias("tests_per_case"),
+        F.avg("weight").alias("cmi"),
+        (F.sum(cost) / F.sum("dx_avg_cost")).alias("cost_vs_expected"),
+    )
+    by_hospital_year = Window.partitionBy("hospital_code", "year")
+    top_dx = (
+        rows.groupBy("hospital_code", "year", "principal_dx")
+        .count()
+        .withColumn("share", F.col("count") / F.sum("count").over(by_hospital_year))
+        .groupBy("hospital_code", "year")
+        .agg(F.max("share").alias("top_dx_share"))
+    )
+    template = (
+        rows.groupBy("hospital_code", "year", "principal_dx", "total_cost")
+        .count()
+        .withColumn("share", F.col("count") / F.sum("count").over(by_hospital_year))
+        .groupBy("hospital_code", "year")
+        .agg(F.max("share").alias("template_share"))
+    )
+    village = (
+        rows.join(villages, "person_key", "left")
+        .groupBy("hospital_code", "year", "village")
+        .count()
+        .withColumn("share", F.col("count") / F.sum("count").over(by_hospital_year))
+        .groupBy("hospital_code", "year")
+        .agg(F.max("share").alias("top_village_share"))
+    )
+    return (
+        base.join(top_dx, ["hospital_code", "year"])
+        .join(template, ["hospital_code", "year"])
+        .join(village, ["hospital_code", "year"])
+    )
+
+
+def provider_features(tables: dict[str, DataFrame], year: int) -> DataFrame:
+    """One row per hospital with discharges in ``year``: ``hospital_code``, ``year`` and
+    the :data:`PROVIDER_FEATURES`, from data up to the end of ``year``."""
+    end = date(year, 12, 31)
+    t = up_to(tables, end)
+    d = t["discharges"].filter(F.year("discharge_date") >= year - 1)
+    by_dx, _ = _dx_costs(t["discharges"])
+    overall = F.lit(
+        t["discharges"].agg(F.avg(F.col("total_cost").cast("double"))).first()[0] or 1.0
+    )
+    diagnostic = (
+        t["procedure_classes"]
+        .filter(F.col("class") == "D")
+        .agg(F.collect_set("code").alias("_diag"))
+    )
+    villages = t["insured_persons"].select("person_key", "village")
+    per_year = _provider_year(d, by_dx, overall, diagnostic, villages)
+    now = per_year.filter(F.col("year") == year)
+    before = per_year.filter(F.col("year") == year - 1).select(
+        "hospital_code",
+        F.col("cases").alias("cases_before"),
+        F.col("exam_share").alias("exam_share_before"),
+        F.col("cmi").alias("cmi_before"),
+    )
+    levels = t["institutions"].select(
+        F.col("institution_code").alias("hospital_code"), F.col("level").cast("double")
+    )
+    peers = Window.partitionBy("level")
+    return (
+        now.join(before, "hospital_code", "left")
+        .join(levels, "hospital_code", "left")
+        .select(
+            "hospital_code",
+            "year",
+            "level",
+            "cases",
+            (F.col("cases") / F.col("cases_before")).alias("cases_growth"),
+            "short_stay_share",
+            "low_cost_share",
+            "diagnostic_only_share",
+            "exam_share",
+            (F.col("exam_share") / F.avg("exam_share").over(peers)).alias("exam_share_vs_peers"),
+            (F.col("exam_share") / F.col("exam_share_before")).alias("exam_share_growth"),
+            "tests_per_case",
+            "cmi",
+            (F.col("cmi") / F.avg("cmi").over(peers)).alias("cmi_vs_peers"),
+            (F.col("cmi") / F.col("cmi_before")).alias("cmi_growth"),
+            "cost_vs_expected",
+            "top_dx_share",
+            "template_share",
+            "top_village_share",
+        )
+    )

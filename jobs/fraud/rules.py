@@ -1,0 +1,139 @@
+"""The rule base: one YAML file per rule in ``jobs/fraud/rules/``, run over silver.
+
+A rule file names its ``id``, ``pattern`` (SPEC 6), ``entity_type``, ``severity``,
+the ``legal_basis`` (the article of 《医疗保障基金使用监督管理条例》 it enforces),
+a ``description`` for the inspector, the silver tables it ``reads`` and its
+``logic``: Spark SQL that returns ``entity_id`` and ``evidence`` (a sentence
+saying why this entity was hit). In the SQL, ``{table}`` is a silver table and
+``{start}``/``{end}`` the first and last day of the period looked at. A rule sees
+no data after ``{end}``. Adding a rule is adding a file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from functools import reduce
+from pathlib import Path
+
+import yaml
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+RULES_DIR = Path(__file__).with_name("rules")
+ENTITY_TYPES = ("case", "person", "provider", "doctor")
+SEVERITIES = ("low", "medium", "high")
+PATTERNS = (
+    "SPLIT_ADMISSION",
+    "GHOST_BED",
+    "LOW_STANDARD_ADMISSION",
+    "UPCODING",
+    "FICTITIOUS_SERVICE",
+    "IDENTITY_FRAUD",
+    "DRUG_RESALE",
+    "DUPLICATE_BILLING",
+    "OVER_TESTING",
+    "SHADOW_DOCTOR",
+    "GANG",
+    "DUPLICATE_ENROLMENT",
+)
+REQUIRED = (
+    "id",
+    "name",
+    "pattern",
+    "entity_type",
+    "severity",
+    "legal_basis",
+    "description",
+    "reads",
+    "logic",
+)
+HITS_SCHEMA = (
+    "rule_id string, pattern string, entity_type string, entity_id string, "
+    "severity string, evidence string"
+)
+
+
+class RuleError(ValueError):
+    """A rule file that cannot be run: the file and what is wrong are in the message."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    pattern: str
+    entity_type: str
+    severity: str
+    legal_basis: str
+    description: str
+    reads: tuple[str, ...]
+    logic: str
+    path: Path
+
+    def hits(self, spark: SparkSession, tables: dict[str, DataFrame], start: date, end: date):
+        """The entities this rule hits in [start, end], in the HITS_SCHEMA columns."""
+        frames = {name: tables[name] for name in self.reads}
+        found = spark.sql(self.logic, start=start.isoformat(), end=end.isoformat(), **frames)
+        return found.select(
+            F.lit(self.id).alias("rule_id"),
+            F.lit(self.pattern).alias("pattern"),
+            F.lit(self.entity_type).alias("entity_type"),
+            F.col("entity_id").cast("string"),
+            F.lit(self.severity).alias("severity"),
+            F.col("evidence").cast("string"),
+        ).filter(F.col("entity_id").isNotNull())
+
+
+def parse_rule(path: Path) -> Rule:
+    """One rule file, checked: every field present and each value from its vocabulary."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise RuleError(f"{path.name}: not valid YAML: {error}") from error
+    if not isinstance(raw, dict):
+        raise RuleError(f"{path.name}: a rule file is a mapping of fields")
+    missing = [k for k in REQUIRED if not raw.get(k)]
+    if missing:
+        raise RuleError(f"{path.name}: missing {', '.join(missing)}")
+    for key, allowed in (
+        ("pattern", PATTERNS),
+        ("entity_type", ENTITY_TYPES),
+        ("severity", SEVERITIES),
+    ):
+        if raw[key] not in allowed:
+            raise RuleError(f"{path.name}: {key} {raw[key]!r} is not one of {', '.join(allowed)}")
+    reads = tuple(raw["reads"])
+    named = set(re.findall(r"\{(\w+)\}", raw["logic"])) - {"start", "end"}
+    if named != set(reads):
+        raise RuleError(
+            f"{path.name}: the logic uses tables {sorted(named)} but reads lists {sorted(reads)}"
+        )
+    return Rule(**{k: raw[k] for k in REQUIRED if k != "reads"}, reads=reads, path=path)
+
+
+def load_rules(folder: Path = RULES_DIR) -> list[Rule]:
+    """Every ``*.yaml`` rule in ``folder``, by id; ids must be unique."""
+    rules = sorted((parse_rule(p) for p in folder.glob("*.yaml")), key=lambda r: r.id)
+    ids = [r.id for r in rules]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise RuleError(f"rule ids used twice: {', '.join(twice)}")
+    return rules
+
+
+def run_rules(
+    spark: SparkSession,
+    rules: list[Rule],
+    tables: dict[str, DataFrame],
+    start: date,
+    end: date,
+) -> DataFrame:
+    """Every rule's hits in one frame (one row per rule and entity)."""
+    missing = sorted({t for r in rules for t in r.reads} - set(tables))
+    if missing:
+        raise RuleError(f"rules read tables that were not given: {', '.join(missing)}")
+    if not rules:
+        return spark.createDataFrame([], HITS_SCHEMA)
+    return reduce(DataFrame.unionByName, [r.hits(spark, tables, start, end) for r in rules])

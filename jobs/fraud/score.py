@@ -1,0 +1,242 @@
+"""``diplake fraud score``: rules and champion models over a year, to ``gold/fraud_alerts``.
+
+* The rule base runs over the two years up to the end of ``--year`` (the look-back
+  of an inspection); every hit is an alert, with the rule's evidence and legal basis.
+* The champion models (``models:/dip_fraud_<level>@champion``) score every case
+  discharged in the year and every hospital, through ``mlflow.pyfunc.spark_udf``;
+  all scores go to ``gold/fraud_scores``, and the top ``--case-budget`` cases and
+  ``--provider-budget`` hospitals become alerts whose reasons name their strongest
+  features. A model alert's pattern is the one its strongest feature speaks to.
+
+An alert is identified by year, entity and pattern (``alert_id``), and the run by
+its inputs (``run_id``: the Delta versions read, the model versions, the rules), so
+scoring the same inputs again rewrites the same rows: a rerun changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import UTC, date, datetime
+
+import mlflow
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from jobs import lake
+from jobs.config import Config
+from jobs.fraud import features, models, rules, train
+
+log = logging.getLogger(__name__)
+LOOKBACK_YEARS = 2
+SEVERITY_SCORE = {"high": 1.0, "medium": 0.9, "low": 0.8}
+ALERTS_SCHEMA = (
+    "alert_id string, entity_type string, entity_id string, pattern string, score double, "
+    "reasons string, source string, period int, run_id string, created_at timestamp"
+)
+SCORES_SCHEMA = (
+    "period int, entity_type string, entity_id string, score double, model_version string"
+)
+
+
+class ScoringError(RuntimeError):
+    """Scoring cannot start: no champion model, or no data for the year."""
+
+
+def rule_alerts(hits: pd.DataFrame, rule_base: list[rules.Rule]) -> pd.DataFrame:
+    """One alert per entity and pattern from rule hits; several rules' evidence joined."""
+    basis = {r.id: r for r in rule_base}
+    if hits.empty:
+        return pd.DataFrame(columns=["entity_type", "entity_id", "pattern", "score", "reasons"])
+    hits = hits.assign(
+        text=[
+            f"{h.rule_id} {basis[h.rule_id].name}: {h.evidence} [{basis[h.rule_id].legal_basis}]"
+            for h in hits.itertuples()
+        ],
+        score=hits.severity.map(SEVERITY_SCORE),
+    )
+    grouped = hits.sort_values("rule_id").groupby(["entity_type", "entity_id", "pattern"])
+    return grouped.agg(score=("score", "max"), reasons=("text", "; ".join)).reset_index()
+
+
+def model_alerts(
+    level: str, top: pd.DataFrame, strongest: list[list[tuple[str, float]]], version: str
+) -> pd.DataFrame:
+    """Alerts for the top-scored entities: pattern and reasons from their strongest features."""
+    described = features.CASE_FEATURES if level == "case" else features.PROVIDER_FEATURES
+    rows = []
+    for (_, row), found in zip(top.iterrows(), strongest, strict=True):
+        pattern = described[found[0][0]][0] if found else "UNSPECIFIED"
+        because = ", ".join(f"{described[n][1]} = {row[n]:.3g}" for n, _ in found)
+        rows.append(
+            {
+                "entity_type": level,
+                "entity_id": row["entity_id"],
+                "pattern": pattern,
+                "score": float(row["score"]),
+                "reasons": f"model {train.model_name(level)} v{version} score "
+                f"{row['score']:.3f}; strongest: {because}",
+            }
+        )
+    return pd.DataFrame(rows, columns=["entity_type", "entity_id", "pattern", "score", "reasons"])
+
+
+def merge_alerts(rule_rows: pd.DataFrame, model_rows: pd.DataFrame) -> pd.DataFrame:
+    """Rule and model alerts on the same entity and pattern become one, with both reasons."""
+    both = pd.concat(
+        [rule_rows.assign(source="rule"), model_rows.assign(source="model")], ignore_index=True
+    )
+    if both.empty:
+        return both.assign(source=pd.Series(dtype=str))
+    grouped = both.groupby(["entity_type", "entity_id", "pattern"], sort=True)
+    return grouped.agg(
+        score=("score", "max"),
+        reasons=("reasons", " | ".join),
+        source=("source", lambda s: "+".join(sorted(set(s)))),
+    ).reset_index()
+
+
+def alert_id(period: int, entity_type: str, entity_id: str, pattern: str) -> str:
+    text = f"{period}|{entity_type}|{entity_id}|{pattern}"
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+def _champion(client, level: str) -> tuple[str, str]:
+    name = train.model_name(level)
+    try:
+        version = client.get_model_version_by_alias(name, models.CHAMPION)
+    except mlflow.exceptions.MlflowException as error:
+        raise ScoringError(
+            f"no {models.CHAMPION} for {name}: run `diplake fraud train` first"
+        ) from error
+    return f"models:/{name}@{models.CHAMPION}", str(version.version)
+
+
+def _score(spark: SparkSession, frame: DataFrame, uri: str, columns: list[str]) -> DataFrame:
+    udf = mlflow.pyfunc.spark_udf(spark, uri, result_type="double", env_manager="local")
+    return frame.withColumn("score", udf(F.struct(*[F.col(c) for c in columns])))
+
+
+def _top(scored: DataFrame, id_column: str, columns: list[str], k: int) -> pd.DataFrame:
+    top = scored.orderBy(F.col("score").desc(), F.col(id_column)).limit(k)
+    return top.select(F.col(id_column).alias("entity_id"), "score", *columns).toPandas()
+
+
+def run(
+    spark: SparkSession,
+    cfg: Config,
+    year: int,
+    case_budget: int = train.TOP_K["case"],
+    provider_budget: int = train.TOP_K["provider"],
+) -> dict:
+    reads = lake.PinnedReads(spark, cfg)
+    tables = train.silver_tables(reads)
+    client = train.use_tracking(cfg)
+    rule_base = rules.load_rules()
+    start, end = date(year - LOOKBACK_YEARS + 1, 1, 1), date(year, 12, 31)
+    hits = rules.run_rules(spark, rule_base, features.up_to(tables, end), start, end).toPandas()
+    log.info("rules: %d hits", len(hits))
+
+    levels = {
+        "case": (
+            features.case_features(tables, date(year, 1, 1), end),
+            "case_id",
+            list(features.CASE_FEATURES),
+            case_budget,
+        ),
+        "provider": (
+            features.provider_features(tables, year),
+            "hospital_code",
+            list(features.PROVIDER_FEATURES),
+            provider_budget,
+        ),
+    }
+    versions, scores, alerts = {}, [], [rule_alerts(hits, rule_base)]
+    for level, (frame, id_column, columns, k) in levels.items():
+        uri, version = _champion(client, level)
+        versions[level] = version
+        scored = _score(spark, frame, uri, columns).cache()
+        scores.append(
+            scored.select(
+                F.lit(year).alias("period"),
+                F.lit(level).alias("entity_type"),
+                F.col(id_column).alias("entity_id"),
+                "score",
+                F.lit(version).alias("model_version"),
+            )
+        )
+        top = _top(scored, id_column, columns, k)
+        booster = mlflow.lightgbm.load_model(uri)
+        strongest = models.strongest_features(booster, top[columns]) if len(top) else []
+        alerts.append(model_alerts(level, top, strongest, version))
+        log.info("%s: scored with %s v%s, top %d alerted", level, uri, version, len(top))
+
+    fingerprint = json.dumps(
+        {"inputs": reads.versions, "models": versions, "rules": [r.id for r in rule_base]},
+        sort_keys=True,
+    )
+    run_id = f"fraud-{year}-{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"
+    merged = merge_alerts(alerts[0], pd.concat(alerts[1:], ignore_index=True))
+    written = _write(spark, cfg, year, run_id, merged, scores)
+    return {
+        "run_id": run_id,
+        "year": year,
+        "rule_hits": len(hits),
+        "alerts": written,
+        "models": versions,
+        "by_pattern": merged.groupby(["entity_type", "pattern"]).size().to_dict()
+        if len(merged)
+        else {},
+    }
+
+
+def _write(
+    spark: SparkSession,
+    cfg: Config,
+    year: int,
+    run_id: str,
+    merged: pd.DataFrame,
+    scores: list[DataFrame],
+) -> int:
+    """Replace the year's alerts and scores; an alert already there keeps its created_at."""
+    alerts_path = lake.table_path(cfg, "gold", "fraud_alerts")
+    now = datetime.now(UTC).replace(tzinfo=None)
+    created = {}
+    if lake.is_table(spark, alerts_path):
+        created = {
+            r.alert_id: r.created_at
+            for r in lake.read_version(spark, alerts_path)
+            .filter(F.col("period") == year)
+            .select("alert_id", "created_at")
+            .collect()
+        }
+    rows = [
+        (
+            (aid := alert_id(year, a.entity_type, a.entity_id, a.pattern)),
+            a.entity_type,
+            str(a.entity_id),
+            a.pattern,
+            float(a.score),
+            a.reasons,
+            a.source,
+            year,
+            run_id,
+            created.get(aid, now),
+        )
+        for a in merged.itertuples()
+    ]
+    frame = spark.createDataFrame(rows, ALERTS_SCHEMA)
+    lake.replace_where(spark, frame, alerts_path, f"period = {year}", partition_by=["period"])
+    all_scores = scores[0]
+    for more in scores[1:]:
+        all_scores = all_scores.unionByName(more)
+    lake.replace_where(
+        spark,
+        all_scores,
+        lake.table_path(cfg, "gold", "fraud_scores"),
+        f"period = {year}",
+        partition_by=["period"],
+    )
+    return len(rows)

@@ -1,0 +1,147 @@
+"""Fraud features: hand-checked values, and the leakage guard (nothing after the cutoff)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import pytest
+
+from jobs.fraud import features
+
+DISCHARGES = (
+    "case_id string, hospital_code string, person_key string, birth_date date, "
+    "admission_date date, discharge_date date, admission_type string, principal_dx string, "
+    "other_dx array<string>, procedures array<string>, doctor_id string, "
+    + ", ".join(f"{p}_cost decimal(18,2)" for p in features.PARTS)
+    + ", total_cost decimal(18,2)"
+)
+
+
+def case(cid, person, admitted, discharged, dx="K35.8", hospital="H1", exams="10.00", total="100.00"):
+    rest = Decimal(total) - Decimal(exams)
+    parts = [rest, Decimal("0"), Decimal(exams), Decimal("0"), Decimal("0"), Decimal("0"), Decimal("0")]
+    return (
+        cid,
+        hospital,
+        person,
+        date(1970, 1, 1),
+        date.fromisoformat(admitted),
+        date.fromisoformat(discharged),
+        "elective",
+        dx,
+        [],
+        ["88.38"],
+        "D1",
+        *parts,
+        Decimal(total),
+    )
+
+
+def tables(spark, cases, fees=(), checks=(), sales=()):
+    return {
+        "discharges": spark.createDataFrame(cases, DISCHARGES),
+        "fee_details": spark.createDataFrame(
+            list(fees), "case_id string, fee_date date, item_code string, category string"
+        ),
+        "face_checks": spark.createDataFrame(
+            list(checks),
+            "subject_type string, subject_id string, institution_code string, "
+            "check_time timestamp, matched boolean",
+        ),
+        "outpatient_pharmacy": spark.createDataFrame(
+            list(sales), "person_key string, txn_time timestamp"
+        ),
+        "insured_persons": spark.createDataFrame(
+            [("p1", None, "V1"), ("p2", date(2025, 1, 1), "V2")],
+            "person_key string, death_date date, village string",
+        ),
+        "institutions": spark.createDataFrame(
+            [("H1", 2), ("H2", 2)], "institution_code string, level int"
+        ),
+        "procedure_classes": spark.createDataFrame(
+            [("88.38", "D"), ("47.09", "S")], "code string, class string"
+        ),
+    }
+
+
+BASE = [
+    case("A0", "p1", "2024-01-02", "2024-01-06"),
+    case("A1", "p1", "2024-01-10", "2024-01-14", dx="K35.3"),
+    case("B1", "p2", "2025-02-01", "2025-02-05", hospital="H2", total="300.00"),
+]
+FEES = [
+    ("A1", date(2024, 1, 11), "1102", "bed"),
+    ("A1", date(2024, 1, 11), "1202", "nursing"),
+    ("A1", date(2024, 1, 12), "1202", "nursing"),
+    ("A1", date(2024, 1, 12), "1202", "nursing"),
+]
+
+
+def test_case_features_by_hand(spark):
+    got = {
+        r.case_id: r
+        for r in features.case_features(
+            tables(
+                spark,
+                BASE,
+                FEES,
+                checks=[("person", "p1", "H1", datetime(2024, 1, 10, 9), True)],
+                sales=[("p1", datetime(2024, 1, 12, 11))],
+            ),
+            date(2024, 1, 1),
+            date(2024, 12, 31),
+        ).collect()
+    }
+    a1 = got["A1"]
+    assert set(got) == {"A0", "A1"}  # B1 is discharged after the period
+    assert a1.los == 4.0
+    assert a1.readmit_gap == 4.0  # K35 again, 4 days after A0's discharge
+    assert got["A0"].readmit_gap == features.NO_GAP
+    assert a1.care_per_day == 3 / 4  # three nursing items over four days
+    assert a1.duplicate_items == 1.0  # nursing 1202 twice on the 12th
+    assert a1.face_checked == 1.0 and got["A0"].face_checked == 0.0
+    assert a1.pharmacy_during_stay == 1.0
+    assert a1.exams_share == pytest.approx(0.1)
+    assert a1.after_death == 0.0
+
+
+def test_case_features_ignore_everything_after_the_cutoff(spark):
+    end = date(2024, 12, 31)
+    before = features.case_features(tables(spark, BASE, FEES), date(2024, 1, 1), end)
+    later = [
+        *BASE,
+        case("A2", "p1", "2025-01-01", "2025-01-03"),  # a later stay of the same person
+        case("C1", "p3", "2025-03-01", "2025-03-04", dx="K35.8", total="9000.00"),
+    ]
+    later_fees = [*FEES, ("A1", date(2025, 1, 2), "1202", "nursing")]
+    after = features.case_features(
+        tables(
+            spark,
+            later,
+            later_fees,
+            checks=[("person", "p1", "H1", datetime(2025, 1, 1, 9), True)],
+            sales=[("p1", datetime(2025, 1, 2, 9))],
+        ),
+        date(2024, 1, 1),
+        end,
+    )
+    assert sorted(before.collect()) == sorted(after.collect())
+
+
+def test_provider_features_ignore_the_following_year(spark):
+    before = features.provider_features(tables(spark, BASE, FEES), 2024)
+    more = [*BASE, *[case(f"X{i}", f"q{i}", "2025-05-01", "2025-05-03", hospital="H1") for i in range(5)]]
+    after = features.provider_features(tables(spark, more, FEES), 2024)
+    assert sorted(before.collect()) == sorted(after.collect())
+
+
+def test_provider_features_by_hand(spark):
+    rows = features.provider_features(tables(spark, BASE, FEES), 2024).collect()
+    assert [r.hospital_code for r in rows] == ["H1"]
+    h1 = rows[0]
+    assert h1.cases == 2.0
+    assert h1.diagnostic_only_share == 1.0  # 88.38 is diagnostic
+    assert h1.exam_share == pytest.approx(0.1)
+    assert h1.template_share == 0.5  # two stays, different diagnoses
+    assert h1.top_village_share == 1.0  # both stays of p1, village V1

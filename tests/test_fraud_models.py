@@ -1,0 +1,93 @@
+"""The model helpers: champion/challenger, metrics by hand, folds that keep groups apart."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from jobs.fraud import models
+
+
+@pytest.mark.parametrize(
+    ("challenger", "champion", "moves"),
+    [
+        (0.61, None, True),  # no champion yet
+        (0.61, 0.60, True),  # strictly better
+        (0.60, 0.60, False),  # a tie keeps the champion
+        (0.59, 0.60, False),
+        (math.nan, None, False),  # nothing to judge by: never promoted
+        (0.10, math.nan, True),  # a champion without a metric loses to any real one
+    ],
+)
+def test_the_champion_moves_only_to_a_strictly_better_metric(challenger, champion, moves):
+    assert models.should_promote(challenger, champion) is moves
+
+
+def test_precision_at_k_by_hand():
+    y = [1, 0, 1, 0, 0]
+    scores = [0.9, 0.8, 0.7, 0.1, 0.95]
+    # top 3 by score: 0.95 (0), 0.9 (1), 0.8 (0) -> 1 of 3
+    assert models.precision_at_k(y, scores, 3) == pytest.approx(1 / 3)
+    assert models.precision_at_k(y, scores, 1) == 0.0
+
+
+def test_ranking_metrics_by_hand():
+    # positives score 0.8 and 0.4, negatives 0.6 and 0.2: of the 4 pairs, 3 are ordered right
+    m = models.ranking_metrics([1, 0, 1, 0], [0.8, 0.6, 0.4, 0.2], 2, "v")
+    assert m["v_roc_auc"] == pytest.approx(0.75)
+    # average precision: at recall 1/2 precision 1, at recall 1 precision 2/3
+    assert m["v_pr_auc"] == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
+    assert m["v_precision_at_2"] == 0.5
+    assert m["v_positives"] == 2 and m["v_rows"] == 4
+
+
+def test_ranking_metrics_without_positives_are_nan_not_an_error():
+    m = models.ranking_metrics([0, 0, 0], [0.3, 0.2, 0.1], 2, "v")
+    assert math.isnan(m["v_roc_auc"]) and math.isnan(m["v_pr_auc"])
+
+
+def test_metrics_at_or_above_0_99_are_flagged():
+    assert models.too_good({"a_roc_auc": 0.99, "b_pr_auc": 0.5, "c_precision_at_5": 1.0}) == [
+        "a_roc_auc"
+    ]
+
+
+def test_positive_weight_is_negatives_per_positive():
+    assert models.positive_weight([1, 0, 0, 0, 1, 0]) == 2.0
+    assert models.positive_weight([0, 0]) == 1.0
+
+
+def test_grouped_folds_keep_every_group_in_one_fold_and_spread_positives():
+    groups = pd.Series([f"h{i // 3}" for i in range(60)])  # 20 groups of 3 rows
+    labels = pd.Series([1 if i // 3 < 5 else 0 for i in range(60)])  # 5 positive groups
+    folds = models.grouped_folds(groups, labels, 5)
+    frame = pd.DataFrame({"g": groups, "f": folds, "y": labels})
+    assert (frame.groupby("g").f.nunique() == 1).all()
+    positives_per_fold = frame[frame.y == 1].groupby("f").g.nunique()
+    assert sorted(positives_per_fold.tolist()) == [1, 1, 1, 1, 1]
+
+
+def test_out_of_fold_scores_come_from_models_that_never_saw_the_group():
+    rng = np.random.default_rng(1)
+    groups = pd.Series([f"h{i}" for i in range(40)])
+    x = pd.DataFrame({"signal": rng.normal(size=40), "noise": rng.normal(size=40)})
+    y = pd.Series((x.signal > 0.8).astype(int))
+    params = models.Params(num_leaves=3, num_boost_round=20, min_data_in_leaf=3)
+    scores = models.out_of_fold(x, y, groups, x, groups, params, k=4)
+    assert not np.isnan(scores).any()
+    # Each row's score differs from the all-data model's: its own label was held out.
+    full = models.fit(x, y, params).predict(x)
+    assert not np.allclose(scores, full)
+
+
+def test_strongest_features_name_the_feature_that_drives_the_score():
+    rng = np.random.default_rng(2)
+    x = pd.DataFrame({"signal": rng.normal(size=400), "noise": rng.normal(size=400)})
+    y = pd.Series((x.signal > 1.0).astype(int))
+    booster = models.fit(x, y, models.Params(num_boost_round=50, min_data_in_leaf=5))
+    top = x[x.signal > 2.0].head(3)
+    for found in models.strongest_features(booster, top, n=1):
+        assert found[0][0] == "signal"
