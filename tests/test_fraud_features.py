@@ -18,9 +18,19 @@ DISCHARGES = (
 )
 
 
-def case(cid, person, admitted, discharged, dx="K35.8", hospital="H1", exams="10.00", total="100.00"):
+def case(
+    cid, person, admitted, discharged, dx="K35.8", hospital="H1", exams="10.00", total="100.00"
+):
     rest = Decimal(total) - Decimal(exams)
-    parts = [rest, Decimal("0"), Decimal(exams), Decimal("0"), Decimal("0"), Decimal("0"), Decimal("0")]
+    parts = [
+        rest,
+        Decimal("0"),
+        Decimal(exams),
+        Decimal("0"),
+        Decimal("0"),
+        Decimal("0"),
+        Decimal("0"),
+    ]
     return (
         cid,
         hospital,
@@ -131,7 +141,10 @@ def test_case_features_ignore_everything_after_the_cutoff(spark):
 
 def test_provider_features_ignore_the_following_year(spark):
     before = features.provider_features(tables(spark, BASE, FEES), 2024)
-    more = [*BASE, *[case(f"X{i}", f"q{i}", "2025-05-01", "2025-05-03", hospital="H1") for i in range(5)]]
+    more = [
+        *BASE,
+        *[case(f"X{i}", f"q{i}", "2025-05-01", "2025-05-03", hospital="H1") for i in range(5)],
+    ]
     after = features.provider_features(tables(spark, more, FEES), 2024)
     assert sorted(before.collect()) == sorted(after.collect())
 

@@ -18,7 +18,8 @@ from jobs.fraud import models
         (0.61, 0.60, True),  # strictly better
         (0.60, 0.60, False),  # a tie keeps the champion
         (0.59, 0.60, False),
-        (math.nan, None, False),  # nothing to judge by: never promoted
+        (math.nan, None, True),  # the first model takes the alias, judged or not
+        (math.nan, 0.60, False),  # later, a challenger without a metric never wins
         (0.10, math.nan, True),  # a champion without a metric loses to any real one
     ],
 )

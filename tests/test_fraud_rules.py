@@ -21,8 +21,14 @@ DISCHARGES = (
 )
 PERSONS = "person_key string, enrol_start date, enrol_end date, death_date date"
 FEES = "case_id string, fee_date date, item_code string, category string"
-CHECKS = "subject_type string, subject_id string, institution_code string, check_time timestamp, matched boolean"
-SALES = "record_id string, person_key string, institution_code string, txn_time timestamp, trace_code string"
+CHECKS = (
+    "subject_type string, subject_id string, institution_code string, "
+    "check_time timestamp, matched boolean"
+)
+SALES = (
+    "record_id string, person_key string, institution_code string, "
+    "txn_time timestamp, trace_code string"
+)
 DOCTORS = "doctor_id string, institution_code string, second_site string, deregistered_on date"
 EXTERNAL = "person_key string, region_code string, enrol_start date, enrol_end date"
 INSTITUTIONS = "institution_code string, district string"
@@ -32,7 +38,9 @@ def d(text: str) -> date:
     return date.fromisoformat(text)
 
 
-def stay(case, person, admitted, discharged, dx="K35.8", hospital="H1", kind="elective", doctor="D1"):
+def stay(
+    case, person, admitted, discharged, dx="K35.8", hospital="H1", kind="elective", doctor="D1"
+):
     return (case, hospital, person, d(admitted), d(discharged), kind, dx, doctor)
 
 
@@ -101,14 +109,15 @@ def test_a_trace_code_sold_twice_flags_its_buyers_not_a_chronic_patient(spark, r
         ("3", "chronic", "P1", t, "821"),
         ("4", "chronic", "P1", t.replace(month=5), "822"),
     ]
-    found = hits(
-        spark, rule_base["trace_code_sold_twice"], outpatient_pharmacy=(sales, SALES)
-    )
+    found = hits(spark, rule_base["trace_code_sold_twice"], outpatient_pharmacy=(sales, SALES))
     assert found == {"reseller"}
 
 
 def test_one_item_twice_a_day_is_duplicate_billing_two_items_are_not(spark, rule_base):
-    cases = [stay("A1", "p1", "2025-03-01", "2025-03-05"), stay("B1", "p2", "2025-03-01", "2025-03-05")]
+    cases = [
+        stay("A1", "p1", "2025-03-01", "2025-03-05"),
+        stay("B1", "p2", "2025-03-01", "2025-03-05"),
+    ]
     fees = [
         ("A1", d("2025-03-02"), "31010001", "treatment"),
         ("A1", d("2025-03-02"), "31010001", "treatment"),
@@ -150,10 +159,22 @@ def test_a_stay_with_only_bed_fees_and_no_check_is_a_ghost_bed(spark, rule_base)
 
 def test_billing_outside_the_registration_or_after_leaving_is_a_shadow_doctor(spark, rule_base):
     cases = [
-        *[stay(f"L{i}", f"p{i}", "2025-03-01", "2025-03-04", hospital="H9", doctor="lent") for i in range(3)],
-        *[stay(f"M{i}", f"q{i}", "2025-03-01", "2025-03-04", hospital="H2", doctor="multi") for i in range(3)],
-        *[stay(f"G{i}", f"r{i}", "2025-03-01", "2025-03-04", hospital="H1", doctor="gone") for i in range(3)],
-        *[stay(f"T{i}", f"s{i}", "2025-03-01", "2025-03-04", hospital="H9", doctor="twice") for i in range(2)],
+        *[
+            stay(f"L{i}", f"p{i}", "2025-03-01", "2025-03-04", hospital="H9", doctor="lent")
+            for i in range(3)
+        ],
+        *[
+            stay(f"M{i}", f"q{i}", "2025-03-01", "2025-03-04", hospital="H2", doctor="multi")
+            for i in range(3)
+        ],
+        *[
+            stay(f"G{i}", f"r{i}", "2025-03-01", "2025-03-04", hospital="H1", doctor="gone")
+            for i in range(3)
+        ],
+        *[
+            stay(f"T{i}", f"s{i}", "2025-03-01", "2025-03-04", hospital="H9", doctor="twice")
+            for i in range(2)
+        ],
     ]
     doctors = [
         ("lent", "H1", None, None),

@@ -150,12 +150,16 @@ def too_good(metrics: dict) -> list[str]:
 def should_promote(challenger: float, champion: float | None) -> bool:
     """The champion alias moves only to a strictly better validation metric.
 
-    No champion yet: any challenger with a real metric takes the alias. A NaN
-    metric (no positives to judge by) never wins.
+    No champion yet (``champion`` None): the first model takes the alias, so that
+    scoring can start; its run says whether it could be judged. Afterwards a
+    challenger without a metric (no positives to judge by) never wins, and one
+    with a metric beats a champion that had none.
     """
+    if champion is None:
+        return True
     if challenger is None or math.isnan(challenger):
         return False
-    if champion is None or math.isnan(champion):
+    if math.isnan(champion):
         return True
     return challenger > champion
 

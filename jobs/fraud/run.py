@@ -47,9 +47,11 @@ def command(cfg: Config, args: argparse.Namespace) -> int:
 
         print(rules_table().to_string(index=False))
         return 0
+    from jobs import quality
     from jobs.spark import get_spark
 
-    spark = get_spark(cfg, f"dip-lake fraud {args.action}")
+    preload = quality.PRELOAD if args.action == "score" else ()  # the alerts' suite
+    spark = get_spark(cfg, f"dip-lake fraud {args.action}", preload=preload)
     if args.action == "train":
         from jobs.fraud import train
 

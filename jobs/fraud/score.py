@@ -25,7 +25,7 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs import lake
+from jobs import lake, quality
 from jobs.config import Config
 from jobs.fraud import features, models, rules, train
 
@@ -228,6 +228,7 @@ def _write(
         for a in merged.itertuples()
     ]
     frame = spark.createDataFrame(rows, ALERTS_SCHEMA)
+    quality.gate(frame, "gold", "fraud_alerts", cfg.quality_root)  # raises before any write
     lake.replace_where(spark, frame, alerts_path, f"period = {year}", partition_by=["period"])
     all_scores = scores[0]
     for more in scores[1:]:

@@ -201,7 +201,7 @@ def _champion_metric(client: MlflowClient, name: str) -> tuple[float | None, str
     except mlflow.exceptions.MlflowException:
         return None, None
     run = client.get_run(version.run_id)
-    return run.data.metrics.get(models.VALIDATION_METRIC), version.version
+    return run.data.metrics.get(models.VALIDATION_METRIC, math.nan), version.version
 
 
 def log_and_register(

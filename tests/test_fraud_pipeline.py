@@ -1,0 +1,136 @@
+"""Fraud end to end on a small generated city: train (MLflow), score, evaluate, rerun.
+
+A real MLflow tracking store and registry (SQLite in the test's home), real Delta
+tables, real LightGBM models scored through ``mlflow.pyfunc.spark_udf``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from pyspark.sql import functions as F
+
+from jobs import lake
+from jobs.fraud import evaluate, models, score, train
+from jobs.generate import run as generate
+from jobs.generate.knobs import preset
+from jobs.ingest import run as ingest
+
+CITY = preset("demo").replace(
+    seed=5, institutions=60, insured=12_000, discharges_per_year=1_500, mess_rate=0.01
+)
+YEAR = CITY.settlement_year
+ALERT_COLUMNS = {
+    "alert_id",
+    "entity_type",
+    "entity_id",
+    "pattern",
+    "score",
+    "reasons",
+    "run_id",
+    "created_at",
+}
+
+
+@pytest.fixture(scope="module")
+def trained(spark, tmp_path_factory):
+    from jobs import config
+
+    home = tmp_path_factory.mktemp("fraud-home")
+    landing = home / "landing"
+    generate.generate(landing, CITY, progress=False)
+    cfg = config.load({"home": str(home), "spark_master": "local[2]", "shuffle_partitions": 2})
+    mp = pytest.MonkeyPatch()
+    mp.setenv("DIPLAKE_HMAC_KEY", "test-only-key")
+    ingest.run(spark, cfg)
+    first = {s["level"]: s for s in train.run(spark, cfg, YEAR)}
+    yield cfg, landing, first
+    mp.undo()
+
+
+def test_each_level_has_an_experiment_a_registered_model_and_a_champion(trained):
+    cfg, _, first = trained
+    client = MlflowClient(cfg.mlflow_uri, cfg.mlflow_uri)
+    for level in train.LEVELS:
+        run = client.get_run(first[level]["run_id"])
+        assert client.get_experiment(run.info.experiment_id).name == f"dip-fraud-{level}"
+        assert {"year", "train_period", "num_leaves"} <= set(run.data.params)
+        assert run.data.params["train_period"] == str(YEAR - 1)
+        artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+        assert {"pr_curve.png", "feature_importance.png", train.LATER_SCORES} <= artifacts
+        assert run.inputs.dataset_inputs, "the training data is logged as the run's input"
+        champion = client.get_model_version_by_alias(train.model_name(level), models.CHAMPION)
+        assert champion.version == first[level]["version"] == "1"
+        model = client.get_model_version(train.model_name(level), "1")
+        assert model.run_id == run.info.run_id
+
+
+def test_a_challenger_no_better_than_the_champion_does_not_take_the_alias(spark, trained):
+    cfg, _, _ = trained
+    again = {s["level"]: s for s in train.run(spark, cfg, YEAR, ("case",))}
+    client = MlflowClient(cfg.mlflow_uri, cfg.mlflow_uri)
+    # The same data and seed give the same model and the same metric: a tie keeps the champion.
+    assert again["case"]["version"] == "2"
+    assert again["case"]["promoted"] is False
+    champion = client.get_model_version_by_alias(train.model_name("case"), models.CHAMPION)
+    assert champion.version == "1"
+    assert client.get_run(again["case"]["run_id"]).data.tags["promoted"] == "False"
+
+
+def test_scoring_writes_the_alert_contract_and_a_rerun_changes_nothing(spark, trained):
+    cfg, _, _ = trained
+    first = score.run(spark, cfg, YEAR, case_budget=20, provider_budget=3)
+    path = lake.table_path(cfg, "gold", "fraud_alerts")
+    alerts = lake.read_version(spark, path)
+    assert set(alerts.columns) >= ALERT_COLUMNS
+    rows = alerts.filter(F.col("period") == YEAR).toPandas()
+    assert len(rows) == first["alerts"] > 0
+    assert rows.alert_id.is_unique
+    assert set(rows.entity_type) <= {"case", "person", "provider", "doctor"}
+    model_rows = rows[rows.source.str.contains("model")]
+    assert (model_rows.entity_type == "case").sum() == 20
+    assert (model_rows.entity_type == "provider").sum() == 3
+    assert model_rows.reasons.str.contains("strongest:").all()
+    rule_rows = rows[rows.source.str.contains("rule")]
+    assert rule_rows.reasons.str.contains("条例").all()
+    second = score.run(spark, cfg, YEAR, case_budget=20, provider_budget=3)
+    assert second["run_id"] == first["run_id"]
+    again = lake.read_version(spark, path).filter(F.col("period") == YEAR).toPandas()
+    key = ["alert_id"]
+    pd.testing.assert_frame_equal(
+        rows.sort_values(key).reset_index(drop=True),
+        again.sort_values(key).reset_index(drop=True),
+    )
+
+
+def test_evaluation_reports_rule_and_model_figures(spark, trained):
+    cfg, landing, _ = trained
+    score.run(spark, cfg, YEAR, case_budget=20, provider_budget=3)
+    result = evaluate.run(spark, cfg, YEAR, landing / "_truth")
+    report = Path(result["report"]).read_text(encoding="utf-8")
+    assert "## Rules" in report and "## Models" in report
+    assert "truth_case_roc_auc" in result
+    assert any(k.startswith("rule_SPLIT_ADMISSION_case_recall") for k in result)
+
+
+def test_no_raw_id_number_or_name_reaches_mlflow(trained):
+    cfg, landing, _ = trained
+    registry = next((landing / "insured_registry").rglob("*.csv"))
+    people = pd.read_csv(registry, dtype=str)
+    secrets = set(people.id_no.dropna().head(300)) | set(people.name.dropna().head(300))
+    stored = []
+    with sqlite3.connect(cfg.mlflow_uri.removeprefix("sqlite:///")) as db:
+        for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
+            for row in db.execute(f'SELECT * FROM "{table}"'):
+                stored.append(" ".join(str(v) for v in row))
+    for path in Path(cfg.mlflow_artifacts).rglob("*"):
+        if path.is_file() and path.suffix in {".csv", ".json", ".yaml", ".txt", ".MLmodel", ""}:
+            stored.append(path.read_text(encoding="utf-8", errors="ignore"))
+    text = "\n".join(stored)
+    assert len(text) > 1000, "the scan read the store"
+    leaked = [s for s in secrets if s in text]
+    assert leaked == []
