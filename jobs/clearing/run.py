@@ -281,7 +281,7 @@ def show(spark: SparkSession, cfg: Config, year: int | None = None) -> str:
     return frame.to_string(index=False)
 
 
-def _summary(run_id: str | None, year: int, result: Clearing) -> str:
+def summary_text(run_id: str | None, year: int, result: Clearing) -> str:
     head = "DRY RUN (nothing written)" if run_id is None else f"Draft {run_id}"
     return "\n".join(
         [
@@ -319,7 +319,7 @@ def command(cfg: Config, args: argparse.Namespace) -> int:
     try:
         if args.action == "run":
             run_id, result = run(spark, cfg, args.year, args.budget, args.pv_method, args.dry_run)
-            print(_summary(run_id, args.year, result))
+            print(summary_text(run_id, args.year, result))
             if run_id:
                 print(f"Statements: {statements.folder(cfg, run_id) / 'index.html'}")
                 print(f"Publish with: diplake clearing publish --run-id {run_id}")

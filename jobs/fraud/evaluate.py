@@ -206,12 +206,32 @@ def write_report(
         _table(recall),
         "",
     ]
+    if not recall.empty:
+        _recall_chart(recall, folder / "recall_by_pattern.png")
+        lines += ["![recall of the alert list per pattern](recall_by_pattern.png)", ""]
     path = folder / "report.md"
     path.write_text("\n".join(lines), encoding="utf-8")
     (folder / "metrics.json").write_text(
         json.dumps({k: (None if _nan(v) else v) for k, v in metrics.items()}, indent=2) + "\n"
     )
     return path
+
+
+def _recall_chart(recall: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = recall.assign(label=recall.pattern + " (" + recall.entity_type + ")").sort_values(
+        "recall"
+    )
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(shown) + 1))
+    ax.barh(shown.label, shown.recall.fillna(0))
+    ax.set(xlim=(0, 1), xlabel="share of planted entities on the alert list")
+    ax.set_title("Recall of the alert list per pattern")
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
 
 
 def _table(frame: pd.DataFrame) -> str:

@@ -39,6 +39,7 @@ CASE_FEATURES: dict[str, tuple[str, str]] = {
     "face_checked": ("GHOST_BED", "identity checked at the hospital during the stay"),
     "pharmacy_during_stay": ("GHOST_BED", "pharmacy sales on the card during the stay"),
     "co_admitted": ("GANG", "others admitted with this person here on that day"),
+    "identical_stays": ("FICTITIOUS_SERVICE", "stays here with the same diagnosis and cost"),
     "level": ("LOW_STANDARD_ADMISSION", "hospital level"),
 }
 PROVIDER_FEATURES: dict[str, tuple[str, str]] = {
@@ -115,6 +116,9 @@ def case_features(tables: dict[str, DataFrame], start: date, end: date) -> DataF
         )
         .withColumn("any_gap", F.datediff("admission_date", F.lag("discharge_date").over(stays)))
     )
+    # Templated bundles: stays at one hospital with the same diagnosis and the same cost.
+    same_bundle = Window.partitionBy("hospital_code", "principal_dx", "total_cost")
+    history = history.withColumn("identical_stays", F.count("*").over(same_bundle) - 1)
     cases = history.filter(_between(F.col("discharge_date"), start, end))
     fees = (
         t["fee_details"]
@@ -210,6 +214,7 @@ def case_features(tables: dict[str, DataFrame], start: date, end: date) -> DataF
         .cast("double")
         .alias("pharmacy_during_stay"),
         (F.col("admitted_that_day") - 1).cast("double").alias("co_admitted"),
+        F.col("identical_stays").cast("double").alias("identical_stays"),
         F.col("level").cast("double").alias("level"),
     )
 

@@ -1,0 +1,37 @@
+"""What every dip-lake DAG shares: default arguments and the silver Assets.
+
+Not a DAG (the leading underscore keeps it out of the DagBag's way); DAG files
+import it as a sibling module, since Airflow puts the dags folder on the path.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import Asset
+
+START = datetime(2024, 1, 1)
+DEFAULT_ARGS = {"owner": "dip-lake", "retries": 2, "retry_delay": timedelta(minutes=5)}
+SILVER_TABLES = (
+    "institutions",
+    "doctors",
+    "insured_persons",
+    "external_enrolments",
+    "discharges",
+    "fee_details",
+    "outpatient_pharmacy",
+    "face_checks",
+    "prepayments",
+    "assessment_scores",
+    "audit_deductions",
+    "audit_outcomes",
+)
+
+
+def silver(table: str) -> Asset:
+    """The Asset a silver table is known by: updated by the ingest, awaited by its readers."""
+    return Asset(f"diplake://silver/{table}", extra={"layer": "silver", "table": table})
+
+
+DISCHARGES = silver("discharges")
+CASE_POINTS = Asset("diplake://gold/dip_case_points")

@@ -1,0 +1,44 @@
+"""Yearly DIP catalogue rebuild (SPEC 5.1) for the coming settlement year.
+
+Runs on 1 January for the year that starts: the three base years before it feed
+the catalogue and the level coefficients. Trigger it by hand with another year
+to rebuild one. Same code as `diplake catalogue --year Y`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from _common import DEFAULT_ARGS, START
+from airflow.sdk import Param, dag, task
+
+
+@dag(
+    dag_id=Path(__file__).stem,
+    doc_md=__doc__,
+    schedule="@yearly",
+    start_date=START,
+    catchup=False,
+    default_args=DEFAULT_ARGS,
+    tags=["dip-lake", "dip"],
+    params={
+        "year": Param(
+            None,
+            type=["null", "integer"],
+            title="Settlement year",
+            description="Empty: the year of the run's logical date.",
+        )
+    },
+)
+def dip_catalogue_yearly():
+    @task
+    def catalogue(params=None, logical_date=None) -> dict:
+        from jobs import pipeline
+
+        year = params["year"] or logical_date.year
+        return pipeline.catalogue(int(year))
+
+    catalogue()
+
+
+dip_catalogue_yearly()

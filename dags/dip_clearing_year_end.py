@@ -1,0 +1,73 @@
+"""Year-end DIP clearing (SPEC 5.3), triggered by finance from the form.
+
+Fill in the settlement year, the fund's DIP budget in yuan and the point-value
+method, then trigger. The run computes the clearing and saves it as a **draft**
+with its statements (or, with *dry run*, only shows it). Publishing is a
+separate, explicit step: the `dip_clearing_publish` DAG, given the draft's run id.
+Same code as `diplake clearing run`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from _common import DEFAULT_ARGS, START
+from airflow.sdk import Param, dag, task
+
+
+@dag(
+    dag_id=Path(__file__).stem,
+    doc_md=__doc__,
+    schedule=None,
+    start_date=START,
+    catchup=False,
+    default_args={**DEFAULT_ARGS, "retries": 0},  # money: a failure is looked at, not retried
+    tags=["dip-lake", "clearing", "finance"],
+    params={
+        "year": Param(
+            2025,
+            type="integer",
+            minimum=2000,
+            maximum=2100,
+            title="Settlement year",
+            section="Clearing",
+        ),
+        "budget": Param(
+            1850000000,
+            type="number",
+            exclusiveMinimum=0,
+            title="DIP budget (yuan)",
+            description="The fund's DIP budget for the year, in yuan; at most two decimals.",
+            section="Clearing",
+        ),
+        "pv_method": Param(
+            "ratio",
+            type="string",
+            enum=["ratio", "budget_plus_self_pay"],
+            title="Point-value method",
+            section="Clearing",
+        ),
+        "dry_run": Param(
+            False,
+            type="boolean",
+            title="Dry run",
+            description="Compute and show the clearing, write nothing.",
+            section="Clearing",
+        ),
+    },
+)
+def dip_clearing_year_end():
+    @task
+    def clearing_draft(params=None) -> dict:
+        from jobs import pipeline
+
+        result = pipeline.clearing_draft(
+            int(params["year"]), str(params["budget"]), params["pv_method"], params["dry_run"]
+        )
+        print(result["summary"])
+        return result
+
+    clearing_draft()
+
+
+dip_clearing_year_end()

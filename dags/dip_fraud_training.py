@@ -1,0 +1,37 @@
+"""Fraud model training: the case and provider models, tracked in MLflow.
+
+Fits on the year before the given one, judges on the year itself, registers a
+new version of `dip_fraud_case` and `dip_fraud_provider`, and moves their
+`champion` alias only when the new version is better. Same code as
+`diplake fraud train --year Y`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from _common import DEFAULT_ARGS, START
+from airflow.sdk import Param, dag, task
+
+
+@dag(
+    dag_id=Path(__file__).stem,
+    doc_md=__doc__,
+    schedule="@yearly",
+    start_date=START,
+    catchup=False,
+    default_args=DEFAULT_ARGS,
+    tags=["dip-lake", "fraud", "mlflow"],
+    params={"year": Param(None, type=["null", "integer"], title="Year scored")},
+)
+def dip_fraud_training():
+    @task
+    def train(params=None, logical_date=None) -> list:
+        from jobs import pipeline
+
+        return pipeline.fraud_train(int(params["year"] or logical_date.year))
+
+    train()
+
+
+dip_fraud_training()

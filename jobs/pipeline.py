@@ -1,0 +1,92 @@
+"""The pipeline's steps as plain functions: what DAG tasks, ``make demo`` and notebooks call.
+
+Each step reads its settings from ``DIPLAKE_*`` (or the given :class:`Config`),
+starts or reuses the one SparkSession (:func:`jobs.spark.get_spark`), calls the
+same job code as the ``diplake`` command, and returns a small JSON-able summary
+(Airflow keeps it as the task's return value). Nothing here is Airflow-specific.
+"""
+
+from __future__ import annotations
+
+from jobs import config, quality
+from jobs.config import Config
+from jobs.spark import get_spark
+
+
+def _session(cfg: Config | None, name: str):
+    cfg = cfg or config.load()
+    return cfg, get_spark(cfg, f"dip-lake {name}", preload=quality.PRELOAD)
+
+
+def ingest(cfg: Config | None = None, day: str | None = None) -> dict:
+    from jobs.ingest import run
+
+    cfg, spark = _session(cfg, "ingest")
+    report = run.run(spark, cfg, day)
+    totals: dict[str, dict[str, int]] = {}
+    for c in report:
+        mine = totals.setdefault(c.source, {"files": 0, "records_read": 0, "to_silver": 0})
+        mine["files"] += 1
+        mine["records_read"] += c.records_read
+        mine["to_silver"] += c.to_silver
+    return totals
+
+
+def catalogue(year: int, cfg: Config | None = None) -> dict:
+    from jobs.dip import catalogue as job
+
+    cfg, spark = _session(cfg, f"catalogue {year}")
+    summary = job.build(spark, cfg, job.Params(year))
+    return {k: summary[k] for k in ("year", "types", "core_types", "core_coverage", "M")}
+
+
+def points(year: int, cfg: Config | None = None) -> dict:
+    from jobs.dip import points as job
+
+    cfg, spark = _session(cfg, f"points {year}")
+    summary = job.compute(spark, cfg, year)
+    return {k: str(v) for k, v in summary.items()}
+
+
+def clearing_draft(
+    year: int,
+    budget: object,
+    pv_method: str = "ratio",
+    dry_run: bool = False,
+    cfg: Config | None = None,
+) -> dict:
+    from jobs.clearing import run as job
+
+    cfg, spark = _session(cfg, f"clearing {year}")
+    run_id, result = job.run(spark, cfg, year, budget, pv_method, dry_run)
+    return {"run_id": run_id, "summary": job.summary_text(run_id, year, result)}
+
+
+def clearing_publish(run_id: str, reason: str | None = None, cfg: Config | None = None) -> str:
+    from jobs.clearing import run as job
+
+    cfg, spark = _session(cfg, "clearing publish")
+    return job.publish(spark, cfg, run_id, reason)
+
+
+def fraud_train(year: int, cfg: Config | None = None) -> list[dict]:
+    from jobs.fraud import train
+
+    cfg, spark = _session(cfg, f"fraud train {year}")
+    return train.run(spark, cfg, year)
+
+
+def fraud_score(year: int, cfg: Config | None = None) -> dict:
+    from jobs.fraud import score
+
+    cfg, spark = _session(cfg, f"fraud score {year}")
+    result = score.run(spark, cfg, year)
+    result["by_pattern"] = {f"{k[0]}/{k[1]}": v for k, v in result["by_pattern"].items()}
+    return result
+
+
+def maintain(cfg: Config | None = None) -> dict:
+    from jobs import maintain as job
+
+    cfg, spark = _session(cfg, "maintain")
+    return job.run(spark, cfg)
