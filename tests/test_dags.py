@@ -86,7 +86,7 @@ def test_importing_a_dag_file_does_no_work(tmp_path):
 def test_the_clearing_form_validates_year_budget_method_and_dry_run(dagbag):
     params = dagbag.dags["dip_clearing_year_end"].params
     assert set(params.keys()) == {"year", "budget", "pv_method", "dry_run"}
-    schema = {k: params.get_param(k).schema for k in params.keys()}
+    schema = {k: params.get_param(k).schema for k in params}
     assert schema["budget"]["type"] == "number" and schema["budget"]["exclusiveMinimum"] == 0
     assert schema["pv_method"]["enum"] == ["ratio", "budget_plus_self_pay"]
     assert schema["dry_run"]["type"] == "boolean"
