@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from airflow.sdk import Asset
+from airflow.sdk import Asset, Param
 
 START = datetime(2024, 1, 1)
 DEFAULT_ARGS = {"owner": "dip-lake", "retries": 2, "retry_delay": timedelta(minutes=5)}
@@ -35,3 +35,13 @@ def silver(table: str) -> Asset:
 
 DISCHARGES = silver("discharges")
 CASE_POINTS = Asset("diplake://gold/dip_case_points")
+
+
+def year_param(title: str = "Settlement year") -> Param:
+    """An optional year for a manual run; empty means the year of the run's logical date."""
+    return Param(
+        None,
+        type=["null", "integer"],
+        title=title,
+        description="Empty: the year of the run's logical date.",
+    )

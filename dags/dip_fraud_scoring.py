@@ -7,11 +7,10 @@ manual run can name the year. Same code as `diplake fraud score --year Y`.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
-from _common import DEFAULT_ARGS, DISCHARGES, START
-from airflow.sdk import Param, dag, task
+from _common import DEFAULT_ARGS, DISCHARGES, START, year_param
+from airflow.sdk import dag, task
 
 
 @dag(
@@ -22,14 +21,14 @@ from airflow.sdk import Param, dag, task
     catchup=False,
     default_args=DEFAULT_ARGS,
     tags=["dip-lake", "fraud"],
-    params={"year": Param(None, type=["null", "integer"], title="Year scored")},
+    params={"year": year_param("Year scored (empty: the newest discharge year)")},
 )
 def dip_fraud_scoring():
     @task
     def score(params=None) -> dict:
         from jobs import pipeline
 
-        return pipeline.fraud_score(int(params["year"] or datetime.now(UTC).year))
+        return pipeline.fraud_score(params["year"])
 
     score()
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from _common import DEFAULT_ARGS, START
-from airflow.sdk import Param, dag, task
+from _common import DEFAULT_ARGS, START, year_param
+from airflow.sdk import dag, task
 
 
 @dag(
@@ -22,7 +22,7 @@ from airflow.sdk import Param, dag, task
     catchup=False,
     default_args=DEFAULT_ARGS,
     tags=["dip-lake", "fraud", "mlflow"],
-    params={"year": Param(None, type=["null", "integer"], title="Year scored")},
+    params={"year": year_param("Year scored")},
 )
 def dip_fraud_training():
     @task

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from _common import CASE_POINTS, DEFAULT_ARGS, START
-from airflow.sdk import Param, dag, task
+from _common import CASE_POINTS, DEFAULT_ARGS, START, year_param
+from airflow.sdk import dag, task
 
 
 @dag(
@@ -21,14 +21,7 @@ from airflow.sdk import Param, dag, task
     catchup=False,
     default_args=DEFAULT_ARGS,
     tags=["dip-lake", "dip"],
-    params={
-        "year": Param(
-            None,
-            type=["null", "integer"],
-            title="Settlement year",
-            description="Empty: the year of the run's logical date.",
-        )
-    },
+    params={"year": year_param()},
 )
 def dip_points_monthly():
     @task(outlets=[CASE_POINTS])

@@ -40,12 +40,16 @@ def catalogue(year: int, cfg: Config | None = None) -> dict:
     return {k: summary[k] for k in ("year", "types", "core_types", "core_coverage", "M")}
 
 
-def points(year: int, cfg: Config | None = None) -> dict:
+def points(year: int, cfg: Config | None = None, with_report: bool = True) -> dict:
+    """Case points of ``year``; with the catalogue report (plots) unless told not to."""
     from jobs.dip import points as job
+    from jobs.dip import report
 
     cfg, spark = _session(cfg, f"points {year}")
-    summary = job.compute(spark, cfg, year)
-    return {k: str(v) for k, v in summary.items()}
+    summary = {k: str(v) for k, v in job.compute(spark, cfg, year).items()}
+    if with_report:
+        summary["report"] = str(report.write(spark, cfg, year))
+    return summary
 
 
 def clearing_draft(
@@ -76,10 +80,17 @@ def fraud_train(year: int, cfg: Config | None = None) -> list[dict]:
     return train.run(spark, cfg, year)
 
 
-def fraud_score(year: int, cfg: Config | None = None) -> dict:
+def fraud_score(year: int | None = None, cfg: Config | None = None) -> dict:
+    """Rules and champion models over ``year`` (default: the newest discharge year)."""
+    from pyspark.sql import functions as F
+
+    from jobs import lake
     from jobs.fraud import score
 
-    cfg, spark = _session(cfg, f"fraud score {year}")
+    cfg, spark = _session(cfg, f"fraud score {year or 'newest year'}")
+    if year is None:
+        discharges = lake.read_version(spark, lake.table_path(cfg, "silver", "discharges"))
+        year = int(discharges.agg(F.max("discharge_year")).first()[0])
     result = score.run(spark, cfg, year)
     result["by_pattern"] = {f"{k[0]}/{k[1]}": v for k, v in result["by_pattern"].items()}
     return result

@@ -21,23 +21,11 @@ import yaml
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from jobs.fraud.patterns import PATTERNS
+
 RULES_DIR = Path(__file__).with_name("rules")
 ENTITY_TYPES = ("case", "person", "provider", "doctor")
 SEVERITIES = ("low", "medium", "high")
-PATTERNS = (
-    "SPLIT_ADMISSION",
-    "GHOST_BED",
-    "LOW_STANDARD_ADMISSION",
-    "UPCODING",
-    "FICTITIOUS_SERVICE",
-    "IDENTITY_FRAUD",
-    "DRUG_RESALE",
-    "DUPLICATE_BILLING",
-    "OVER_TESTING",
-    "SHADOW_DOCTOR",
-    "GANG",
-    "DUPLICATE_ENROLMENT",
-)
 REQUIRED = (
     "id",
     "name",

@@ -14,23 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from jobs.fraud.patterns import PATTERNS  # noqa: F401  (re-exported: the planted set)
 from jobs.generate.knobs import Knobs
 from jobs.generate.world import World
-
-PATTERNS = (
-    "SPLIT_ADMISSION",
-    "GHOST_BED",
-    "LOW_STANDARD_ADMISSION",
-    "UPCODING",
-    "FICTITIOUS_SERVICE",
-    "IDENTITY_FRAUD",
-    "DRUG_RESALE",
-    "DUPLICATE_BILLING",
-    "OVER_TESTING",
-    "SHADOW_DOCTOR",
-    "GANG",
-    "DUPLICATE_ENROLMENT",
-)
 
 
 @dataclass
