@@ -91,9 +91,7 @@ def fraud_score(year: int | None = None, cfg: Config | None = None) -> dict:
     if year is None:
         discharges = lake.read_version(spark, lake.table_path(cfg, "silver", "discharges"))
         year = int(discharges.agg(F.max("discharge_year")).first()[0])
-    result = score.run(spark, cfg, year)
-    result["by_pattern"] = {f"{k[0]}/{k[1]}": v for k, v in result["by_pattern"].items()}
-    return result
+    return score.run(spark, cfg, year)
 
 
 def maintain(cfg: Config | None = None) -> dict:

@@ -210,7 +210,9 @@ def test_an_overlapping_enrolment_elsewhere_hits_a_mover_does_not(spark, rule_ba
 
 
 def test_admitted_together_three_times_is_a_gang_once_is_a_family(spark, rule_base):
-    cases = []
+    # c1 has three stays starting on one day beside c2's one: three rows, one occasion
+    cases = [stay(f"c1-{i}", "c1", "2025-08-01", "2025-08-03") for i in range(3)]
+    cases.append(stay("c2-0", "c2", "2025-08-01", "2025-08-03"))
     for visit, day in enumerate(("2025-02-01", "2025-04-10", "2025-06-20")):
         for member in ("g1", "g2"):
             cases.append(stay(f"{member}-{visit}", member, day, "2025-07-01"))
@@ -220,23 +222,35 @@ def test_admitted_together_three_times_is_a_gang_once_is_a_family(spark, rule_ba
     assert found == {"g1", "g2"}
 
 
-def test_one_card_in_two_districts_within_two_hours(spark, rule_base):
+def test_one_card_at_distant_sites_within_an_hour(spark, rule_base):
     sales = [
         ("1", "cloned", "P1", datetime(2025, 3, 1, 9), "a"),
-        ("2", "cloned", "P2", datetime(2025, 3, 1, 10), "b"),
+        ("2", "cloned", "P2", datetime(2025, 3, 1, 10), "b"),  # 思明 -> 翔安, 60 minutes
         ("3", "busy", "P1", datetime(2025, 3, 1, 9), "c"),
         ("4", "busy", "P2", datetime(2025, 3, 1, 15), "d"),  # six hours apart
         ("5", "local", "P1", datetime(2025, 3, 1, 9), "e"),
         ("6", "local", "P3", datetime(2025, 3, 1, 9, 30), "f"),  # same district
+        ("7", "near", "P1", datetime(2025, 3, 1, 9), "g"),
+        ("8", "near", "P4", datetime(2025, 3, 1, 9, 20), "h"),  # 思明 -> 湖里, under 20 km
     ]
-    places = [("P1", "350203"), ("P2", "350213"), ("P3", "350203")]
-    found = hits(
-        spark,
-        rule_base["card_in_two_districts"],
-        outpatient_pharmacy=(sales, SALES),
-        institutions=(places, INSTITUTIONS),
-    )
-    assert found == {"cloned"}
+    places = [("P1", "350203"), ("P2", "350213"), ("P3", "350203"), ("P4", "350206")]
+    tables = {
+        "outpatient_pharmacy": spark.createDataFrame(sales, SALES),
+        "institutions": spark.createDataFrame(places, INSTITUTIONS),
+        **rules.reference_tables(spark),
+    }
+    found = rule_base["card_at_distant_sites"].hits(spark, tables, START, END).collect()
+    assert {r.entity_id for r in found} == {"cloned"}
+    # 思明 (24.4455, 118.0823) to 翔安 (24.6186, 118.2466): about 25 km by hand
+    assert "25 km" in found[0].evidence
+
+
+def test_the_district_seats_are_numbers():
+    import pandas as pd
+
+    seats = pd.read_csv(rules.REFERENCE_DIR / "district_seats.csv", dtype={"district": str})
+    assert seats.district.str.fullmatch(r"3502\d\d").all()
+    assert seats.lat.between(24, 25).all() and seats.lon.between(117.5, 118.5).all()
 
 
 def test_rules_see_nothing_after_the_period(spark, rule_base):

@@ -30,6 +30,7 @@ CASE_FEATURES: dict[str, tuple[str, str]] = {
     "n_other_dx": ("UPCODING", "secondary diagnoses coded"),
     "cost_vs_dx": ("UPCODING", "cost against the average of its principal diagnosis"),
     "dx_vs_category": ("UPCODING", "principal diagnosis' average cost against its category's"),
+    "top_sibling": ("UPCODING", "principal diagnosis is the costliest of its category"),
     "readmit_gap": ("SPLIT_ADMISSION", "days since a stay with the same diagnosis category"),
     "any_gap": ("SPLIT_ADMISSION", "days since the person's previous stay"),
     "after_death": ("IDENTITY_FRAUD", "admitted after the registered death"),
@@ -57,6 +58,7 @@ PROVIDER_FEATURES: dict[str, tuple[str, str]] = {
     "cmi_vs_peers": ("UPCODING", "case-mix index against same-level hospitals"),
     "cmi_growth": ("UPCODING", "case-mix index against the year before"),
     "cost_vs_expected": ("UPCODING", "cost against what its diagnoses usually cost"),
+    "top_sibling_vs_city": ("UPCODING", "share coded to a category's costliest diagnosis, vs city"),
     "top_dx_share": ("FICTITIOUS_SERVICE", "share of the most frequent diagnosis"),
     "template_share": ("FICTITIOUS_SERVICE", "largest share of stays with identical dx and cost"),
     "top_village_share": ("FICTITIOUS_SERVICE", "largest share of patients from one village"),
@@ -86,9 +88,25 @@ def _between(column: Column, start: date, end: date) -> Column:
 
 
 def _dx_costs(discharges: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """Average cost per principal diagnosis and per diagnosis category (its first 3 chars)."""
+    """Average cost per principal diagnosis and per diagnosis category (its first 3 chars).
+
+    ``top_sibling`` marks the costliest diagnosis of a category that has more than one
+    (1.0), the others 0.0 and single-diagnosis categories null: the code an upcoder
+    moves a diagnosis to.
+    """
     cost = F.col("total_cost").cast("double")
-    by_dx = discharges.groupBy("principal_dx").agg(F.avg(cost).alias("dx_avg_cost"))
+    category = Window.partitionBy(F.substring("principal_dx", 1, 3))
+    by_dx = (
+        discharges.groupBy("principal_dx")
+        .agg(F.avg(cost).alias("dx_avg_cost"))
+        .withColumn(
+            "top_sibling",
+            F.when(
+                F.count("*").over(category) > 1,
+                (F.col("dx_avg_cost") == F.max("dx_avg_cost").over(category)).cast("double"),
+            ),
+        )
+    )
     by_cat = (
         discharges.withColumn("category", F.substring("principal_dx", 1, 3))
         .groupBy("category")
@@ -201,6 +219,7 @@ def case_features(tables: dict[str, DataFrame], start: date, end: date) -> DataF
         F.size("other_dx").cast("double").alias("n_other_dx"),
         (cost / F.col("dx_avg_cost")).alias("cost_vs_dx"),
         (F.col("dx_avg_cost") / F.col("cat_avg_cost")).alias("dx_vs_category"),
+        F.coalesce(F.col("top_sibling"), F.lit(0.0)).alias("top_sibling"),
         F.coalesce(F.col("readmit_gap"), F.lit(NO_GAP)).cast("double").alias("readmit_gap"),
         F.coalesce(F.col("any_gap"), F.lit(NO_GAP)).cast("double").alias("any_gap"),
         F.coalesce(F.col("admission_date") > F.col("death_date"), F.lit(False))
@@ -249,6 +268,16 @@ def _provider_year(
         F.avg(F.col("tests").cast("double")).alias("tests_per_case"),
         F.avg("weight").alias("cmi"),
         (F.sum(cost) / F.sum("dx_avg_cost")).alias("cost_vs_expected"),
+        F.avg("top_sibling").alias("top_sibling_share"),
+    )
+    city_year = Window.partitionBy("year")
+    base = base.withColumn(
+        "top_sibling_vs_city",
+        F.col("top_sibling_share")
+        / (
+            F.sum(F.col("top_sibling_share") * F.col("cases")).over(city_year)
+            / F.sum("cases").over(city_year)
+        ),
     )
     by_hospital_year = Window.partitionBy("hospital_code", "year")
     top_dx = (
@@ -328,6 +357,7 @@ def provider_features(tables: dict[str, DataFrame], year: int) -> DataFrame:
             (F.col("cmi") / F.avg("cmi").over(peers)).alias("cmi_vs_peers"),
             (F.col("cmi") / F.col("cmi_before")).alias("cmi_growth"),
             "cost_vs_expected",
+            "top_sibling_vs_city",
             "top_dx_share",
             "template_share",
             "top_village_share",

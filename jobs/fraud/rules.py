@@ -4,7 +4,8 @@ A rule file names its ``id``, ``pattern`` (SPEC 6), ``entity_type``, ``severity`
 the ``legal_basis`` (the article of 《医疗保障基金使用监督管理条例》 it enforces),
 a ``description`` for the inspector, the silver tables it ``reads`` and its
 ``logic``: Spark SQL that returns ``entity_id`` and ``evidence`` (a sentence
-saying why this entity was hit). In the SQL, ``{table}`` is a silver table and
+saying why this entity was hit). In the SQL, ``{table}`` is a silver table (or a
+reference table of ``reference/``, such as ``{district_seats}``) and
 ``{start}``/``{end}`` the first and last day of the period looked at. A rule sees
 no data after ``{end}``. Adding a rule is adding a file.
 """
@@ -24,6 +25,7 @@ from pyspark.sql import functions as F
 from jobs.fraud.patterns import PATTERNS
 
 RULES_DIR = Path(__file__).with_name("rules")
+REFERENCE_DIR = Path(__file__).with_name("reference")
 ENTITY_TYPES = ("case", "person", "provider", "doctor")
 SEVERITIES = ("low", "medium", "high")
 REQUIRED = (
@@ -109,6 +111,22 @@ def load_rules(folder: Path = RULES_DIR) -> list[Rule]:
     if twice:
         raise RuleError(f"rule ids used twice: {', '.join(twice)}")
     return rules
+
+
+def reference_tables(spark: SparkSession, folder: Path = REFERENCE_DIR) -> dict[str, DataFrame]:
+    """Every ``reference/*.csv`` as a table named by its file (all columns read as text,
+    then numbers cast where the CSV holds them)."""
+    import pandas as pd
+
+    out = {}
+    for path in sorted(folder.glob("*.csv")):
+        frame = pd.read_csv(path, dtype=str)
+        for column in frame.columns:
+            numbers = pd.to_numeric(frame[column], errors="coerce")
+            if numbers.notna().all() and frame[column].str.contains(r"\.").any():
+                frame[column] = numbers
+        out[path.stem] = spark.createDataFrame(frame)
+    return out
 
 
 def run_rules(

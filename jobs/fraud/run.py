@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     score_p = sub.add_parser("score", help="rules and champion models over year Y -> alerts")
     score_p.add_argument("--case-budget", type=int, default=100, help="case alerts (100)")
-    score_p.add_argument("--provider-budget", type=int, default=10, help="hospital alerts (10)")
+    score_p.add_argument("--provider-budget", type=int, default=20, help="hospital alerts (20)")
     eval_p = sub.add_parser("evaluate", help="the year's alerts against the planted truth")
     eval_p.add_argument(
         "--truth", type=Path, help="the generator's truth folder (default <landing>/_truth)"

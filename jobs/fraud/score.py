@@ -136,7 +136,8 @@ def run(
     client = train.use_tracking(cfg)
     rule_base = rules.load_rules()
     start, end = date(year - LOOKBACK_YEARS + 1, 1, 1), date(year, 12, 31)
-    hits = rules.run_rules(spark, rule_base, features.up_to(tables, end), start, end).toPandas()
+    rule_tables = features.up_to(tables, end) | rules.reference_tables(spark)
+    hits = rules.run_rules(spark, rule_base, rule_tables, start, end).toPandas()
     log.info("rules: %d hits", len(hits))
 
     levels = {
@@ -186,9 +187,12 @@ def run(
         "rule_hits": len(hits),
         "alerts": written,
         "models": versions,
-        "by_pattern": merged.groupby(["entity_type", "pattern"]).size().to_dict()
-        if len(merged)
-        else {},
+        "by_pattern": {
+            f"{entity_type}/{pattern}": int(n)
+            for (entity_type, pattern), n in merged.groupby(["entity_type", "pattern"])
+            .size()
+            .items()
+        },
     }
 
 

@@ -47,7 +47,7 @@ SILVER = (
     "external_enrolments",
 )
 LEVELS = ("case", "provider")
-TOP_K = {"case": 100, "provider": 10}
+TOP_K = {"case": 100, "provider": 20}
 LATER_SCORES = "later_period_scores.csv"  # entity_id, score of the later period (artifact)
 
 
