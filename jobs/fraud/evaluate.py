@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from datetime import date
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from pyspark.sql import functions as F
 
 from jobs import lake
 from jobs.config import Config
-from jobs.fraud import models, rules, score, train
+from jobs.fraud import models, score, train
 from jobs.ingest.pseudonymise import person_key_value
 
 
@@ -158,8 +159,6 @@ def _provider_later_period(client, scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def mlflow_metric(name: str, value: float):
-    import time
-
     from mlflow.entities import Metric
 
     return Metric(name, float(value), int(time.time() * 1000), 0)
@@ -244,20 +243,3 @@ def _table(frame: pd.DataFrame) -> str:
         for row in frame.itertuples(index=False)
     ]
     return "\n".join([head, rule, *body])
-
-
-def rules_table() -> pd.DataFrame:
-    """The rule base as a table (for `diplake fraud rules`)."""
-    return pd.DataFrame(
-        [
-            {
-                "id": r.id,
-                "name": r.name,
-                "pattern": r.pattern,
-                "entity": r.entity_type,
-                "severity": r.severity,
-                "legal basis": r.legal_basis,
-            }
-            for r in rules.load_rules()
-        ]
-    )

@@ -143,3 +143,22 @@ def run_rules(
     if not rules:
         return spark.createDataFrame([], HITS_SCHEMA)
     return reduce(DataFrame.unionByName, [r.hits(spark, tables, start, end) for r in rules])
+
+
+def rules_table(folder: Path = RULES_DIR):
+    """The rule base as a table (for ``diplake fraud rules``)."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        [
+            {
+                "id": r.id,
+                "name": r.name,
+                "pattern": r.pattern,
+                "entity": r.entity_type,
+                "severity": r.severity,
+                "legal basis": r.legal_basis,
+            }
+            for r in load_rules(folder)
+        ]
+    )

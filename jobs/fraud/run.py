@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def command(cfg: Config, args: argparse.Namespace) -> int:
     if args.action == "rules":
-        from jobs.fraud.evaluate import rules_table
+        from jobs.fraud.rules import rules_table
 
         print(rules_table().to_string(index=False))
         return 0

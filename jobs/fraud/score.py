@@ -141,24 +141,18 @@ def run(
     log.info("rules: %d hits", len(hits))
 
     levels = {
-        "case": (
-            features.case_features(tables, date(year, 1, 1), end),
-            "case_id",
-            list(features.CASE_FEATURES),
-            case_budget,
-        ),
-        "provider": (
-            features.provider_features(tables, year),
-            "hospital_code",
-            list(features.PROVIDER_FEATURES),
-            provider_budget,
-        ),
+        "case": (features.case_features(tables, date(year, 1, 1), end), "case_id", case_budget),
+        "provider": (features.provider_features(tables, year), "hospital_code", provider_budget),
     }
-    versions, scores, alerts = {}, [], [rule_alerts(hits, rule_base)]
-    for level, (frame, id_column, columns, k) in levels.items():
+    versions, scores, held, alerts = {}, [], [], [rule_alerts(hits, rule_base)]
+    for level, (frame, id_column, k) in levels.items():
         uri, version = _champion(client, level)
         versions[level] = version
+        booster = mlflow.lightgbm.load_model(uri)
+        # The champion's own inputs: it may predate a feature added since.
+        columns = booster.feature_name()
         scored = _score(spark, frame, uri, columns).cache()
+        held.append(scored)
         scores.append(
             scored.select(
                 F.lit(year).alias("period"),
@@ -169,7 +163,6 @@ def run(
             )
         )
         top = _top(scored, id_column, columns, k)
-        booster = mlflow.lightgbm.load_model(uri)
         strongest = models.strongest_features(booster, top[columns]) if len(top) else []
         alerts.append(model_alerts(level, top, strongest, version))
         log.info("%s: scored with %s v%s, top %d alerted", level, uri, version, len(top))
@@ -181,6 +174,8 @@ def run(
     run_id = f"fraud-{year}-{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"
     merged = merge_alerts(alerts[0], pd.concat(alerts[1:], ignore_index=True))
     written = _write(spark, cfg, year, run_id, merged, scores)
+    for frame in held:
+        frame.unpersist()
     return {
         "run_id": run_id,
         "year": year,
