@@ -64,7 +64,7 @@ def test_each_level_has_an_experiment_a_registered_model_and_a_champion(trained)
         assert {"pr_curve.png", "feature_importance.png", train.LATER_SCORES} <= artifacts
         assert run.inputs.dataset_inputs, "the training data is logged as the run's input"
         champion = client.get_model_version_by_alias(train.model_name(level), models.CHAMPION)
-        assert champion.version == first[level]["version"] == "1"
+        assert str(champion.version) == first[level]["version"] == "1"
         model = client.get_model_version(train.model_name(level), "1")
         assert model.run_id == run.info.run_id
 
@@ -77,7 +77,7 @@ def test_a_challenger_no_better_than_the_champion_does_not_take_the_alias(spark,
     assert again["case"]["version"] == "2"
     assert again["case"]["promoted"] is False
     champion = client.get_model_version_by_alias(train.model_name("case"), models.CHAMPION)
-    assert champion.version == "1"
+    assert str(champion.version) == "1"
     assert client.get_run(again["case"]["run_id"]).data.tags["promoted"] == "False"
 
 

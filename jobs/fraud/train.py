@@ -201,7 +201,8 @@ def _champion_metric(client: MlflowClient, name: str) -> tuple[float | None, str
     except mlflow.exceptions.MlflowException:
         return None, None
     run = client.get_run(version.run_id)
-    return run.data.metrics.get(models.VALIDATION_METRIC, math.nan), version.version
+    # MLflow 3.17 returns the version as an int, earlier releases as a str.
+    return run.data.metrics.get(models.VALIDATION_METRIC, math.nan), str(version.version)
 
 
 def log_and_register(
