@@ -24,6 +24,27 @@ DRUGS = np.array(
     ]
 )
 DAILY_NEED_DAYS = 30
+HOME_SHARE = 0.85  # most purchases are made in the buyer's own district
+OPEN_HOURS = (8, 21)  # pharmacies sell from 8:00 to 21:00
+
+
+def _open_seconds(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Seconds after midnight within opening hours."""
+    return rng.integers(OPEN_HOURS[0] * 3600, OPEN_HOURS[1] * 3600, n)
+
+
+def _shops_near(
+    home: np.ndarray, shops: np.ndarray, shop_district: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """A shop per buyer: in the buyer's district with :data:`HOME_SHARE`, else anywhere."""
+    out = rng.choice(shops, len(home))
+    near = rng.random(len(home)) < HOME_SHARE
+    for district in np.unique(home[near]):
+        pool = shops[shop_district == district]
+        mine = near & (home == district)
+        if len(pool):
+            out[mine] = rng.choice(pool, int(mine.sum()))
+    return out
 
 
 def pharmacy_months(
@@ -37,18 +58,21 @@ def pharmacy_months(
     inst = world.institutions
     shops = inst.institution_code[inst.type.isin(["pharmacy", "clinic"])].to_numpy()
     years = knobs.year_list[-knobs.fee_detail_years :]
-    alive = world.persons[world.persons.death_date.isna()].id_no.to_numpy()
+    shop_district = inst.district[inst.type.isin(["pharmacy", "clinic"])].to_numpy()
+    alive = world.persons[world.persons.death_date.isna()]
+    ids, home = alive.id_no.to_numpy(), alive.district.to_numpy()
     signals = _pharmacy_signals(world, planted, shops, years, rng)
     per_month = int(len(alive) * knobs.pharmacy_per_insured / 12)
     for period in pd.period_range(f"{years[0]}-01", f"{years[-1]}-12", freq="M"):
         start = period.to_timestamp().to_datetime64().astype("datetime64[s]")
-        seconds = period.days_in_month * 86400
         n = per_month
+        who = rng.integers(0, len(ids), n)
+        day = rng.integers(0, period.days_in_month, n)
         base = pd.DataFrame(
             {
-                "id_no": rng.choice(alive, n),
-                "institution_code": rng.choice(shops, n),
-                "txn_time": start + rng.integers(0, seconds, n).astype("timedelta64[s]"),
+                "id_no": ids[who],
+                "institution_code": _shops_near(home[who], shops, shop_district, rng),
+                "txn_time": start + (day * 86400 + _open_seconds(rng, n)).astype("timedelta64[s]"),
                 "item_code": rng.choice(DRUGS, n),
                 "quantity": rng.integers(1, 4, n),
                 "days_supply": rng.choice([7, 14, 30], n, p=[0.5, 0.3, 0.2]),
@@ -81,7 +105,11 @@ def _pharmacy_signals(
                 {
                     "id_no": id_no,
                     "institution_code": rng.choice(shops, k),
-                    "txn_time": start + rng.integers(0, 60 * 86400, k).astype("timedelta64[s]"),
+                    # one pharmacy a day: the supply piles up, the card never doubles
+                    "txn_time": start
+                    + (rng.choice(60, k, replace=False) * 86400 + _open_seconds(rng, k)).astype(
+                        "timedelta64[s]"
+                    ),
                     "item_code": DRUGS[0],
                     "quantity": 4,
                     "days_supply": 90,

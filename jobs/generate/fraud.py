@@ -51,6 +51,12 @@ class Planted:
     def lookalike(self, entity_type: str, entity_id: str, pattern: str) -> None:
         self.lookalikes.append((entity_type, str(entity_id), pattern))
 
+    def innocent_of_the_rest(self, hospitals: np.ndarray) -> np.ndarray:
+        """``hospitals`` without the provider look-alikes planted so far: a look-alike
+        stays innocent, so a later pattern does not pick it."""
+        spared = {e for t, e, _ in self.lookalikes if t == "provider"}
+        return np.array([h for h in hospitals if h not in spared], dtype=object)
+
 
 def _next_case_ids(n: int, year: int, tag: str) -> list[str]:
     return [f"ZY{year}{tag}{i:06d}" for i in range(n)]
@@ -148,7 +154,7 @@ def plant_ghost_bed(p: Planted, knobs: Knobs, rng: np.random.Generator) -> None:
 
 def plant_low_standard(p: Planted, world: World, knobs: Knobs, rng: np.random.Generator) -> None:
     c = p.cases
-    level1 = _hospitals(world, 1)
+    level1 = p.innocent_of_the_rest(_hospitals(world, 1))
     bad = rng.choice(level1, size=max(1, int(len(level1) * 0.04)), replace=False)
     # Short exam-only stays that double the providers' own admissions of the last two years.
     own = int((c.hospital_code.isin(bad) & (c.year >= knobs.settlement_year - 1)).sum())
@@ -183,7 +189,7 @@ def plant_low_standard(p: Planted, world: World, knobs: Knobs, rng: np.random.Ge
 def plant_upcoding(p: Planted, world: World, knobs: Knobs, rng: np.random.Generator) -> None:
     """Principal diagnosis moved to a costlier sibling in the same category, nothing else."""
     c = p.cases
-    hospitals = _hospitals(world)
+    hospitals = p.innocent_of_the_rest(_hospitals(world))
     bad = rng.choice(hospitals, size=max(1, int(len(hospitals) * 0.04)), replace=False)
     mean_cost = c.groupby("principal_dx").total_fen.mean()
     sibling = {}
@@ -208,7 +214,7 @@ def plant_upcoding(p: Planted, world: World, knobs: Knobs, rng: np.random.Genera
 def plant_fictitious(p: Planted, world: World, knobs: Knobs, rng: np.random.Generator) -> None:
     """Templated near-identical cases for people of one village, all with one diagnosis."""
     c = p.cases
-    hospitals = _hospitals(world, 2)
+    hospitals = p.innocent_of_the_rest(_hospitals(world, 2))
     bad = rng.choice(hospitals, size=max(1, int(len(hospitals) * 0.02)), replace=False)
     persons = _living_adults(world, knobs)
     rows = []
@@ -239,7 +245,10 @@ def plant_fictitious(p: Planted, world: World, knobs: Knobs, rng: np.random.Gene
     p.touch(extra.case_id)
     # Look-alike: a real screening campaign, one diagnosis and one operation, but people
     # from all over the city and costs that vary as real stays do.
-    campaign_site = rng.choice(np.setdiff1d(_hospitals(world, 3), bad))
+    # (at a tertiary hospital that has cases to copy; in a tiny city, any that has)
+    busy = np.setdiff1d(c.hospital_code.unique(), bad)
+    sites = np.intersect1d(_hospitals(world, 3), busy)
+    campaign_site = rng.choice(sites if len(sites) else busy)
     template = c[c.hospital_code == campaign_site].head(1)
     if len(template):
         people = persons.sample(n=40, random_state=int(rng.integers(2**31)))
@@ -323,7 +332,7 @@ def plant_duplicate_billing(p: Planted, knobs: Knobs, rng: np.random.Generator) 
 
 def plant_over_testing(p: Planted, world: World, knobs: Knobs, rng: np.random.Generator) -> None:
     c = p.cases
-    hospitals = _hospitals(world)
+    hospitals = p.innocent_of_the_rest(_hospitals(world))
     bad = rng.choice(hospitals, size=max(1, int(len(hospitals) * 0.04)), replace=False)
     rows = p.free(c.hospital_code.isin(bad) & (c.year >= knobs.settlement_year - 1))
     extra = (c.loc[rows, "total_fen"] * rng.uniform(0.25, 0.5, len(rows))).round().astype(np.int64)

@@ -34,6 +34,7 @@ GIVEN = list(
 ID_WEIGHTS = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
 ID_CHECK = np.array(list("10X98765432"))
 HOSPITAL_LEVEL_SHARE = {3: 0.12, 2: 0.30, 1: 0.58}
+BIRTH_RATE = 0.01  # births a year per person (China: about 0.7-1.1%)
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,12 @@ def build_persons(knobs: Knobs, rng: np.random.Generator) -> pd.DataFrame:
     )
     # Age pyramid of a young coastal city: mean about 38, a long old tail.
     age_days = np.clip(rng.gamma(3.2, 12.0, n) * 365.25, 30, 98 * 365.25).astype(np.int64)
+    # The gamma has almost no infants, yet about 1% of a city is born each year and
+    # perinatal cases need newborns of their own: without this cohort every newborn
+    # admission of a year fell on the same few babies (seen as thousands of cases on
+    # one card, "admitted together" with everybody).
+    born_lately = rng.random(n) < BIRTH_RATE * (knobs.years + 1)
+    age_days[born_lately] = rng.integers(30, 365 * (knobs.years + 1), int(born_lately.sum()))
     ref = pd.Timestamp(f"{knobs.settlement_year}-12-31")
     birth = (ref - pd.to_timedelta(age_days, unit="D")).normalize()
     female = rng.random(n) < 0.5
