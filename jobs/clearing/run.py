@@ -89,8 +89,12 @@ PUBLICATIONS_SCHEMA = (
 )
 
 
-def _inputs(spark: SparkSession, cfg: Config, year: int):
-    """Year-Y aggregates per hospital, each input checked, with the versions read."""
+def inputs(spark: SparkSession, cfg: Config, year: int):
+    """Year-Y aggregates per hospital, each input checked, with the versions read.
+
+    Returns ``(hospitals, fund_paid, total_cost, reads)``: what :func:`clear` takes
+    (a what-if calls it with other budgets and methods, writing nothing).
+    """
     reads = lake.PinnedReads(spark, cfg)
     points_path = lake.table_path(cfg, "gold", "dip_case_points")
     if not lake.is_table(spark, points_path):
@@ -161,7 +165,7 @@ def _inputs(spark: SparkSession, cfg: Config, year: int):
     prepaid = per_hospital(tables["prepayments"], "amount", "sum")
     for code in set(deductions) | set(prepaid):
         hospitals.setdefault(code, {})  # in the clearing with gross 0
-    inputs = {
+    per_hospital_inputs = {
         code: HospitalInput(
             cases=int(v.get("cases", 0)),
             points=Decimal(v.get("points", 0)),
@@ -176,7 +180,7 @@ def _inputs(spark: SparkSession, cfg: Config, year: int):
     for df in tables.values():
         if df is not None:
             df.unpersist()
-    return inputs, fund_paid, total_cost, reads
+    return per_hospital_inputs, fund_paid, total_cost, reads
 
 
 def run(
@@ -190,8 +194,8 @@ def run(
     budget = parse_budget(budget_text)
     if pv_method not in PV_METHODS:  # before reading anything; clear() checks it as well
         raise ClearingRefused(f"unknown pv method {pv_method!r}: one of {', '.join(PV_METHODS)}")
-    inputs, fund_paid, total_cost, reads = _inputs(spark, cfg, year)
-    result = clear(budget, pv_method, inputs, fund_paid, total_cost)
+    hospitals, fund_paid, total_cost, reads = inputs(spark, cfg, year)
+    result = clear(budget, pv_method, hospitals, fund_paid, total_cost)
     if dry_run:
         return None, result
     run_id = f"clearing-{year}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"

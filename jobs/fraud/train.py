@@ -103,7 +103,16 @@ class Fitted:
     params: models.Params
 
 
-def fit_case_model(tables: dict[str, DataFrame], labels: DataFrame, year: int) -> Fitted:
+def fit_case_model(
+    tables: dict[str, DataFrame],
+    labels: DataFrame,
+    year: int,
+    params: models.Params = models.CASE_PARAMS,
+) -> Fitted:
+    """Cases of the year before, labelled by audits; judged on the audited cases of ``year``.
+
+    ``params``: the champion's settings by default; a lab tries others.
+    """
     columns = list(features.CASE_FEATURES)
     cases = labels.withColumnRenamed("entity_id", "case_id").select("case_id", "label")
 
@@ -115,7 +124,7 @@ def fit_case_model(tables: dict[str, DataFrame], labels: DataFrame, year: int) -
     valid = labelled(date(year, 1, 1), date(year, 12, 31))
     # Entity grouping: a person judged in the later period is not trained on.
     train = train[~train.person_key.isin(set(valid.person_key))].reset_index(drop=True)
-    booster = models.fit(train[columns], train.label, models.CASE_PARAMS)
+    booster = models.fit(train[columns], train.label, params)
     scores = booster.predict(valid[columns]) if len(valid) else np.array([])
     metrics = models.ranking_metrics(valid.label, scores, TOP_K["case"], "valid")
     metrics |= {"train_rows": len(train), "train_positives": int(train.label.sum())}
@@ -128,11 +137,16 @@ def fit_case_model(tables: dict[str, DataFrame], labels: DataFrame, year: int) -
         valid.label.to_numpy(),
         scores,
         metrics,
-        models.CASE_PARAMS,
+        params,
     )
 
 
-def fit_provider_model(tables: dict[str, DataFrame], labels: DataFrame, year: int) -> Fitted:
+def fit_provider_model(
+    tables: dict[str, DataFrame],
+    labels: DataFrame,
+    year: int,
+    params: models.Params = models.PROVIDER_PARAMS,
+) -> Fitted:
     """Hospitals of the year before, labelled by audits; judged out of fold on ``year``.
 
     A hospital no audit confirmed counts as a negative (audits reach few of them).
@@ -150,7 +164,6 @@ def fit_provider_model(tables: dict[str, DataFrame], labels: DataFrame, year: in
         return frame.toPandas().sort_values("hospital_code", ignore_index=True)
 
     train, later = rows(year - 1), rows(year)
-    params = models.PROVIDER_PARAMS
     scores = models.out_of_fold(
         train[columns],
         train.label,
