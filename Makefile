@@ -14,7 +14,7 @@ CDS_ARCHIVE := .jars/driver.jsa
 KEY := .secrets/hmac.key
 PYTEST_ARGS ?=
 
-.PHONY: help install jars key demo test lint lock clean
+.PHONY: help install jars key demo airflow test lint lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ key: $(KEY) ## create a local demo HMAC key in .secrets/ (never committed)
 
 demo: install key ## run the main job on embedded defaults
 	$(BIN)/diplake demo
+
+airflow: install key ## Airflow UI on http://127.0.0.1:8080 with the project's DAGs (run `make demo` first)
+	$(BIN)/diplake airflow
 
 lint: $(PY_STAMP) ## ruff
 	$(BIN)/ruff check .

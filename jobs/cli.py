@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "catalogue-report": ("jobs.dip.report", "write reports/catalogue-<Y>/ (plots and tables)"),
     "clearing": ("jobs.clearing.run", "year-end DIP clearing: run a draft, publish it, show runs"),
     "fraud": ("jobs.fraud.run", "fraud rules, model training (MLflow), scoring and evaluation"),
+    "airflow": ("jobs.airflow_local", "Airflow 3 standalone (SQLite) with the project's DAGs"),
     "maintain": ("jobs.maintain", "OPTIMIZE and VACUUM every Delta table of the lake"),
     "monitoring": ("jobs.clearing.monitoring", "gold/hospital_monitoring for year Y"),
     "roundtrip": ("jobs.roundtrip", "Delta round trip: write, MERGE, time travel, history"),
