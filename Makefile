@@ -12,9 +12,12 @@ PY_STAMP := $(VENV)/.installed
 JARS_STAMP := .jars/.complete
 CDS_ARCHIVE := .jars/driver.jsa
 KEY := .secrets/hmac.key
+# The demo home the suite and the notebooks read (never the developer's own ./lake).
+TEST_DEMO := build/test-demo
+JOB_SOURCES := $(shell find jobs -name '*.py' -o -name '*.yaml' -o -name '*.csv') $(wildcard expectations/*/*.json)
 PYTEST_ARGS ?=
 
-.PHONY: help install jars key demo airflow test lint lock clean
+.PHONY: help install jars key demo airflow browser test lint lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -64,8 +67,24 @@ airflow: install key ## Airflow UI on http://127.0.0.1:8080 with the project's D
 lint: $(PY_STAMP) ## ruff
 	$(BIN)/ruff check .
 
-test: install lint ## ruff, then pytest
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# Debian's Chromium for the browser test (Playwright drives it; no browser download).
+browser: ## install Debian's chromium if it is missing (needs root)
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else echo "the browser test needs Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
+
+# The suite's demo home: the demo city worked through every DAG (tests/demo_home.py).
+# Thrown away whenever the code changes, so the tests always read the current code's.
+$(TEST_DEMO).sources: $(JOB_SOURCES) $(wildcard dags/*.py) tests/demo_home.py
+	rm -rf $(TEST_DEMO)
+	mkdir -p $(dir $@) && touch $@
+
+test: install lint browser $(TEST_DEMO).sources ## ruff, the demo chain as DAGs, pytest, notebooks (nbmake)
+	$(BIN)/python -c "import sys; sys.path.insert(0, 'tests'); import demo_home as d; \
+	  from pathlib import Path; h = Path('$(CURDIR)/$(TEST_DEMO)'); d.is_built(h) or d.build(h)"
+	DIP_TEST_DEMO_HOME=$(CURDIR)/$(TEST_DEMO) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	DIPLAKE_HOME=$(CURDIR)/$(TEST_DEMO) $(BIN)/python -m pytest --nbmake notebooks -q
 
 lock: $(BIN)/python ## recompile requirements.lock from pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade uv

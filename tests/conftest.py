@@ -8,6 +8,7 @@ only when they do not pay it again (the pattern of delta's own test utils).
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,28 @@ def cfg(tmp_path: Path, spark) -> Config:
     """Settings pointing at a fresh lake and landing folder for this test only."""
     del spark  # requested so the shared session exists before a test builds its own
     return config.load({"home": str(tmp_path), **TEST_SETTINGS})
+
+
+# `make test` keeps the demo home in build/test-demo (the notebooks read it after the
+# suite) and names it here; without it, the suite builds one in a temporary folder.
+DEMO_HOME_VARIABLE = "DIP_TEST_DEMO_HOME"
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A home where the demo city went through every DAG of the chain (tests/demo_home.py):
+    landing, lake, MLflow store, Airflow metadata. Read it, never change it: a test
+    that writes copies what it needs first (:func:`copy_home`)."""
+    import demo_home as demo
+
+    given = os.environ.get(DEMO_HOME_VARIABLE)
+    home = Path(given).resolve() if given else tmp_path_factory.mktemp("demo-home")
+    return home if demo.is_built(home) else demo.build(home)
+
+
+def copy_home(source: Path, target: Path, parts=("landing", "lake", ".secrets")) -> Path:
+    """The ``parts`` of a home, copied (Delta tables keep relative paths: a copy is a table)."""
+    for part in parts:
+        if (source / part).exists():
+            shutil.copytree(source / part, target / part)
+    return target

@@ -1,4 +1,4 @@
-"""Fraud end to end on a small generated city: train (MLflow), score, evaluate, rerun.
+"""Fraud end to end on the demo city: train (MLflow), score, evaluate, rerun.
 
 A real MLflow tracking store and registry (SQLite in the test's home), real Delta
 tables, real LightGBM models scored through ``mlflow.pyfunc.spark_udf``.
@@ -6,24 +6,21 @@ tables, real LightGBM models scored through ``mlflow.pyfunc.spark_udf``.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import copy_home
 from mlflow.tracking import MlflowClient
 from pyspark.sql import functions as F
 
 from jobs import lake
 from jobs.fraud import evaluate, models, score, train
-from jobs.generate import run as generate
 from jobs.generate.knobs import preset
-from jobs.ingest import run as ingest
 
-CITY = preset("demo").replace(
-    seed=5, institutions=60, insured=12_000, discharges_per_year=1_500, mess_rate=0.01
-)
-YEAR = CITY.settlement_year
+YEAR = preset("demo").settlement_year
 ALERT_COLUMNS = {
     "alert_id",
     "entity_type",
@@ -37,19 +34,17 @@ ALERT_COLUMNS = {
 
 
 @pytest.fixture(scope="module")
-def trained(spark, tmp_path_factory):
+def trained(spark, tmp_path_factory, demo_home):
+    """The demo city's lake, copied without its fraud results, trained on afresh:
+    a new MLflow store and registry in the copy's home."""
     from jobs import config
 
-    home = tmp_path_factory.mktemp("fraud-home")
-    landing = home / "landing"
-    generate.generate(landing, CITY, progress=False)
+    home = copy_home(demo_home, tmp_path_factory.mktemp("fraud-home"))
+    for table in ("fraud_alerts", "fraud_scores"):
+        shutil.rmtree(home / "lake" / "gold" / table, ignore_errors=True)
     cfg = config.load({"home": str(home), "spark_master": "local[2]", "shuffle_partitions": 2})
-    mp = pytest.MonkeyPatch()
-    mp.setenv("DIPLAKE_HMAC_KEY", "test-only-key")
-    ingest.run(spark, cfg)
     first = {s["level"]: s for s in train.run(spark, cfg, YEAR)}
-    yield cfg, landing, first
-    mp.undo()
+    return cfg, cfg.landing, first
 
 
 def test_each_level_has_an_experiment_a_registered_model_and_a_champion(trained):

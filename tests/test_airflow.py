@@ -1,0 +1,184 @@
+"""The DAGs run for real: `airflow dags test` of the DIP chain, and finance at the trigger form.
+
+Both use a throwaway AIRFLOW_HOME with its own SQLite metadata, the project's
+dags/ folder and the environment `diplake airflow` builds, so nothing here
+touches a developer's Airflow. The browser test drives Debian's Chromium
+(/usr/bin/chromium, no browser download) with Playwright, as a finance officer
+would: log in, open the year-end clearing DAG, fill in the form, trigger.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+from decimal import Decimal
+from pathlib import Path
+
+import demo_home as demo
+from conftest import copy_home
+from pyspark.sql import functions as F
+
+from jobs import config, lake
+from jobs.airflow_local import PASSWORDS_FILE, airflow_command
+from jobs.cluster import free_ports
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCREENSHOT = config.REPO_ROOT / "docs" / "img" / "clearing_trigger_form.png"
+# Chromium as root on a machine with a closed network: no sandbox, no background calls.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def test_the_demo_chain_ran_as_dags(spark, demo_home):
+    """Ingest -> catalogue -> points -> clearing by `airflow dags test`, on the demo city."""
+    states = demo.run_states(demo_home / "airflow-home")
+    assert states == {dag_id: ["success"] for dag_id, _ in demo.CHAIN}
+    cfg = demo.settings(demo_home)
+
+    def table(layer: str, name: str):
+        return lake.read_version(spark, lake.table_path(cfg, layer, name))
+
+    landed = {str(p.relative_to(cfg.landing)) for p in cfg.landing.rglob("*.*")}
+    landed = {p for p in landed if not p.startswith("_truth")}
+    ledger = table("ops", "ingest_ledger").select("source_file").toPandas()
+    assert set(ledger.source_file) == landed, "every landed file went through the ingest DAG"
+    assert (
+        table("gold", "dip_catalogue").filter(F.col("catalogue_version") == demo.YEAR).count() > 0
+    )
+    cases = table("silver", "discharges").filter(F.col("discharge_year") == demo.YEAR).count()
+    points = table("gold", "dip_case_points").filter(F.col("settlement_year") == demo.YEAR)
+    assert points.count() == cases > 0
+    runs = table("gold", "dip_clearing_runs").filter(F.col("settlement_year") == demo.YEAR)
+    runs = runs.collect()
+    budget = Decimal(demo.BUDGET).quantize(Decimal("0.01"))
+    assert [(r.status, r.budget) for r in runs] == [("draft", budget)]
+    gross = (
+        table("gold", "dip_clearing_hospital")
+        .filter(F.col("run_id") == runs[0].run_id)
+        .agg(F.sum("gross_fund"))
+        .first()[0]
+    )
+    assert gross == budget
+    assert table("gold", "fraud_alerts").filter(F.col("period") == demo.YEAR).count() > 0
+
+
+class Standalone:
+    """`diplake airflow` (airflow standalone) on free loopback ports, stopped on exit."""
+
+    def __init__(self, home: Path, airflow_home: Path):
+        self.port = free_ports(1)[0]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.password = "finance-" + os.urandom(6).hex()
+        airflow_home.mkdir(parents=True)
+        # The simple auth manager reads its users' passwords from this file.
+        (airflow_home / PASSWORDS_FILE).write_text(json.dumps({"admin": self.password}))
+        self.env = demo.environment(home, airflow_home, self.port)
+        self.log = (airflow_home / "standalone.log").open("w")
+        self.process = subprocess.Popen(
+            [*airflow_command(), "standalone"],
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def api(self, path: str, token: str | None = None, body: dict | None = None) -> dict:
+        request = urllib.request.Request(
+            self.url + path,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"}
+            | ({"Authorization": f"Bearer {token}"} if token else {}),
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return json.loads(answer.read())
+
+    def token(self) -> str:
+        return self.api("/auth/token", body={"username": "admin", "password": self.password})[
+            "access_token"
+        ]
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, "airflow standalone exited"
+            try:
+                self.api(f"/api/v2/dags/{dag_id}", self.token())
+                return
+            except OSError:  # not listening yet, or the DAG not parsed yet (404)
+                time.sleep(2)
+        raise AssertionError(f"{dag_id} not served within {timeout} s")
+
+    def wait_for_run(self, dag_id: str, timeout: float = 900) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            runs = self.api(f"/api/v2/dags/{dag_id}/dagRuns", self.token())["dag_runs"]
+            if runs and runs[0]["state"] in ("success", "failed"):
+                return runs[0]
+            time.sleep(3)
+        raise AssertionError(f"no finished run of {dag_id} within {timeout} s")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+        self.log.close()
+
+
+def test_finance_triggers_the_year_end_clearing_from_the_form(spark, demo_home, tmp_path):
+    assert CHROMIUM.exists(), "the browser test needs Debian's chromium (make test installs it)"
+    from playwright.sync_api import sync_playwright
+
+    home = copy_home(demo_home, tmp_path / "home")
+    cfg = demo.settings(home)
+    runs_path = lake.table_path(cfg, "gold", "dip_clearing_runs")
+    before = {r.run_id for r in lake.read_version(spark, runs_path).select("run_id").collect()}
+    server = Standalone(home, tmp_path / "airflow-home")
+    try:
+        server.wait_for_dag("dip_clearing_year_end")
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page.goto(server.url + "/")
+            page.get_by_label("Username").fill("admin")
+            page.get_by_label("Password").fill(server.password)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(lambda url: "/auth/login" not in url, timeout=60_000)
+            page.goto(server.url + "/dags/dip_clearing_year_end")
+            page.get_by_role("button", name="Trigger").first.click()
+            form = page.get_by_role("dialog")
+            form.get_by_text("Clearing", exact=True).click()  # the form's Params section
+            form.locator("input[name=element_year]").fill(str(demo.YEAR))
+            form.locator("input[name=element_budget]").fill("23456789.12")
+            shot = tmp_path / SCREENSHOT.name
+            page.screenshot(path=str(shot))
+            if os.environ.get("DIP_SAVE_SCREENSHOTS"):
+                SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(shot, SCREENSHOT)
+            form.get_by_role("button", name="Trigger").click()
+            page.wait_for_url(lambda url: "/runs/" in url, timeout=60_000)
+            browser.close()
+        run = server.wait_for_run("dip_clearing_year_end")
+    finally:
+        server.stop()
+    assert run["state"] == "success", run
+    assert run["conf"]["budget"] == 23456789.12 and run["conf"]["year"] == demo.YEAR
+    rows = lake.read_version(spark, runs_path).collect()
+    new = [r for r in rows if r.run_id not in before]
+    assert [(r.settlement_year, r.status, r.budget) for r in new] == [
+        (demo.YEAR, "draft", Decimal("23456789.12"))
+    ]
