@@ -92,3 +92,30 @@ def test_strongest_features_name_the_feature_that_drives_the_score():
     top = x[x.signal > 2.0].head(3)
     for found in models.strongest_features(booster, top, n=1):
         assert found[0][0] == "signal"
+
+
+AUDITS = "entity_type string, entity_id string, pattern string, outcome string"
+
+
+def test_provider_labels_come_from_provider_audits_and_from_enough_confirmed_cases(spark):
+    from jobs.fraud import train
+
+    n = train.CASES_TO_CONFIRM_A_PROVIDER
+    # H1: n confirmed upcoding cases -> confirmed. H2: one fewer -> not labelled.
+    # H3: n confirmed cases, but a provider audit cleared it -> 0. H4: audited, confirmed.
+    # H5: n confirmed split admissions (a case pattern, not a hospital's) -> not labelled.
+    cases = [(f"H1-{i}", "H1") for i in range(n)] + [(f"H2-{i}", "H2") for i in range(n - 1)]
+    cases += [(f"H3-{i}", "H3") for i in range(n)] + [(f"H5-{i}", "H5") for i in range(n)]
+    audits = [("case", c, "UPCODING", "confirmed") for c, h in cases if h != "H5"]
+    audits += [("case", c, "SPLIT_ADMISSION", "confirmed") for c, h in cases if h == "H5"]
+    audits += [("case", "H2-x", "UPCODING", "cleared")]
+    audits += [
+        ("provider", "H3", "UPCODING", "cleared"),
+        ("provider", "H4", "OVER_TESTING", "confirmed"),
+    ]
+    discharges = spark.createDataFrame(
+        [*cases, ("H2-x", "H2")], "case_id string, hospital_code string"
+    )
+    labels = train.provider_labels(spark.createDataFrame(audits, AUDITS), discharges)
+    got = {r.entity_id: (r.label, r.pattern) for r in labels.collect()}
+    assert got == {"H1": (1, "UPCODING"), "H3": (0, "UPCODING"), "H4": (1, "OVER_TESTING")}

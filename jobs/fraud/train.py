@@ -48,6 +48,9 @@ SILVER = (
 )
 LEVELS = ("case", "provider")
 TOP_K = {"case": 100, "provider": 20}
+# Hospital-level patterns, and how many confirmed cases of one make a hospital confirmed.
+PROVIDER_PATTERNS = ("LOW_STANDARD_ADMISSION", "UPCODING", "FICTITIOUS_SERVICE", "OVER_TESTING")
+CASES_TO_CONFIRM_A_PROVIDER = 5
 LATER_SCORES = "later_period_scores.csv"  # entity_id, score of the later period (artifact)
 
 
@@ -79,13 +82,47 @@ def silver_tables(reads: lake.PinnedReads) -> dict[str, DataFrame]:
     return {name: reads.table("silver", name) for name in SILVER}
 
 
-def audit_labels(reads: lake.PinnedReads, entity_type: str) -> DataFrame:
+def entity_labels(audits: DataFrame, entity_type: str) -> DataFrame:
     """``entity_id``, ``label`` (confirmed 1, cleared 0) and ``pattern`` of one entity type."""
-    audits = reads.table("silver", "audit_outcomes").filter(F.col("entity_type") == entity_type)
-    return audits.groupBy("entity_id").agg(
+    mine = audits.filter(F.col("entity_type") == entity_type)
+    return mine.groupBy("entity_id").agg(
         F.max((F.col("outcome") == "confirmed").cast("int")).alias("label"),
         F.max("pattern").alias("pattern"),
     )
+
+
+def provider_labels(audits: DataFrame, discharges: DataFrame) -> DataFrame:
+    """Hospitals as audits judged them: by a provider audit, or by their audited cases.
+
+    Inspections reach few hospitals as such, but many of their cases: a hospital with
+    at least :data:`CASES_TO_CONFIRM_A_PROVIDER` confirmed cases of a hospital-level
+    pattern (upcoding, fictitious services, ...) is confirmed for it, as the bureau
+    would sanction it. A provider audit's own verdict, either way, comes first.
+    """
+    direct = entity_labels(audits, "provider")
+    found = (
+        audits.filter(
+            (F.col("entity_type") == "case")
+            & (F.col("outcome") == "confirmed")
+            & F.col("pattern").isin(*PROVIDER_PATTERNS)
+        )
+        .join(
+            discharges.select(F.col("case_id").alias("entity_id"), "hospital_code"), "entity_id"
+        )
+        .groupBy("hospital_code")
+        .agg(F.count("*").alias("confirmed_cases"), F.max("pattern").alias("pattern"))
+        .filter(F.col("confirmed_cases") >= CASES_TO_CONFIRM_A_PROVIDER)
+        .select(F.col("hospital_code").alias("entity_id"), F.lit(1).alias("label"), "pattern")
+    )
+    return direct.unionByName(found.join(direct.select("entity_id"), "entity_id", "left_anti"))
+
+
+def audit_labels(reads: lake.PinnedReads, entity_type: str) -> DataFrame:
+    """The training labels of one level, from ``silver/audit_outcomes`` only."""
+    audits = reads.table("silver", "audit_outcomes")
+    if entity_type == "provider":
+        return provider_labels(audits, reads.table("silver", "discharges"))
+    return entity_labels(audits, entity_type)
 
 
 @dataclass
