@@ -17,7 +17,7 @@ TEST_DEMO := build/test-demo
 JOB_SOURCES := $(shell find jobs -name '*.py' -o -name '*.yaml' -o -name '*.csv') $(wildcard expectations/*/*.json)
 PYTEST_ARGS ?=
 
-.PHONY: help install jars key demo airflow browser test lint lock clean
+.PHONY: help install jars key demo airflow bench browser test lint lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -63,6 +63,11 @@ demo: install key ## run the main job on embedded defaults
 
 airflow: install key ## Airflow UI on http://127.0.0.1:8080 with the project's DAGs (run `make demo` first)
 	$(BIN)/diplake airflow
+
+SCALE ?= city
+FACTOR ?= 1
+bench: install ## time every stage: make bench [SCALE=city|small|demo] [FACTOR=0.3] [VARIANTS=1]
+	$(BIN)/diplake bench --scale $(SCALE) --factor $(FACTOR) $(if $(VARIANTS),--variants)
 
 lint: $(PY_STAMP) ## ruff
 	$(BIN)/ruff check .

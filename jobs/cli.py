@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "clearing": ("jobs.clearing.run", "year-end DIP clearing: run a draft, publish it, show runs"),
     "fraud": ("jobs.fraud.run", "fraud rules, model training (MLflow), scoring and evaluation"),
     "airflow": ("jobs.airflow_local", "Airflow 3 standalone (SQLite) with the project's DAGs"),
+    "bench": ("jobs.bench.run", "time every stage at a scale, beside a DuckDB reference"),
     "maintain": ("jobs.maintain", "OPTIMIZE and VACUUM every Delta table of the lake"),
     "monitoring": ("jobs.clearing.monitoring", "gold/hospital_monitoring for year Y"),
     "roundtrip": ("jobs.roundtrip", "Delta round trip: write, MERGE, time travel, history"),

@@ -340,3 +340,11 @@ def command(cfg: Config, args: argparse.Namespace) -> int:
         f"M = {summary['M']}; K = {summary['k']}"
     )
     return 0
+
+
+if __name__ == "__main__":  # spark-submit jobs/dip/catalogue.py --year 2025 --lake ...
+    import sys
+
+    from jobs.cli import main
+
+    sys.exit(main(["catalogue", *sys.argv[1:]]))

@@ -274,3 +274,11 @@ def command(cfg: Config, args: argparse.Namespace) -> int:
 
         print(f"Catalogue report: {report.write(spark, cfg, args.year)}")
     return 0
+
+
+if __name__ == "__main__":  # spark-submit jobs/dip/points.py --year 2025 --lake ...
+    import sys
+
+    from jobs.cli import main
+
+    sys.exit(main(["points", *sys.argv[1:]]))

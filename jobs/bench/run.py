@@ -1,0 +1,342 @@
+"""``diplake bench``: every stage at a chosen scale, timed as the commands users run.
+
+    diplake bench [--scale city|small|demo] [--factor 0.3] [--out bench/results]
+                  [--work DIR] [--variants]
+
+Each stage is the ``diplake`` command a person or a DAG would run, in its own
+process, one after the other on a fresh home: generate, ingest, catalogue,
+points, clearing, fraud training, fraud scoring. For each: wall time, records
+per second and the peak resident memory of its whole process tree (the Python
+driver and the JVM it starts), sampled every 0.2 s. In the same run the DuckDB
+reference (:mod:`jobs.bench.reference`) computes the catalogue and the points
+from the same silver tables; the report gives the Spark/DuckDB ratio and says
+whether both give the same catalogue and the same points.
+
+``--factor`` scales the preset's insured persons and discharges (the
+institutions stay), for the scaling series. ``--variants`` also times the
+catalogue and the points with ``local[1]``, and through ``spark-submit`` on a
+two-worker standalone cluster on this machine.
+
+Writes ``<out>/<date>-<label>.json`` (``scale``, ``total_seconds``,
+``spark_duckdb_ratio`` and ``stages`` at its top level) and ``<out>/<date>-<label>.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import psutil
+
+from jobs.config import ENV_PREFIX, REPO_ROOT, Config
+
+BENCH_KEY = "bench-only-key"  # the bench's own throwaway lake: not a secret
+SPARK_STAGES = ("catalogue", "points")
+
+
+@dataclass
+class Stage:
+    name: str
+    seconds: float
+    peak_rss_mb: float
+    records: int = 0
+    records_per_second: float = 0.0
+    command: str = ""
+    note: str = ""
+
+
+@dataclass
+class Result:
+    scale: str
+    factor: float
+    label: str
+    date: str
+    machine: dict
+    stages: dict[str, dict] = field(default_factory=dict)
+    total_seconds: float = 0.0
+    spark_duckdb_ratio: float | None = None
+    spark_catalogue_points_seconds: float | None = None
+    duckdb_catalogue_points_seconds: float | None = None
+    same_catalogue: bool | None = None
+    same_points: bool | None = None
+    variants: dict[str, dict] = field(default_factory=dict)
+    figures: dict = field(default_factory=dict)
+
+
+def machine() -> dict:
+    java = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
+    import pyspark
+
+    return {
+        "cpu": platform.processor() or _cpu_model(),
+        "cores": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "java": java.splitlines()[0] if java else "",
+        "spark": pyspark.__version__,
+        "os": platform.platform(),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def timed(name: str, argv: list[str], env: dict[str, str], log: Path) -> Stage:
+    """Run ``argv``; wall time and the peak RSS of its process tree (sampled)."""
+    started = time.monotonic()
+    with log.open("w") as out:
+        process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+        peak = [0]
+        done = threading.Event()
+
+        def sample() -> None:
+            root = psutil.Process(process.pid)
+            while not done.is_set():
+                try:
+                    tree = [root, *root.children(recursive=True)]
+                    peak[0] = max(peak[0], sum(p.memory_info().rss for p in tree))
+                except psutil.Error:
+                    pass
+                done.wait(0.2)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        code = process.wait()
+        done.set()
+        sampler.join()
+    seconds = time.monotonic() - started
+    if code != 0:
+        tail = log.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"bench stage {name} failed (exit {code}); see {log}:\n{tail}")
+    return Stage(name, round(seconds, 1), round(peak[0] / 2**20), command=" ".join(argv[1:]))
+
+
+def _table(path: Path, columns: list[str] | None = None):
+    from deltalake import DeltaTable
+
+    return DeltaTable(str(path)).to_pandas(columns=columns)
+
+
+def _records(home: Path, year: int) -> dict[str, int]:
+    """Records each stage handled, read from the lake it left (delta-rs, no Spark)."""
+    lake = home / "lake"
+    ledger = _table(lake / "ops" / "ingest_ledger", ["records_read"])
+    coef = _table(lake / "gold" / "dip_level_coefficients", ["catalogue_version", "base_cases"])
+    points = _table(lake / "gold" / "dip_case_points", ["settlement_year"])
+    cases = int((points.settlement_year == year).sum())
+    discharges = _table(lake / "silver" / "discharges", ["discharge_year"])
+    landed = int(ledger.records_read.sum())
+    return {
+        "generate": landed,
+        "ingest": landed,
+        "catalogue": int(coef.base_cases[coef.catalogue_version == year].max()),
+        "points": cases,
+        "clearing": cases,
+        "fraud_train": int(discharges.discharge_year.isin([year - 1, year]).sum()),
+        "fraud_score": cases,
+    }
+
+
+def _budget(home: Path, year: int) -> str:
+    """The year's fund payments, to the yuan: a budget of the right size for any scale."""
+    d = _table(home / "lake" / "silver" / "discharges", ["discharge_year", "fund_paid"])
+    total = sum((Decimal(str(v)) for v in d.fund_paid[d.discharge_year == year]), Decimal(0))
+    return str(total.quantize(Decimal(1)))
+
+
+def run(args: argparse.Namespace, cfg: Config) -> Result:
+    from jobs.generate.knobs import preset
+
+    knobs = preset(args.scale)
+    if args.factor != 1:
+        knobs = knobs.replace(
+            insured=int(knobs.insured * args.factor),
+            discharges_per_year=int(knobs.discharges_per_year * args.factor),
+        )
+    year = knobs.settlement_year
+    label = args.scale if args.factor == 1 else f"{args.scale}-{args.factor:g}x"
+    work = (args.work or cfg.home / "bench-work" / label).resolve()
+    if work.exists():
+        shutil.rmtree(work)
+    home, landing, logs = work / "home", work / "landing", work / "logs"
+    for folder in (home, logs):
+        folder.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
+    env |= {
+        "DIPLAKE_HOME": str(home),
+        "DIPLAKE_LANDING": str(landing),
+        "DIPLAKE_HMAC_KEY": BENCH_KEY,
+        "DIPLAKE_SPARK_MASTER": args.bench_master,
+    }
+    diplake = [sys.executable, "-m", "jobs.cli"]
+    result = Result(
+        scale=label,
+        factor=args.factor,
+        label=label,
+        date=datetime.now(UTC).strftime("%Y-%m-%d"),
+        machine=machine(),
+    )
+    steps = [
+        (
+            "generate",
+            [
+                "generate",
+                "--scale",
+                args.scale,
+                "--insured",
+                str(knobs.insured),
+                "--discharges-per-year",
+                str(knobs.discharges_per_year),
+            ],
+        ),
+        ("ingest", ["ingest"]),
+        ("catalogue", ["catalogue", "--year", str(year)]),
+        ("points", ["points", "--year", str(year), "--no-report"]),
+        ("clearing", None),  # the budget is known once the lake is
+        ("fraud_train", ["fraud", "train", "--year", str(year)]),
+        ("fraud_score", ["fraud", "score", "--year", str(year)]),
+    ]
+    stages: dict[str, Stage] = {}
+    for name, argv in steps:
+        if name == "clearing":
+            argv = ["clearing", "run", "--year", str(year), "--budget", _budget(home, year)]
+        print(f"bench {label}: {name} ...", flush=True)
+        stages[name] = timed(name, [*diplake, *argv], env, logs / f"{name}.log")
+        print(f"bench {label}: {name} {stages[name].seconds:.1f} s", flush=True)
+    for name, n in _records(home, year).items():
+        stages[name].records = n
+        stages[name].records_per_second = round(n / stages[name].seconds)
+    reference = [sys.executable, "-m", "jobs.bench.compare", "--year", str(year)]
+    print(f"bench {label}: DuckDB reference ...", flush=True)
+    ref_stage = timed("duckdb", reference, env, logs / "duckdb.log")
+    compared = json.loads((logs / "duckdb.log").read_text().strip().splitlines()[-1])
+    result.stages = {name: asdict(s) for name, s in stages.items()}
+    result.total_seconds = round(sum(s.seconds for s in stages.values()), 1)
+    spark = sum(stages[s].seconds for s in SPARK_STAGES)
+    duck = compared["seconds"]["catalogue"] + compared["seconds"]["points"]
+    result.spark_catalogue_points_seconds = round(spark, 1)
+    result.duckdb_catalogue_points_seconds = round(duck, 1)
+    result.spark_duckdb_ratio = round(spark / duck, 2)
+    result.same_catalogue = compared["same_catalogue"]
+    result.same_points = compared["same_points"]
+    result.figures = {
+        "duckdb_process_seconds": ref_stage.seconds,
+        "duckdb_peak_rss_mb": ref_stage.peak_rss_mb,
+        **compared["figures"],
+    }
+    if args.variants:
+        result.variants = variants(year, env, diplake, logs)
+    return result
+
+
+def variants(year: int, env: dict[str, str], diplake: list[str], logs: Path) -> dict:
+    """Catalogue and points on one core, and on a two-worker standalone cluster."""
+    from jobs import config
+    from jobs.cluster import standalone_cluster
+    from jobs.spark import submit_command
+
+    out = {}
+    one = env | {"DIPLAKE_SPARK_MASTER": "local[1]"}
+    for name, argv in (
+        ("catalogue", ["catalogue", "--year", str(year)]),
+        ("points", ["points", "--year", str(year), "--no-report"]),
+    ):
+        stage = timed(f"{name}-local1", [*diplake, *argv], one, logs / f"{name}-local1.log")
+        out[f"{name}_local[1]"] = asdict(stage)
+    cfg = config.load(env=env)
+    with standalone_cluster(logs / "cluster", workers=2, cores=1, memory="3g") as cluster:
+        for name, script, argv in (
+            ("catalogue", "jobs/dip/catalogue.py", ["--year", str(year)]),
+            ("points", "jobs/dip/points.py", ["--year", str(year), "--no-report"]),
+        ):
+            command = submit_command(
+                cfg,
+                REPO_ROOT / script,
+                [*argv, "--lake", str(cfg.lake), "--home", str(cfg.home)],
+                master=cluster.master_url,
+                extra_conf={"spark.executor.memory": "3g", "spark.driver.memory": "4g"},
+            )
+            stage = timed(f"{name}-cluster", command, env, logs / f"{name}-cluster.log")
+            out[f"{name}_cluster_2_workers"] = asdict(stage)
+    return out
+
+
+def markdown(result: Result) -> str:
+    m = result.machine
+    lines = [
+        f"# Benchmark {result.label}, {result.date}",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB; Python {m['python']}, "
+        f"Spark {m['spark']}, {m['java']}. Every stage is the `diplake` command, in its own "
+        "process (JVM start included), on a fresh lake.",
+        "",
+        "| stage | wall s | records | records/s | peak RSS MB |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, s in result.stages.items():
+        lines.append(
+            f"| {name} | {s['seconds']:.1f} | {s['records']:,} | {s['records_per_second']:,} | "
+            f"{s['peak_rss_mb']:,.0f} |"
+        )
+    lines += [
+        f"| **total** | **{result.total_seconds:.1f}** | | | |",
+        "",
+        "## Spark against a single-node reference (DuckDB)",
+        "",
+        f"- catalogue + points, Spark commands: {result.spark_catalogue_points_seconds} s; "
+        f"DuckDB over the same silver files: {result.duckdb_catalogue_points_seconds} s; "
+        f"**ratio {result.spark_duckdb_ratio}**",
+        f"- same catalogue: **{result.same_catalogue}**; same case points: "
+        f"**{result.same_points}**",
+    ]
+    for key, value in result.figures.items():
+        lines.append(f"- {key}: {value}")
+    if result.variants:
+        lines += ["", "## Variants", "", "| run | wall s | peak RSS MB |", "| --- | ---: | ---: |"]
+        for name, s in result.variants.items():
+            lines.append(f"| {name} | {s['seconds']:.1f} | {s['peak_rss_mb']:,.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scale", default="city", choices=("demo", "small", "city"))
+    parser.add_argument(
+        "--factor", type=float, default=1.0, help="scale insured and discharges (0.1, 0.3, 1)"
+    )
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results")
+    parser.add_argument("--work", type=Path, help="scratch folder (default <home>/bench-work)")
+    parser.add_argument(
+        "--bench-master", dest="bench_master", default="local[2]", help="Spark master of the stages"
+    )
+    parser.add_argument(
+        "--variants", action="store_true", help="also local[1] and a 2-worker cluster"
+    )
+
+
+def command(cfg: Config, args: argparse.Namespace) -> int:
+    result = run(args, cfg)
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = args.out / f"{result.date}-{result.label}"
+    stem.with_suffix(".json").write_text(json.dumps(asdict(result), indent=2) + "\n")
+    stem.with_suffix(".md").write_text(markdown(result))
+    print(markdown(result))
+    print(f"written {stem}.json and {stem}.md")
+    return 0
