@@ -73,6 +73,13 @@ def clearing_publish(run_id: str, reason: str | None = None, cfg: Config | None 
     return job.publish(spark, cfg, run_id, reason)
 
 
+def fraud_features(year: int, cfg: Config | None = None) -> dict:
+    from jobs.fraud import feature_tables
+
+    cfg, spark = _session(cfg, f"fraud features {year}")
+    return feature_tables.run(spark, cfg, year)
+
+
 def fraud_train(year: int, cfg: Config | None = None) -> list[dict]:
     from jobs.fraud import train
 

@@ -1,6 +1,7 @@
 """``diplake fraud``: the rule base, model training, scoring and evaluation.
 
     diplake fraud rules                     list the rule base (jobs/fraud/rules/*.yaml)
+    diplake fraud features --year Y         case, provider, person and doctor features of Y
     diplake fraud train --year Y            fit the case and provider models (MLflow)
     diplake fraud score --year Y            rules + champion models -> gold/fraud_alerts
     diplake fraud evaluate --year Y         alerts against <landing>/_truth (evaluation)
@@ -21,6 +22,9 @@ from jobs.config import add_arguments as add_settings
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     sub.add_parser("rules", help="list the rule base")
+    features_p = sub.add_parser(
+        "features", help="gold/fraud_features_{case,provider,person,doctor} for year Y"
+    )
     train_p = sub.add_parser(
         "train",
         help="fit the models on year Y-1, judge them on Y, register, move champion if better",
@@ -35,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     train_p.add_argument(
         "--level", choices=("case", "provider"), action="append", help="only this level"
     )
-    for action in (train_p, score_p, eval_p):
+    for action in (features_p, train_p, score_p, eval_p):
         action.add_argument("--year", type=int, required=True, help="the year scored (Y)")
     for action in sub.choices.values():
         add_settings(action, nested=True)
@@ -52,7 +56,11 @@ def command(cfg: Config, args: argparse.Namespace) -> int:
 
     preload = quality.PRELOAD if args.action == "score" else ()  # the alerts' suite
     spark = get_spark(cfg, f"dip-lake fraud {args.action}", preload=preload)
-    if args.action == "train":
+    if args.action == "features":
+        from jobs.fraud import feature_tables
+
+        print(json.dumps(feature_tables.run(spark, cfg, args.year), indent=2))
+    elif args.action == "train":
         from jobs.fraud import train
 
         for summary in train.run(spark, cfg, args.year, tuple(args.level or train.LEVELS)):
