@@ -115,8 +115,14 @@ def _champion(client, level: str) -> tuple[str, str]:
 
 
 def _score(spark: SparkSession, frame: DataFrame, uri: str, columns: list[str]) -> DataFrame:
+    """``frame`` with the champion's ``score``, each input typed as its signature says."""
     udf = mlflow.pyfunc.spark_udf(spark, uri, result_type="double", env_manager="local")
-    return frame.withColumn("score", udf(F.struct(*[F.col(c) for c in columns])))
+    signature = mlflow.models.get_model_info(uri).signature
+    doubles = {
+        spec.name for spec in signature.inputs.inputs if str(spec.type).lower() == "double"
+    }
+    inputs = [F.col(c).cast("double").alias(c) if c in doubles else F.col(c) for c in columns]
+    return frame.withColumn("score", udf(F.struct(*inputs)))
 
 
 def _top(scored: DataFrame, id_column: str, columns: list[str], k: int) -> pd.DataFrame:

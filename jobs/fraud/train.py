@@ -271,7 +271,7 @@ def log_and_register(
         train = fitted.train
         mlflow.log_input(
             mlflow.data.from_pandas(
-                train, name=f"{fitted.level}-train-{year - 1}", targets="label"
+                train.astype("float64"), name=f"{fitted.level}-train-{year - 1}", targets="label"
             ),
             context="training",
         )
@@ -283,7 +283,9 @@ def log_and_register(
                 later, index=False
             )
             mlflow.log_artifact(str(later))
-        x = train[fitted.columns]
+        # Every feature as a double in the signature: a count with a missing value in
+        # some later batch arrives as a float, which an integer schema would refuse.
+        x = train[fitted.columns].astype("float64")
         signature = infer_signature(x, fitted.booster.predict(x.head(50)))
         info = mlflow.lightgbm.log_model(
             fitted.booster,
