@@ -106,3 +106,12 @@ def test_private_layers_are_owner_only(cfg):
     assert modes["bronze"] == 0o700
     assert modes["quarantine"] == 0o700
     assert set(modes) == {"bronze", "silver", "gold", "quarantine", "ops"}
+
+
+def test_latest_version_reads_the_newest_commit_past_a_checkpoint(spark, cfg):
+    """Delta checkpoints every 10 commits; the listing still finds the newest one."""
+    path = lake.table_path(cfg, "silver", "versions")
+    for i in range(12):
+        spark.createDataFrame([(i,)], "n int").write.format("delta").mode("append").save(path)
+    assert lake.latest_version(spark, path) == 11
+    assert lake.history(spark, path)[-1]["version"] == 11

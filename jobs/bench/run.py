@@ -65,7 +65,9 @@ class Result:
     machine: dict
     stages: dict[str, dict] = field(default_factory=dict)
     total_seconds: float = 0.0
-    spark_duckdb_ratio: float | None = None
+    spark_duckdb_ratio: float | None = None  # the two commands against the reference
+    spark_duckdb_warm_ratio: float | None = None  # the same jobs in a warm session
+    warm: dict = field(default_factory=dict)
     spark_catalogue_points_seconds: float | None = None
     duckdb_catalogue_points_seconds: float | None = None
     same_catalogue: bool | None = None
@@ -242,6 +244,13 @@ def run(args: argparse.Namespace, cfg: Config) -> Result:
         "duckdb_peak_rss_mb": ref_stage.peak_rss_mb,
         **compared["figures"],
     }
+    print(f"bench {label}: catalogue and points in one warm session ...", flush=True)
+    warm_argv = [sys.executable, "-m", "jobs.bench.warm", "--year", str(year)]
+    timed("warm", warm_argv, env, logs / "warm.log")
+    warm = json.loads((logs / "warm.log").read_text().strip().splitlines()[-1])
+    result.warm = warm
+    warm_spark = warm["catalogue_second"] + warm["points_second"]
+    result.spark_duckdb_warm_ratio = round(warm_spark / duck, 2)
     if args.variants:
         result.variants = variants(year, env, diplake, logs)
     return result
@@ -304,6 +313,11 @@ def markdown(result: Result) -> str:
         f"- catalogue + points, Spark commands: {result.spark_catalogue_points_seconds} s; "
         f"DuckDB over the same silver files: {result.duckdb_catalogue_points_seconds} s; "
         f"**ratio {result.spark_duckdb_ratio}**",
+        f"- the same two jobs in one warm Spark session (second round, JVM started, "
+        f"code generated): catalogue {result.warm.get('catalogue_second')} s, points "
+        f"{result.warm.get('points_second')} s; ratio {result.spark_duckdb_warm_ratio} "
+        f"(first round: {result.warm.get('catalogue_first')} s and "
+        f"{result.warm.get('points_first')} s)",
         f"- same catalogue: **{result.same_catalogue}**; same case points: "
         f"**{result.same_points}**",
     ]
