@@ -1,0 +1,126 @@
+"""``diplake bench-report``: the scaling series of bench/results/*.json in one page.
+
+    diplake bench-report [--results bench/results] [--out bench/REPORT.md]
+
+For the runs of one machine and date range: each stage's wall time against the
+records it handled, how time grows with data (the slope of log time against log
+records between the smallest and the largest run: 1 is linear), and a plot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from jobs.config import REPO_ROOT, Config
+
+STAGES = (
+    "generate",
+    "ingest",
+    "catalogue",
+    "points",
+    "clearing",
+    "fraud_train",
+    "fraud_score",
+)
+
+
+def load(folder: Path) -> list[dict]:
+    runs = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+    return sorted(runs, key=lambda r: r["stages"]["ingest"]["records"])
+
+
+def growth(runs: list[dict], stage: str) -> float | None:
+    """d log(seconds) / d log(records) between the smallest and the largest run."""
+    if len(runs) < 2:
+        return None
+    small, large = runs[0]["stages"][stage], runs[-1]["stages"][stage]
+    if small["records"] <= 0 or large["records"] <= small["records"]:
+        return None
+    return math.log(large["seconds"] / small["seconds"]) / math.log(
+        large["records"] / small["records"]
+    )
+
+
+def write(runs: list[dict], out: Path) -> Path:
+    labels = [r["label"] for r in runs]
+    lines = [
+        "# Benchmarks: every stage at several scales",
+        "",
+        f"Machine: {runs[-1]['machine']['cpu']}, {runs[-1]['machine']['cores']} cores, "
+        f"{runs[-1]['machine']['memory_gb']} GB. Each stage is its `diplake` command in its "
+        "own process on a fresh lake (`make bench SCALE=city FACTOR=…`); one file per run in "
+        "`bench/results/`. Growth: the slope of log(seconds) against log(records) from the "
+        "smallest to the largest run (1 = linear, below 1 = fixed costs still matter).",
+        "",
+        "| stage | " + " | ".join(f"{x} s" for x in labels) + " | growth |",
+        "| --- | " + " | ".join("---:" for _ in labels) + " | ---: |",
+    ]
+    for stage in STAGES:
+        g = growth(runs, stage)
+        cells = " | ".join(f"{r['stages'][stage]['seconds']:.1f}" for r in runs)
+        lines.append(f"| {stage} | {cells} | {'' if g is None else f'{g:.2f}'} |")
+    totals = " | ".join(f"**{r['total_seconds']:.0f}**" for r in runs)
+    lines.append(f"| **total** | {totals} | |")
+    records = " | ".join(f"{r['stages']['ingest']['records']:,}" for r in runs)
+    lines += [
+        f"| records landed | {records} | |",
+        "",
+        "| run | Spark catalogue + points s | DuckDB s | ratio | warm-session ratio | "
+        "same catalogue | same points |",
+        "| --- | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for r in runs:
+        lines.append(
+            f"| {r['label']} | {r['spark_catalogue_points_seconds']} | "
+            f"{r['duckdb_catalogue_points_seconds']} | {r['spark_duckdb_ratio']} | "
+            f"{r.get('spark_duckdb_warm_ratio')} | {r['same_catalogue']} | {r['same_points']} |"
+        )
+    variants = [r for r in runs if r.get("variants")]
+    if variants:
+        lines += ["", "| variant | run | wall s |", "| --- | --- | ---: |"]
+        for r in variants:
+            for name, v in r["variants"].items():
+                lines.append(f"| {name} | {r['label']} | {v['seconds']:.1f} |")
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for stage in STAGES:
+        xs = [r["stages"][stage]["records"] for r in runs]
+        ys = [r["stages"][stage]["seconds"] for r in runs]
+        ax.plot(xs, ys, marker="o", label=stage)
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="records handled by the stage",
+        ylabel="wall seconds",
+        title="Time against data size (log-log; slope 1 = linear)",
+    )
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    plot = out.with_name("scaling.png")
+    fig.savefig(plot, dpi=110)
+    plt.close(fig)
+    lines += ["", f"![time against data size]({plot.name})", ""]
+    out.write_text("\n".join(lines))
+    return out
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results", type=Path, default=REPO_ROOT / "bench" / "results")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "REPORT.md")
+
+
+def command(cfg: Config, args: argparse.Namespace) -> int:
+    del cfg
+    runs = load(args.results)
+    if not runs:
+        print(f"no benchmark results in {args.results}: run `make bench` first")
+        return 1
+    print(f"written {write(runs, args.out)}")
+    return 0
