@@ -9,6 +9,7 @@ from __future__ import annotations
 import demo_home as demo
 
 from jobs.bench import compare, reference
+from jobs.bench import report as bench_report
 
 
 def test_duckdb_and_spark_give_the_same_catalogue_and_points(demo_home):
@@ -29,3 +30,31 @@ def test_a_changed_figure_is_seen(demo_home):
     ref.points.loc[ref.points.index[0], "points_u"] += 1
     verdict = compare.compare(cfg, demo.YEAR, ref)
     assert not verdict["same_points"] and verdict["figures"]["cases_that_differ"] == 1
+
+
+def _run(label: str, records: int, seconds: float) -> dict:
+    stage = {"records": records, "seconds": seconds}
+    return {
+        "label": label,
+        "machine": {"cpu": "test", "cores": 2, "memory_gb": 1},
+        "stages": {name: dict(stage) for name in bench_report.STAGES},
+        "total_seconds": seconds * len(bench_report.STAGES),
+        "spark_catalogue_points_seconds": 2 * seconds,
+        "duckdb_catalogue_points_seconds": 1.0,
+        "spark_duckdb_ratio": 2 * seconds,
+        "same_catalogue": True,
+        "same_points": True,
+    }
+
+
+def test_growth_and_marginal_cost_by_hand(tmp_path):
+    # 10x the records in 10x the time: slope 1 (linear); 9M more records cost 90 s, 10 s/M.
+    runs = [_run("small", 1_000_000, 10.0), _run("large", 10_000_000, 100.0)]
+    assert abs(bench_report.growth(runs, "points") - 1.0) < 1e-12
+    assert abs(bench_report.marginal(runs, "points") - 10.0) < 1e-12
+    # Time that does not grow at all: slope 0, nothing per extra record.
+    flat = [_run("small", 1_000_000, 50.0), _run("large", 10_000_000, 50.0)]
+    assert bench_report.growth(flat, "points") == 0.0
+    page = bench_report.write(runs, tmp_path / "REPORT.md").read_text()
+    assert "| points | 10.0 | 100.0 | 1.00 | 10.0 |" in page
+    assert (tmp_path / "scaling.png").stat().st_size > 0

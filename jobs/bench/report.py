@@ -49,6 +49,17 @@ def growth(runs: list[dict], stage: str) -> float | None:
     )
 
 
+def marginal(runs: list[dict], stage: str) -> float | None:
+    """Seconds per million more records between the two largest runs (fixed costs removed)."""
+    if len(runs) < 2:
+        return None
+    small, large = runs[-2]["stages"][stage], runs[-1]["stages"][stage]
+    extra = large["records"] - small["records"]
+    if extra <= 0:
+        return None
+    return (large["seconds"] - small["seconds"]) / extra * 1e6
+
+
 def write(runs: list[dict], out: Path) -> Path:
     labels = [r["label"] for r in runs]
     lines = [
@@ -58,20 +69,24 @@ def write(runs: list[dict], out: Path) -> Path:
         f"{runs[-1]['machine']['memory_gb']} GB. Each stage is its `diplake` command in its "
         "own process on a fresh lake (`make bench SCALE=city FACTOR=…`); one file per run in "
         "`bench/results/`. Growth: the slope of log(seconds) against log(records) from the "
-        "smallest to the largest run (1 = linear, below 1 = fixed costs still matter).",
+        "smallest to the largest run (1 = linear, below 1 = fixed costs still matter); "
+        "marginal: seconds per million more records between the two largest runs.",
         "",
-        "| stage | " + " | ".join(f"{x} s" for x in labels) + " | growth |",
-        "| --- | " + " | ".join("---:" for _ in labels) + " | ---: |",
+        "| stage | " + " | ".join(f"{x} s" for x in labels) + " | growth | marginal s/M records |",
+        "| --- | " + " | ".join("---:" for _ in labels) + " | ---: | ---: |",
     ]
     for stage in STAGES:
-        g = growth(runs, stage)
+        g, m = growth(runs, stage), marginal(runs, stage)
         cells = " | ".join(f"{r['stages'][stage]['seconds']:.1f}" for r in runs)
-        lines.append(f"| {stage} | {cells} | {'' if g is None else f'{g:.2f}'} |")
+        lines.append(
+            f"| {stage} | {cells} | {'' if g is None else f'{g:.2f}'} | "
+            f"{'' if m is None else f'{m:.1f}'} |"
+        )
     totals = " | ".join(f"**{r['total_seconds']:.0f}**" for r in runs)
-    lines.append(f"| **total** | {totals} | |")
+    lines.append(f"| **total** | {totals} | | |")
     records = " | ".join(f"{r['stages']['ingest']['records']:,}" for r in runs)
     lines += [
-        f"| records landed | {records} | |",
+        f"| records landed | {records} | | |",
         "",
         "| run | Spark catalogue + points s | DuckDB s | ratio | warm-session ratio | "
         "same catalogue | same points |",
