@@ -58,3 +58,10 @@ def test_growth_and_marginal_cost_by_hand(tmp_path):
     page = bench_report.write(runs, tmp_path / "REPORT.md").read_text()
     assert "| points | 10.0 | 100.0 | 1.00 | 10.0 |" in page
     assert (tmp_path / "scaling.png").stat().st_size > 0
+
+
+def test_a_scaled_run_keeps_its_factor_in_the_file_name(tmp_path):
+    from jobs.bench import run
+
+    as_json, as_md = run.output_paths(tmp_path, "2026-12-02", "city-0.1x")
+    assert (as_json.name, as_md.name) == ("2026-12-02-city-0.1x.json", "2026-12-02-city-0.1x.md")

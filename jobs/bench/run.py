@@ -345,12 +345,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def output_paths(out: Path, date: str, label: str) -> tuple[Path, Path]:
+    """``<out>/<date>-<label>.json`` and ``.md`` (not with_suffix: city-0.1x keeps its .1x)."""
+    stem = f"{date}-{label}"
+    return out / f"{stem}.json", out / f"{stem}.md"
+
+
 def command(cfg: Config, args: argparse.Namespace) -> int:
     result = run(args, cfg)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"{result.date}-{result.label}"
-    stem.with_suffix(".json").write_text(json.dumps(asdict(result), indent=2) + "\n")
-    stem.with_suffix(".md").write_text(markdown(result))
+    as_json, as_md = output_paths(args.out, result.date, result.label)
+    as_json.write_text(json.dumps(asdict(result), indent=2) + "\n")
+    as_md.write_text(markdown(result))
     print(markdown(result))
-    print(f"written {stem}.json and {stem}.md")
+    print(f"written {as_json} and {as_md}")
     return 0
