@@ -115,3 +115,26 @@ def test_latest_version_reads_the_newest_commit_past_a_checkpoint(spark, cfg):
         spark.createDataFrame([(i,)], "n int").write.format("delta").mode("append").save(path)
     assert lake.latest_version(spark, path) == 11
     assert lake.history(spark, path)[-1]["version"] == 11
+
+
+def test_maintenance_keeps_ten_years_of_history_of_what_a_clearing_records(spark, cfg):
+    from jobs import maintain
+
+    rows = [("A", 3, Decimal("1.5000"))]
+    audited = lake.table_path(cfg, "gold", "dip_case_points")
+    scratch = lake.table_path(cfg, "silver", "face_checks")
+    for path in (audited, scratch):
+        lake.overwrite(_rows(spark, rows), path)
+        lake.overwrite(_rows(spark, rows * 2), path)  # a removed file for VACUUM to consider
+    done = maintain.run(spark, cfg)
+    assert set(done) == {"gold/dip_case_points", "silver/face_checks"}
+
+    def properties(path):
+        detail = spark.sql(f"DESCRIBE DETAIL delta.`{path}`").first()
+        return detail.properties
+
+    kept = properties(audited)
+    assert kept["delta.logRetentionDuration"] == "interval 3650 days"
+    assert kept["delta.deletedFileRetentionDuration"] == "interval 3650 days"
+    assert "delta.deletedFileRetentionDuration" not in properties(scratch)
+    assert _content(lake.read_version(spark, audited, 0)) == [("A", 3, Decimal("1.5000"))]
