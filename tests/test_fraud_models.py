@@ -56,6 +56,20 @@ def test_metrics_at_or_above_0_99_are_flagged():
     ]
 
 
+def test_rule_figures_at_or_above_0_99_are_flagged_and_model_figures_are_not():
+    metrics = {
+        "rule_GANG_person_recall": 0.99,
+        "rule_GANG_person_precision": 0.98,
+        "rule_GHOST_BED_case_precision": 1.0,
+        "rule_GHOST_BED_case_recall": float("nan"),
+        "truth_case_roc_auc": 0.995,
+    }
+    assert models.too_easy_rules(metrics) == [
+        "rule_GANG_person_recall",
+        "rule_GHOST_BED_case_precision",
+    ]
+
+
 def test_positive_weight_is_negatives_per_positive():
     assert models.positive_weight([1, 0, 0, 0, 1, 0]) == 2.0
     assert models.positive_weight([0, 0]) == 1.0

@@ -142,8 +142,9 @@ def run(spark: SparkSession, cfg: Config, year: int, truth_dir: Path) -> dict:
             ],
         )
     warnings = models.too_good({k: v for k, v in metrics.items() if k.startswith("truth_")})
-    report = write_report(cfg, year, by_rule, recall, metrics, warnings)
-    return {"report": str(report), "warnings": warnings, **metrics}
+    easy = models.too_easy_rules(metrics)
+    report = write_report(cfg, year, by_rule, recall, metrics, warnings, easy)
+    return {"report": str(report), "warnings": warnings, "easy_rules": easy, **metrics}
 
 
 def _provider_later_period(client, scores: pd.DataFrame) -> pd.DataFrame:
@@ -175,6 +176,7 @@ def write_report(
     recall: pd.DataFrame,
     metrics: dict,
     warnings: list[str],
+    easy_rules: list[str] = (),
 ) -> Path:
     folder = cfg.reports / f"fraud-{year}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -188,6 +190,14 @@ def write_report(
         lines += [
             f"> **Warning:** {', '.join(warnings)} at or above {models.TOO_GOOD}: "
             "leakage, or patterns too easy.",
+            "",
+        ]
+    if easy_rules:
+        lines += [
+            f"> **Warning:** {len(easy_rules)} rule figures at or above {models.TOO_GOOD} "
+            f"({', '.join(easy_rules)}): the planted patterns may be plainer than fraud in "
+            "the field; read them as a check that each rule fires, not as its expected "
+            "performance.",
             "",
         ]
     lines += ["## Rules", "", _table(by_rule), "", "## Models", ""]

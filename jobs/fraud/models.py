@@ -147,6 +147,20 @@ def too_good(metrics: dict) -> list[str]:
     )
 
 
+def too_easy_rules(metrics: dict) -> list[str]:
+    """Rule recall or precision at or above :data:`TOO_GOOD`: the planted pattern may be
+    plainer than fraud in the field, so the figure says little about real use."""
+    return sorted(
+        name
+        for name, value in metrics.items()
+        if name.startswith("rule_")
+        and name.endswith(("_recall", "_precision"))
+        and isinstance(value, float)
+        and not math.isnan(value)
+        and value >= TOO_GOOD
+    )
+
+
 def should_promote(challenger: float, champion: float | None) -> bool:
     """The champion alias moves only to a strictly better validation metric.
 
