@@ -59,15 +59,13 @@ def run(spark, cfg: Config, retain_hours: int = 168) -> dict:
     for path in tables(cfg):
         name = path.removeprefix(str(cfg.lake) + "/")
         table = DeltaTable.forPath(spark, path)
-        if name in AUDITED:
+        metrics = table.optimize().executeCompaction().collect()[0].metrics
+        if name in AUDITED:  # ten years of history, then VACUUM by the table's own retention
             spark.sql(
                 f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ("
                 f"'delta.logRetentionDuration' = '{AUDIT_RETENTION}', "
                 f"'delta.deletedFileRetentionDuration' = '{AUDIT_RETENTION}')"
             )
-        metrics = table.optimize().executeCompaction().collect()[0].metrics
-        # An audited table by its own (ten-year) retention; the rest by --retain-hours.
-        if name in AUDITED:
             table.vacuum()
         else:
             table.vacuum(retain_hours)

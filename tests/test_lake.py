@@ -118,6 +118,8 @@ def test_latest_version_reads_the_newest_commit_past_a_checkpoint(spark, cfg):
 
 
 def test_maintenance_keeps_ten_years_of_history_of_what_a_clearing_records(spark, cfg):
+    """VACUUM at 0 hours (safety check off) removes a scratch table's old files; an audited
+    table's version 0 survives it, because the ten-year retention is the table's own."""
     from jobs import maintain
 
     rows = [("A", 3, Decimal("1.5000"))]
@@ -125,8 +127,13 @@ def test_maintenance_keeps_ten_years_of_history_of_what_a_clearing_records(spark
     scratch = lake.table_path(cfg, "silver", "face_checks")
     for path in (audited, scratch):
         lake.overwrite(_rows(spark, rows), path)
-        lake.overwrite(_rows(spark, rows * 2), path)  # a removed file for VACUUM to consider
-    done = maintain.run(spark, cfg)
+        lake.overwrite(_rows(spark, rows * 2), path)  # version 0's file is now removed
+    check = "spark.databricks.delta.retentionDurationCheck.enabled"
+    spark.conf.set(check, "false")
+    try:
+        done = maintain.run(spark, cfg, retain_hours=0)
+    finally:
+        spark.conf.unset(check)
     assert set(done) == {"gold/dip_case_points", "silver/face_checks"}
 
     def properties(path):
@@ -138,3 +145,5 @@ def test_maintenance_keeps_ten_years_of_history_of_what_a_clearing_records(spark
     assert kept["delta.deletedFileRetentionDuration"] == "interval 3650 days"
     assert "delta.deletedFileRetentionDuration" not in properties(scratch)
     assert _content(lake.read_version(spark, audited, 0)) == [("A", 3, Decimal("1.5000"))]
+    with pytest.raises(Exception, match=r"(?i)not ?found|does not exist|FILE_NOT_EXIST"):
+        lake.read_version(spark, scratch, 0).collect()

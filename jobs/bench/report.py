@@ -21,16 +21,6 @@ import matplotlib.pyplot as plt
 
 from jobs.config import REPO_ROOT, Config
 
-STAGES = (
-    "generate",
-    "ingest",
-    "catalogue",
-    "points",
-    "clearing",
-    "fraud_train",
-    "fraud_score",
-)
-
 
 def load(folder: Path) -> list[dict]:
     runs = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
@@ -62,6 +52,7 @@ def marginal(runs: list[dict], stage: str) -> float | None:
 
 def write(runs: list[dict], out: Path) -> Path:
     labels = [r["label"] for r in runs]
+    stages = list(runs[-1]["stages"])  # in the order the bench ran them
     lines = [
         "# Benchmarks: every stage at several scales",
         "",
@@ -75,7 +66,7 @@ def write(runs: list[dict], out: Path) -> Path:
         "| stage | " + " | ".join(f"{x} s" for x in labels) + " | growth | marginal s/M records |",
         "| --- | " + " | ".join("---:" for _ in labels) + " | ---: | ---: |",
     ]
-    for stage in STAGES:
+    for stage in stages:
         g, m = growth(runs, stage), marginal(runs, stage)
         cells = " | ".join(f"{r['stages'][stage]['seconds']:.1f}" for r in runs)
         lines.append(
@@ -104,8 +95,9 @@ def write(runs: list[dict], out: Path) -> Path:
         for r in variants:
             for name, v in r["variants"].items():
                 lines.append(f"| {name} | {r['label']} | {v['seconds']:.1f} |")
+    out.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(8, 5))
-    for stage in STAGES:
+    for stage in stages:
         xs = [r["stages"][stage]["records"] for r in runs]
         ys = [r["stages"][stage]["seconds"] for r in runs]
         ax.plot(xs, ys, marker="o", label=stage)

@@ -176,7 +176,7 @@ def write_report(
     recall: pd.DataFrame,
     metrics: dict,
     warnings: list[str],
-    easy_rules: list[str] = (),
+    easy_rules: tuple[str, ...] | list[str] = (),
 ) -> Path:
     folder = cfg.reports / f"fraud-{year}"
     folder.mkdir(parents=True, exist_ok=True)

@@ -135,29 +135,29 @@ def ranking_metrics(y: Sequence[int], scores: Sequence[float], k: int, prefix: s
     }
 
 
-def too_good(metrics: dict) -> list[str]:
-    """The AUC metrics at or above :data:`TOO_GOOD`: leakage, or patterns too easy."""
+def _at_or_above_too_good(metrics: dict, named) -> list[str]:
+    """The names ``named`` accepts whose value is a number at or above :data:`TOO_GOOD`."""
     return sorted(
         name
         for name, value in metrics.items()
-        if "auc" in name
+        if named(name)
         and isinstance(value, float)
         and not math.isnan(value)
         and value >= TOO_GOOD
     )
 
 
+def too_good(metrics: dict) -> list[str]:
+    """The AUC metrics at or above :data:`TOO_GOOD`: leakage, or patterns too easy."""
+    return _at_or_above_too_good(metrics, lambda name: "auc" in name)
+
+
 def too_easy_rules(metrics: dict) -> list[str]:
     """Rule recall or precision at or above :data:`TOO_GOOD`: the planted pattern may be
     plainer than fraud in the field, so the figure says little about real use."""
-    return sorted(
-        name
-        for name, value in metrics.items()
-        if name.startswith("rule_")
-        and name.endswith(("_recall", "_precision"))
-        and isinstance(value, float)
-        and not math.isnan(value)
-        and value >= TOO_GOOD
+    return _at_or_above_too_good(
+        metrics,
+        lambda name: name.startswith("rule_") and name.endswith(("_recall", "_precision")),
     )
 
 
