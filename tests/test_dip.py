@@ -375,3 +375,62 @@ def test_catalogue_refuses_without_base_cases(spark, cfg):
     _lake(spark, cfg, [("a", "H3", 2025, "I10", [], "1.00")])  # only the settlement year
     with pytest.raises(catalogue.CatalogueError, match="no silver discharges"):
         catalogue.build(spark, cfg, catalogue.Params(2025))
+
+
+def _keys_by_hand(procedures, classes):
+    """SPEC 5.1 read literally, one case at a time (independent of jobs/dip/keys.py)."""
+    distinct = list(dict.fromkeys(procedures))
+    cls = {c: classes.get(c) for c in distinct}
+    st = [c for c in distinct if cls[c] in ("S", "T")]
+    if distinct and cls[distinct[0]] in ("S", "T"):
+        ordered = [distinct[0], *sorted(c for c in st if c != distinct[0])]
+    else:
+        ordered = sorted(st)
+    present = set(cls.values())
+    proc_class = next((c for c in ("S", "T", "D") if c in present), "C")
+    return "+".join(ordered[:3]), proc_class
+
+
+# A table that overrides the chapter rule: 87.03 (chapter 87, default D) is surgical here,
+# 47.01 (default S) is therapeutic.
+OVERRIDDEN = [*CLASSES, ("87.03", "S", "介入造影"), ("47.01", "T", "阑尾操作"), ("91.92", "D", "x")]
+
+
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.lists(
+        st.lists(st.sampled_from([c for c, _, _ in OVERRIDDEN]), max_size=7),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_keys_match_a_by_hand_reading_with_overrides(spark, cases):
+    classes = {code: cls for code, cls, _ in OVERRIDDEN}
+    table = spark.createDataFrame(OVERRIDDEN, "code string, class string, name_zh string")
+    df = spark.createDataFrame(
+        [(f"c{i}", "K35.8", px) for i, px in enumerate(cases)],
+        "case_id string, principal_dx string, procedures array<string>",
+    )
+    got = {r.case_id: (r.proc_key, r.proc_class) for r in keys.with_keys(df, table).collect()}
+    assert got == {f"c{i}": _keys_by_hand(px, classes) for i, px in enumerate(cases)}
+
+
+def test_an_override_beats_the_chapter(spark):
+    table = spark.createDataFrame(OVERRIDDEN, "code string, class string, name_zh string")
+    assert keys.class_overrides(table) == {"S": ["87.03"], "T": ["47.01"], "D": []}
+    df = spark.createDataFrame(
+        [("a", "K35.8", ["88.01", "87.03"]), ("b", "K35.8", ["47.01", "88.01"])],
+        "case_id string, principal_dx string, procedures array<string>",
+    )
+    got = {r.case_id: (r.proc_key, r.proc_class) for r in keys.with_keys(df, table).collect()}
+    # a: 87.03 is S by the table (D by its chapter); b: 47.01 is T by the table (S by chapter)
+    assert got == {"a": ("87.03", "S"), "b": ("47.01", "T")}
+
+
+def test_cv_from_exact_sums_by_hand():
+    # costs 10, 20, 30 yuan: mean 20, sample sd 10, cv 0.5 (sums in yuan and fen²)
+    cv = catalogue.coefficient_of_variation(3, D("60.00"), D(1000**2 + 2000**2 + 3000**2))
+    assert cv == pytest.approx(0.5, rel=1e-12)
+    assert catalogue.coefficient_of_variation(1, D("10.00"), D(1000**2)) is None

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,7 +43,7 @@ from pyspark.sql.types import (
 from jobs import lake, quality
 from jobs.config import Config
 from jobs.dip import keys
-from jobs.dip.exact import round_half_up
+from jobs.dip.exact import WIDE, round_half_up, units
 from jobs.spark import get_spark
 
 log = logging.getLogger(__name__)
@@ -107,16 +108,20 @@ def weighted_mean(means: dict[int, Fraction], weight_of: dict[int, int]) -> Frac
     return sum((weight_of[y] * m for y, m in means.items()), Fraction(0)) / total
 
 
-def assign_types(base: DataFrame, threshold: int) -> DataFrame:
-    """Each base case's type: core (diag4, proc_key) with >= threshold cases, else comprehensive."""
+def assign_types(df: DataFrame, threshold: int, count: str | None = None) -> DataFrame:
+    """Each row's type: core (diag4, proc_key) with >= threshold cases, else comprehensive.
+
+    ``df`` holds cases, or cells of cases with their number in column ``count``.
+    """
+    n = F.sum(count) if count else F.count("*")
     core = (
-        base.groupBy("diag4", "proc_key")
-        .agg(F.count("*").alias("_n"))
+        df.groupBy("diag4", "proc_key")
+        .agg(n.alias("_n"))
         .filter(F.col("_n") >= threshold)
         .drop("_n")
         .withColumn("_core", F.lit(True))
     )
-    typed = base.join(F.broadcast(core), ["diag4", "proc_key"], "left")
+    typed = df.join(F.broadcast(core), ["diag4", "proc_key"], "left")
     is_core = F.col("_core").isNotNull()
     return typed.select(
         "*",
@@ -134,34 +139,59 @@ def assign_types(base: DataFrame, threshold: int) -> DataFrame:
 def base_cases(
     discharges: DataFrame, classes: DataFrame, institutions: DataFrame, params: Params
 ) -> DataFrame:
-    weight = F.create_map(*[F.lit(v) for kv in params.weight_of.items() for v in kv])
+    """The base years' cases with their keys and their hospital's level."""
     levels = institutions.filter(F.col("type") == "hospital").select(
         F.col("institution_code").alias("hospital_code"), "level"
     )
     cases = discharges.filter(F.col("discharge_year").isin(*params.base_years)).select(
         "case_id", "hospital_code", "discharge_year", "principal_dx", "procedures", "total_cost"
     )
-    return (
-        keys.with_keys(cases, classes)
-        .join(F.broadcast(levels), "hospital_code", "left")
-        .withColumn("weight", weight[F.col("discharge_year")])
+    return keys.with_keys(cases, classes).join(F.broadcast(levels), "hospital_code", "left")
+
+
+def key_cells(base: DataFrame) -> DataFrame:
+    """The cases summed per key, year and level: ``n``, ``cost`` and ``cost_sq``.
+
+    Everything the catalogue needs is a sum over cases (counts, costs, and for the
+    CV the squares of the costs in fen, exact integers), so the cases are read once
+    and the types are assigned to a few hundred thousand cells instead of a
+    million cases.
+    """
+    fen = units("total_cost", 2)
+    return base.groupBy("diag4", "proc_key", "diag3", "proc_class", "discharge_year", "level").agg(
+        F.count("*").alias("n"),
+        F.sum("total_cost").alias("cost"),
+        F.sum((fen * fen).cast(WIDE)).alias("cost_sq"),
     )
+
+
+def coefficient_of_variation(n: int, cost: Decimal, cost_sq: Decimal) -> float | None:
+    """Sample standard deviation (n - 1) over the mean, from exact sums (cost in yuan, squares
+    in fen²); None under two cases or at a zero mean."""
+    if n < 2 or cost == 0:
+        return None
+    s1 = int(Decimal(cost) * 100)  # fen, exact
+    variance = Fraction(n * int(cost_sq) - s1 * s1, n * (n - 1))  # fen²
+    return math.sqrt(variance) / float(Fraction(s1, n))
 
 
 def _aggregates(typed: DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per type, year and level: n and cost sum; per type: n and cv), small enough to collect."""
     cells = (
         typed.groupBy("dip_code", "discharge_year", "level")
-        .agg(F.count("*").alias("n"), F.sum("total_cost").alias("cost"))
+        .agg(F.sum("n").alias("n"), F.sum("cost").alias("cost"))
         .toPandas()
     )
-    cost = F.col("total_cost").cast("double")
     types = (
         typed.groupBy("dip_code", "type_kind", "diag_key", "type_proc_key", "type_proc_class")
-        .agg(F.count("*").alias("n"), (F.stddev_samp(cost) / F.avg(cost)).alias("cv"))
+        .agg(F.sum("n").alias("n"), F.sum("cost").alias("cost"), F.sum("cost_sq").alias("sq"))
         .toPandas()
     )
-    return cells, types
+    types["cv"] = [
+        coefficient_of_variation(int(n), c, q)
+        for n, c, q in zip(types.n, types.cost, types.sq, strict=True)
+    ]
+    return cells, types.drop(columns=["cost", "sq"])
 
 
 def compute(
@@ -222,21 +252,20 @@ def build(spark: SparkSession, cfg: Config, params: Params) -> dict:
     classes = reads.table("silver", "procedure_classes")
     institutions = reads.table("silver", "institutions")
     icd10 = reads.table("silver", "icd10_codes")
-    base = base_cases(discharges, classes, institutions, params)
-    typed = assign_types(base, params.threshold).cache()
+    by_key = key_cells(base_cases(discharges, classes, institutions, params)).cache()
     try:
-        n_base = typed.count()
-        if n_base == 0:
-            raise CatalogueError(
-                f"no silver discharges in {params.base_years[0]}–{params.base_years[-1]}: "
-                f"nothing to build catalogue {params.year} from"
-            )
-        log.info("catalogue %d: %d base cases", params.year, n_base)
-        cells, types = _aggregates(typed)
+        cells, types = _aggregates(assign_types(by_key, params.threshold, count="n"))
     finally:
-        typed.unpersist()
+        by_key.unpersist()
+    n_base = int(types.n.sum())
+    if n_base == 0:
+        raise CatalogueError(
+            f"no silver discharges in {params.base_years[0]}–{params.base_years[-1]}: "
+            f"nothing to build catalogue {params.year} from"
+        )
+    log.info("catalogue %d: %d base cases", params.year, n_base)
     avg_cost, overall, rw, k = compute(cells, params)
-    if int(types.n.sum()) != n_base:
+    if int(cells.n.sum()) != n_base:
         raise CatalogueError("the types' case counts do not add up to the base cases")
     name = _names(spark, icd10, classes)
     rows = []
@@ -258,33 +287,39 @@ def build(spark: SparkSession, cfg: Config, params: Params) -> dict:
                 (not core) and int(r.n) < params.threshold,
             )
         )
-    catalogue = spark.createDataFrame(rows, CATALOGUE_SCHEMA)
     now = datetime.now(UTC).replace(tzinfo=None)
     weights = ":".join(str(x) for x in params.weights)
-    coefficients = spark.createDataFrame(
-        [
-            (
-                params.year,
-                level,
-                k[level],
-                overall,
-                params.threshold,
-                weights,
-                params.rw_scale,
-                n_base,
-                reads.as_json(),
-                now,
-            )
-            for level in sorted(k)
-        ],
-        COEFFICIENT_SCHEMA,
+    coefficient_rows = [
+        (
+            params.year,
+            level,
+            k[level],
+            overall,
+            params.threshold,
+            weights,
+            params.rw_scale,
+            n_base,
+            reads.as_json(),
+            now,
+        )
+        for level in sorted(k)
+    ]
+    outputs = (
+        ("dip_catalogue", CATALOGUE_SCHEMA, rows),
+        ("dip_level_coefficients", COEFFICIENT_SCHEMA, coefficient_rows),
     )
-    quality.gate(catalogue, "gold", "dip_catalogue", cfg.quality_root)
-    quality.gate(coefficients, "gold", "dip_level_coefficients", cfg.quality_root)
+    # Gated as pandas frames: the rows are in Python already, and GX checks a few
+    # thousand of them without a Spark job per metric. Both pass before either is written.
+    for table, schema, data in outputs:
+        quality.gate(pd.DataFrame(data, columns=schema.names), "gold", table, cfg.quality_root)
     where = f"catalogue_version = {params.year}"
-    for df, table in ((catalogue, "dip_catalogue"), (coefficients, "dip_level_coefficients")):
+    for table, schema, data in outputs:
         lake.replace_where(
-            spark, df, lake.table_path(cfg, "gold", table), where, ["catalogue_version"]
+            spark,
+            spark.createDataFrame(data, schema),
+            lake.table_path(cfg, "gold", table),
+            where,
+            ["catalogue_version"],
         )
     core = types[types.type_kind == "core"]
     return {
