@@ -34,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fraud": ("jobs.fraud.run", "fraud rules, model training (MLflow), scoring and evaluation"),
     "airflow": ("jobs.airflow_local", "Airflow 3 standalone (SQLite) with the project's DAGs"),
     "bench": ("jobs.bench.run", "time every stage at a scale, beside a DuckDB reference"),
+    "bench-reference": (
+        "jobs.bench.reference",
+        "the DuckDB reference of the catalogue and points (what the bench compares)",
+    ),
     "bench-report": ("jobs.bench.report", "the scaling series of bench/results in one page"),
     "maintain": ("jobs.maintain", "OPTIMIZE and VACUUM every Delta table of the lake"),
     "monitoring": ("jobs.clearing.monitoring", "gold/hospital_monitoring for year Y"),

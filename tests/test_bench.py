@@ -68,3 +68,36 @@ def test_a_scaled_run_keeps_its_factor_in_the_file_name(tmp_path):
 
     as_json, as_md = run.output_paths(tmp_path, "2026-12-02", "city-0.1x")
     assert (as_json.name, as_md.name) == ("2026-12-02-city-0.1x.json", "2026-12-02-city-0.1x.md")
+
+
+def test_the_report_keeps_the_newest_run_of_each_label(tmp_path):
+    import json
+
+    old, new = _run("city", 1_000_000, 60.0), _run("city", 1_000_000, 40.0)
+    small = _run("city-0.1x", 100_000, 30.0)
+    for name, run in (
+        ("2026-12-02-city", old),
+        ("2026-12-03-city", new),
+        ("2026-12-02-city-0.1x", small),
+    ):
+        (tmp_path / f"{name}.json").write_text(json.dumps(run))
+    runs = bench_report.load(tmp_path)
+    assert [(r["label"], r["total_seconds"]) for r in runs] == [
+        ("city-0.1x", 30.0 * len(STAGES)),
+        ("city", 40.0 * len(STAGES)),
+    ]
+
+
+def test_ratios_of_a_first_run_and_of_a_run_with_the_duckdb_command():
+    # A first run: its spark_duckdb_ratio was commands against the reference's compute.
+    first = _run("city", 1_000_000, 50.0) | {"spark_duckdb_warm_ratio": 20.0}
+    first["warm"] = {"catalogue_second": 12.0, "points_second": 8.0}
+    assert bench_report._ratios(first) == (None, None, 20.0, 1.0, 20.0, 100.0)
+    # Now: 100 s of Spark commands against a 10 s DuckDB command is 10, and against its
+    # 1 s of compute 100; the warm session's 20 s against that 1 s is 20.
+    now = first | {
+        "duckdb_command_seconds": 10.0,
+        "spark_duckdb_ratio": 10.0,
+        "spark_commands_duckdb_compute_ratio": 100.0,
+    }
+    assert bench_report._ratios(now) == (10.0, 10.0, 20.0, 1.0, 20.0, 100.0)

@@ -1,6 +1,6 @@
 """A single-node reference of the DIP catalogue and case points (SPEC 5.1-5.2) in DuckDB.
 
-    diplake bench-reference --year 2025 [--out DIR]
+    diplake bench-reference --year 2025 [--out DIR] [--threads N]
 
 Reads the same silver Delta tables as the Spark jobs (the files of their current
 versions, listed by delta-rs), computes the per-case keys, the types, the
@@ -8,7 +8,9 @@ per-type aggregates and the points in DuckDB SQL, and finishes the catalogue wit
 the same exact arithmetic as the Spark job (:func:`jobs.dip.catalogue.compute`),
 so the two can be compared figure by figure. Points are exact integers in SQL
 (HUGEINT), rounded half-up once, as in :mod:`jobs.dip.points`. Nothing is
-written to the lake; the results go to ``--out`` as Parquet.
+written to the lake; the command writes its catalogue and points to ``--out`` as
+Parquet, so the benchmark can time it as a whole process (start, imports, reads,
+SQL, writes) beside the Spark commands, which do the same and more.
 
 It exists to answer two questions: how much does Spark cost on one machine
 against a single-node engine, and do both read SPEC 5 the same way.
@@ -16,8 +18,11 @@ against a single-node engine, and do both read SPEC 5 the same way.
 
 from __future__ import annotations
 
+import argparse
+import json
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -260,3 +265,35 @@ def run(cfg: Config, year: int, threads: int | None = None) -> Reference:
         points=points,
         seconds=seconds,
     )
+
+
+def write(ref: Reference, out: Path) -> None:
+    """The reference's catalogue and case points as Parquet files in ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    ref.catalogue.astype({"avg_cost": str, "rw": str}).to_parquet(out / "dip_catalogue.parquet")
+    ref.points.to_parquet(out / "dip_case_points.parquet")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--year", type=int, required=True, help="settlement year Y")
+    parser.add_argument(
+        "--out", type=Path, help="folder for the Parquet results (default <home>/bench-reference)"
+    )
+    parser.add_argument("--threads", type=int, help="DuckDB threads (default: every core)")
+
+
+def command(cfg: Config, args: argparse.Namespace) -> int:
+    ref = run(cfg, args.year, args.threads)
+    out = args.out or cfg.home / "bench-reference"
+    write(ref, out)
+    print(
+        json.dumps(
+            {
+                "seconds": {k: round(v, 2) for k, v in ref.seconds.items()},
+                "types": len(ref.catalogue),
+                "cases": len(ref.points),
+                "out": str(out),
+            }
+        )
+    )
+    return 0
