@@ -97,11 +97,11 @@ def load() -> Vocabularies:
     return Vocabularies(icd10=icd10, icd9=icd9)
 
 
+# SPEC 4 default class by ICD-9-CM-3 chapter: (first chapter, last chapter, class).
+CHAPTER_CLASSES = ((0, 86, "S"), (87, 91, "D"), (92, 99, "T"))
+
+
 def procedure_class(code: str) -> str:
     """SPEC 4 default class by ICD-9-CM-3 chapter: 00-86 S, 87-91 D, 92-99 T."""
     chapter = int(code[:2])
-    if chapter <= 86:
-        return "S"
-    if chapter <= 91:
-        return "D"
-    return "T"
+    return next(cls for first, last, cls in CHAPTER_CLASSES if first <= chapter <= last)

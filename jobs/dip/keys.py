@@ -15,7 +15,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from jobs.vocab import procedure_class
+from jobs.vocab import CHAPTER_CLASSES, procedure_class
 
 PROC_KEY_CAP = 3
 CLASSES = ("S", "T", "D")  # highest first
@@ -56,11 +56,9 @@ def class_sql(overrides: dict[str, list[str]]) -> str:
     at every action, and the exploded join it replaced shuffled every case.
     """
     chapter = "try_cast(substring(c, 1, 2) AS int)"
-    when = " ".join(f"WHEN {_sql_in(overrides[cls])} THEN '{cls}'" for cls in CLASSES)
-    return (
-        f"CASE {when} WHEN {chapter} BETWEEN 0 AND 86 THEN 'S' "
-        f"WHEN {chapter} BETWEEN 87 AND 91 THEN 'D' WHEN {chapter} BETWEEN 92 AND 99 THEN 'T' END"
-    )
+    table = [f"WHEN {_sql_in(overrides[cls])} THEN '{cls}'" for cls in CLASSES]
+    rule = [f"WHEN {chapter} BETWEEN {a} AND {b} THEN '{cls}'" for a, b, cls in CHAPTER_CLASSES]
+    return f"CASE {' '.join(table + rule)} END"
 
 
 def with_keys(cases: DataFrame, classes: DataFrame) -> DataFrame:
