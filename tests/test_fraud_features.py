@@ -158,3 +158,19 @@ def test_provider_features_by_hand(spark):
     assert h1.exam_share == pytest.approx(0.1)
     assert h1.template_share == 0.5  # two stays, different diagnoses
     assert h1.top_village_share == 1.0  # both stays of p1, village V1
+
+
+def test_case_fees_by_hand_for_the_cases_asked_only(spark):
+    fees = spark.createDataFrame(
+        [
+            *FEES,  # A1: bed 1102 on the 11th, nursing 1202 on the 11th and twice on the 12th
+            ("A1", date(2024, 1, 13), "1102", "bed"),
+            ("A0", date(2024, 1, 3), "1202", "nursing"),
+            ("A0", date(2024, 1, 3), "1202", "nursing"),  # a case not asked for
+        ],
+        "case_id string, fee_date date, item_code string, category string",
+    )
+    asked = spark.createDataFrame([("A1",), ("Z9",)], "case_id string")  # Z9 has no fees
+    got = {r.case_id: r for r in features.case_fees(fees, asked).collect()}
+    assert set(got) == {"A1"}
+    assert (got["A1"].fee_items, got["A1"].care_items, got["A1"].duplicate_items) == (5, 3, 1)

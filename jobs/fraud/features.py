@@ -115,6 +115,32 @@ def _dx_costs(discharges: DataFrame) -> tuple[DataFrame, DataFrame]:
     return by_dx, by_cat
 
 
+def case_fees(fee_details: DataFrame, case_ids: DataFrame) -> DataFrame:
+    """Per case of ``case_ids``: ``fee_items``, ``care_items`` and ``duplicate_items`` (items
+    charged more than once on one day); cases without fee rows are absent.
+
+    The fee rows are first cut to the cases asked for (a semi join on ``case_id``), and
+    both sums come from one aggregation per (case, day, item), so the fee rows are
+    shuffled once, by case. Grouping all fees by case, then again by (case, day, item),
+    shuffled every fee row up to the cutoff twice: 41-61 s against 20-26 s for the
+    city's 2025 cases on the 2-core machine, with the same sums. (The semi join is a
+    broadcast while the cases are few enough, a shuffle join beyond.)
+    """
+    per_item = (
+        fee_details.join(case_ids, "case_id", "left_semi")
+        .groupBy("case_id", "fee_date", "item_code")
+        .agg(
+            F.count("*").alias("n"),
+            F.count(F.when(F.col("category").isin(*CARE), 1)).alias("care"),
+        )
+    )
+    return per_item.groupBy("case_id").agg(
+        F.sum("n").alias("fee_items"),
+        F.sum("care").alias("care_items"),
+        F.count(F.when(F.col("n") > 1, 1)).alias("duplicate_items"),
+    )
+
+
 def case_features(tables: dict[str, DataFrame], start: date, end: date) -> DataFrame:
     """One row per case discharged in [start, end]: ``case_id``, ``hospital_code``,
     ``person_key``, ``discharge_date`` and the :data:`CASE_FEATURES`."""
@@ -138,22 +164,8 @@ def case_features(tables: dict[str, DataFrame], start: date, end: date) -> DataF
     same_bundle = Window.partitionBy("hospital_code", "principal_dx", "total_cost")
     history = history.withColumn("identical_stays", F.count("*").over(same_bundle) - 1)
     cases = history.filter(_between(F.col("discharge_date"), start, end))
-    fees = (
-        t["fee_details"]
-        .groupBy("case_id")
-        .agg(
-            F.count(F.when(F.col("category").isin(*CARE), 1)).alias("care_items"),
-            F.count("*").alias("fee_items"),
-        )
-    )
-    doubled = (
-        t["fee_details"]
-        .groupBy("case_id", "fee_date", "item_code")
-        .count()
-        .filter("count > 1")
-        .groupBy("case_id")
-        .agg(F.count("*").alias("duplicate_items"))
-    )
+    in_period = d.filter(_between(F.col("discharge_date"), start, end)).select("case_id")
+    fees = case_fees(t["fee_details"], in_period)
     persons = t["insured_persons"].select("person_key", "death_date")
     checks = (
         t["face_checks"]
@@ -194,7 +206,6 @@ def case_features(tables: dict[str, DataFrame], start: date, end: date) -> DataF
         cases.join(by_dx, "principal_dx", "left")
         .join(by_cat, "category", "left")
         .join(fees, "case_id", "left")
-        .join(doubled, "case_id", "left")
         .join(persons, "person_key", "left")
         .join(checked, "case_id", "left")
         .join(shopping, "case_id", "left")
