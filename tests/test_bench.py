@@ -101,3 +101,15 @@ def test_ratios_of_a_first_run_and_of_a_run_with_the_duckdb_command():
         "spark_commands_duckdb_compute_ratio": 100.0,
     }
     assert bench_report._ratios(now) == (10.0, 10.0, 20.0, 1.0, 20.0, 100.0)
+
+
+def test_the_pipeline_leaves_out_only_the_synthetic_data(tmp_path):
+    from jobs.bench import run
+
+    stages = {name: {"records": 1_000, "seconds": 10.0} for name in STAGES}
+    stages["generate"]["seconds"] = 400.0
+    # Seven stages: generate's 400 s stays out, the other six at 10 s each are the pipeline.
+    assert run.pipeline_seconds(stages) == 60.0
+    runs = [_run("city", 1_000_000, 10.0) | {"stages": stages}]
+    page = bench_report.write(runs, tmp_path / "REPORT.md").read_text()
+    assert "| **pipeline** (total without generate) | **60** | | |" in page

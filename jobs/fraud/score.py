@@ -179,6 +179,7 @@ def run(
     )
     run_id = f"fraud-{year}-{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"
     merged = merge_alerts(alerts[0], pd.concat(alerts[1:], ignore_index=True))
+    log.info("alerts merged: %d; writing alerts and scores", len(merged))
     written = _write(spark, cfg, year, run_id, merged, scores)
     for frame in held:
         frame.unpersist()
@@ -235,6 +236,7 @@ def _write(
     frame = spark.createDataFrame(rows, ALERTS_SCHEMA)
     quality.gate(frame, "gold", "fraud_alerts", cfg.quality_root)  # raises before any write
     lake.replace_where(spark, frame, alerts_path, f"period = {year}", partition_by=["period"])
+    log.info("alerts written")
     all_scores = scores[0]
     for more in scores[1:]:
         all_scores = all_scores.unionByName(more)
