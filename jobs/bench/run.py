@@ -19,8 +19,7 @@ two-worker standalone cluster on this machine.
 
 Writes ``<out>/<date>-<label>.json`` (``scale``, ``total_seconds``,
 ``pipeline_seconds``, ``spark_duckdb_ratio`` and ``stages`` at its top level) and
-``<out>/<date>-<label>.md``. ``pipeline_seconds`` leaves out ``generate``: writing the
-synthetic landing files stands in for the hospitals, it is not a job of the bureau.
+``<out>/<date>-<label>.md``; ``pipeline_seconds`` is the total without ``NOT_PIPELINE``.
 """
 
 from __future__ import annotations

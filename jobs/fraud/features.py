@@ -120,11 +120,12 @@ def case_fees(fee_details: DataFrame, case_ids: DataFrame) -> DataFrame:
     charged more than once on one day); cases without fee rows are absent.
 
     The fee rows are first cut to the cases asked for (a semi join on ``case_id``), and
-    both sums come from one aggregation per (case, day, item), so the fee rows are
-    shuffled once, by case. Grouping all fees by case, then again by (case, day, item),
-    shuffled every fee row up to the cutoff twice: 41-61 s against 20-26 s for the
-    city's 2025 cases on the 2-core machine, with the same sums. (The semi join is a
-    broadcast while the cases are few enough, a shuffle join beyond.)
+    both sums come from one aggregation per (case, day, item), so the fee rows cross one
+    shuffle (the second carries one partial row per case and task). Grouping all fees by
+    case, then again by (case, day, item), shuffled every fee row up to the cutoff twice:
+    41-61 s against 20-26 s for the city's 2025 cases on the 2-core machine, with the
+    same sums. (The semi join is a broadcast while the cases are few enough, a shuffle
+    join beyond.)
     """
     per_item = (
         fee_details.join(case_ids, "case_id", "left_semi")
