@@ -102,6 +102,6 @@ CHAPTER_CLASSES = ((0, 86, "S"), (87, 91, "D"), (92, 99, "T"))
 
 
 def procedure_class(code: str) -> str:
-    """SPEC 4 default class by ICD-9-CM-3 chapter: 00-86 S, 87-91 D, 92-99 T."""
+    """The SPEC 4 default class of ``code``, by its chapter (:data:`CHAPTER_CLASSES`)."""
     chapter = int(code[:2])
     return next(cls for first, last, cls in CHAPTER_CLASSES if first <= chapter <= last)

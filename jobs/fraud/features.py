@@ -164,9 +164,10 @@ def case_features(tables: dict[str, DataFrame], start: date, end: date) -> DataF
     # Templated bundles: stays at one hospital with the same diagnosis and the same cost.
     same_bundle = Window.partitionBy("hospital_code", "principal_dx", "total_cost")
     history = history.withColumn("identical_stays", F.count("*").over(same_bundle) - 1)
-    cases = history.filter(_between(F.col("discharge_date"), start, end))
-    in_period = d.filter(_between(F.col("discharge_date"), start, end)).select("case_id")
-    fees = case_fees(t["fee_details"], in_period)
+    in_period = _between(F.col("discharge_date"), start, end)
+    cases = history.filter(in_period)
+    # The ids from discharges itself, not from ``cases``: no window is computed for them.
+    fees = case_fees(t["fee_details"], d.filter(in_period).select("case_id"))
     persons = t["insured_persons"].select("person_key", "death_date")
     checks = (
         t["face_checks"]
