@@ -113,3 +113,32 @@ def test_the_pipeline_leaves_out_only_the_synthetic_data(tmp_path):
     runs = [_run("city", 1_000_000, 10.0) | {"stages": stages}]
     page = bench_report.write(runs, tmp_path / "REPORT.md").read_text()
     assert "| **pipeline** (total without generate) | **60** | | |" in page
+
+
+def test_the_floor_ratio_by_hand(tmp_path):
+    """Two floor processes of 16 s and 18 s against a 10 s DuckDB command: 34 s, ratio 3.4."""
+    now = _run("city", 1_000_000, 50.0) | {
+        "duckdb_command_seconds": 10.0,
+        "spark_floor_seconds": [16.0, 18.0],
+        "spark_floor_duckdb_ratio": 3.4,
+    }
+    assert bench_report._floor(now) == (34.0, 3.4)
+    assert bench_report._floor(_run("city", 1_000_000, 50.0)) == (None, None)
+    page = bench_report.write([now], tmp_path / "REPORT.md").read_text()
+    assert "| 34.0 | 3.4 | True | True |" in page
+
+
+def test_the_floor_reads_the_years_coefficients_and_names_a_missing_year(demo_home):
+    import pytest
+    from deltalake import DeltaTable
+
+    from jobs.bench import floor
+    from jobs.spark import get_spark
+
+    cfg = demo.settings(demo_home)
+    # The expected row read by delta-rs, not by Spark.
+    table = DeltaTable(str(cfg.lake / "gold" / "dip_level_coefficients")).to_pandas()
+    expected = int(table.base_cases[table.catalogue_version == demo.YEAR].iloc[0])
+    assert floor.read_one(get_spark(cfg), cfg, demo.YEAR) == expected > 0
+    with pytest.raises(floor.FloorError, match="no catalogue version 1999"):
+        floor.read_one(get_spark(cfg), cfg, 1999)

@@ -78,6 +78,10 @@ class Result:
     spark_duckdb_warm_ratio: float | None = None
     # The two figures the first runs compared: the commands against the reference's compute.
     spark_commands_duckdb_compute_ratio: float | None = None
+    # The floor of the commands ratio: two processes that only start Spark, read one row of
+    # the lake and stop (jobs.bench.floor), against the reference's command.
+    spark_floor_duckdb_ratio: float | None = None
+    spark_floor_seconds: list[float] = field(default_factory=list)
     warm: dict = field(default_factory=dict)
     spark_catalogue_points_seconds: float | None = None
     duckdb_catalogue_points_seconds: float | None = None  # compute, inside its process
@@ -257,6 +261,11 @@ def run(args: argparse.Namespace, cfg: Config) -> Result:
     result.spark_commands_duckdb_compute_ratio = round(spark / duck, 2)
     result.same_catalogue = compared["same_catalogue"]
     result.same_points = compared["same_points"]
+    print(f"bench {label}: two Spark commands that do nothing but start and read ...", flush=True)
+    floor = [sys.executable, "-m", "jobs.bench.floor", "--year", str(year)]
+    floors = [timed(f"floor-{n}", floor, env, logs / f"floor-{n}.log").seconds for n in (1, 2)]
+    result.spark_floor_seconds = floors
+    result.spark_floor_duckdb_ratio = round(sum(floors) / duck_command.seconds, 2)
     result.figures = {
         "duckdb_process_seconds": ref_stage.seconds,
         "duckdb_peak_rss_mb": ref_stage.peak_rss_mb,
@@ -347,6 +356,11 @@ def markdown(result: Result) -> str:
         f"{result.warm.get('catalogue_first')} s and {result.warm.get('points_first')} s)",
         f"- the Spark commands against the reference's compute alone (the figure of the first "
         f"runs): ratio {result.spark_commands_duckdb_compute_ratio}",
+        f"- **the floor**: two Spark processes that only start the jobs' session, read one row "
+        f"of the lake and stop (`python -m jobs.bench.floor`) took "
+        f"{' + '.join(f'{s:.1f}' for s in result.spark_floor_seconds)} s, **ratio "
+        f"{result.spark_floor_duckdb_ratio}** against the reference's command before any "
+        f"catalogue or points work",
         f"- same catalogue: **{result.same_catalogue}**; same case points: "
         f"**{result.same_points}**",
     ]
