@@ -117,6 +117,9 @@ def test_the_pipeline_leaves_out_only_the_synthetic_data(tmp_path):
 
 def test_the_floor_ratio_by_hand(tmp_path):
     """Two floor processes of 16 s and 18 s against a 10 s DuckDB command: 34 s, ratio 3.4."""
+    from jobs.bench import run
+
+    assert run.floor_ratio([16.0, 18.0], 10.0) == 3.4
     now = _run("city", 1_000_000, 50.0) | {
         "duckdb_command_seconds": 10.0,
         "spark_floor_seconds": [16.0, 18.0],

@@ -13,7 +13,6 @@ before any catalogue or points work. Prints one JSON line of seconds.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import sys
@@ -23,7 +22,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from jobs import config, lake, quality
-from jobs.spark import get_spark
+from jobs.bench import year_session
 
 
 class FloorError(RuntimeError):
@@ -48,34 +47,23 @@ def read_one(spark: SparkSession, cfg: config.Config, year: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    config.add_arguments(parser)
-    parser.add_argument("--year", type=int, required=True)
-    args = parser.parse_args(argv)
-    cfg = config.from_args(args)
-    started = time.monotonic()
-    spark = get_spark(cfg, "dip-lake bench floor", preload=quality.PRELOAD)
-    session = time.monotonic()
+    cfg, year, spark, session = year_session(__doc__.splitlines()[0], "dip-lake bench floor", argv)
+    t0 = time.monotonic()
     try:
-        base_cases = read_one(spark, cfg, args.year)
+        base_cases = read_one(spark, cfg, year)
     except (FloorError, lake.TableMissingError) as error:
         print(f"floor: {error}", file=sys.stderr)
         return 2
-    read = time.monotonic()
+    read = time.monotonic() - t0
     for name in quality.PRELOAD:  # the jobs' gate needs them: waits for the background import
         importlib.import_module(name)
     spark.stop()
-    stopped = time.monotonic()
-    print(
-        json.dumps(
-            {
-                "session": round(session - started, 1),
-                "first_read": round(read - session, 1),
-                "in_process": round(stopped - started, 1),
-                "base_cases": base_cases,
-            }
-        )
-    )
+    seconds = {
+        "session": session,
+        "first_read": read,
+        "in_process": session + time.monotonic() - t0,
+    }
+    print(json.dumps({k: round(v, 1) for k, v in seconds.items()} | {"base_cases": base_cases}))
     return 0
 
 

@@ -265,7 +265,7 @@ def run(args: argparse.Namespace, cfg: Config) -> Result:
     floor = [sys.executable, "-m", "jobs.bench.floor", "--year", str(year)]
     floors = [timed(f"floor-{n}", floor, env, logs / f"floor-{n}.log").seconds for n in (1, 2)]
     result.spark_floor_seconds = floors
-    result.spark_floor_duckdb_ratio = round(sum(floors) / duck_command.seconds, 2)
+    result.spark_floor_duckdb_ratio = floor_ratio(floors, duck_command.seconds)
     result.figures = {
         "duckdb_process_seconds": ref_stage.seconds,
         "duckdb_peak_rss_mb": ref_stage.peak_rss_mb,
@@ -313,6 +313,11 @@ def variants(year: int, env: dict[str, str], diplake: list[str], logs: Path) -> 
             stage = timed(f"{name}-cluster", command, env, logs / f"{name}-cluster.log")
             out[f"{name}_cluster_2_workers"] = asdict(stage)
     return out
+
+
+def floor_ratio(floors: list[float], duckdb_command_seconds: float) -> float:
+    """The floor processes together (one per Spark command) against the DuckDB command."""
+    return round(sum(floors) / duckdb_command_seconds, 2)
 
 
 def pipeline_seconds(stages: dict[str, dict]) -> float:

@@ -10,29 +10,21 @@ once; the second round here is that case. Prints one JSON line of seconds.
 
 from __future__ import annotations
 
-import argparse
 import json
 import time
 
-from jobs import config, quality
+from jobs.bench import year_session
 from jobs.dip import catalogue, points
-from jobs.spark import get_spark
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    config.add_arguments(parser)
-    parser.add_argument("--year", type=int, required=True)
-    args = parser.parse_args(argv)
-    cfg = config.from_args(args)
-    started = time.monotonic()
-    spark = get_spark(cfg, "dip-lake bench warm", preload=quality.PRELOAD)
-    out = {"session": round(time.monotonic() - started, 1)}
+    cfg, year, spark, session = year_session(__doc__.splitlines()[0], "dip-lake bench warm", argv)
+    out = {"session": round(session, 1)}
     for round_ in ("first", "second"):
         t0 = time.monotonic()
-        catalogue.build(spark, cfg, catalogue.Params(args.year))
+        catalogue.build(spark, cfg, catalogue.Params(year))
         t1 = time.monotonic()
-        points.compute(spark, cfg, args.year)
+        points.compute(spark, cfg, year)
         t2 = time.monotonic()
         out[f"catalogue_{round_}"] = round(t1 - t0, 1)
         out[f"points_{round_}"] = round(t2 - t1, 1)
