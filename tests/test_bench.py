@@ -7,6 +7,7 @@ the demo city's silver tables must agree on every type and every case's points.
 from __future__ import annotations
 
 import demo_home as demo
+import pytest
 
 from jobs.bench import compare, reference
 from jobs.bench import report as bench_report
@@ -132,7 +133,6 @@ def test_the_floor_ratio_by_hand(tmp_path):
 
 
 def test_the_floor_reads_the_years_coefficients_and_names_a_missing_year(demo_home):
-    import pytest
     from deltalake import DeltaTable
 
     from jobs.bench import floor

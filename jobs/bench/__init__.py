@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-def year_session(description: str, app_name: str, argv: list[str] | None = None):
+if TYPE_CHECKING:  # the package's modules import it; Spark only when a helper runs
+    from pyspark.sql import SparkSession
+
+    from jobs.config import Config
+
+
+def year_session(
+    description: str, app_name: str, argv: list[str] | None = None
+) -> tuple[Config, int, SparkSession, float]:
     """For the bench's helper processes: ``--year`` and the settings flags, then the jobs' session.
 
     The session is built as ``diplake catalogue`` and ``diplake points`` build theirs
