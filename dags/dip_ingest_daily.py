@@ -1,9 +1,12 @@
 """Daily ingest: landing -> bronze -> silver, with quarantine and the ledger.
 
-Takes every new file of the landing zone (a file already ingested, by path and
-checksum, is skipped, so a rerun or a backfill does nothing twice). Each silver
-table is an Asset outlet: the case points and the fraud scoring wait on
-`silver/discharges`. Same code as `diplake ingest`.
+The run's logical date is the run date: every new file of the landing zone in a
+folder dated on or before it is taken (a file already ingested, by path and
+checksum, is skipped, so a rerun or a backfill does nothing twice), and later
+folders are held until their day. Corrections of earlier days supersede what
+silver holds only when they are newer. Each silver table is an Asset outlet:
+the case points and the fraud scoring wait on `silver/discharges`. Same code as
+`diplake ingest --date <ds>`.
 """
 
 from __future__ import annotations
@@ -25,10 +28,11 @@ from airflow.sdk import dag, task
 )
 def dip_ingest_daily():
     @task(outlets=[silver(t) for t in SILVER_TABLES])
-    def ingest() -> dict:
+    def ingest(ds: str | None = None) -> dict:
         from jobs import pipeline
 
-        return pipeline.ingest()
+        # ds is None on a run without a logical date (a manual trigger): today then.
+        return pipeline.ingest(run_date=ds)
 
     ingest()
 

@@ -120,6 +120,36 @@ def merge_upsert(
     merge.whenNotMatchedInsertAll().execute()
 
 
+def merge_newer(
+    spark: SparkSession,
+    df: DataFrame,
+    path: str,
+    keys: Sequence[str],
+    version: str,
+    partition_by: Sequence[str] = (),
+) -> None:
+    """Insert new keys; replace a matched row only with a strictly newer ``version``.
+
+    ``df`` has at most one row per key. An equal version is the row already there (a
+    rerun), an older one never wins (a late resubmission), so the table keeps the
+    newest version of every key whatever order the versions arrive in.
+    """
+    if not keys:
+        raise ValueError("merge_newer needs at least one key column")
+    if not is_table(spark, path):
+        overwrite(df, path, partition_by)
+        return
+    on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
+    (
+        DeltaTable.forPath(spark, path)
+        .alias("t")
+        .merge(df.alias("s"), on)
+        .whenMatchedUpdateAll(condition=f"s.`{version}` > t.`{version}`")
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+
+
 def history(spark: SparkSession, path: str) -> list[dict]:
     """The table's commits, oldest first, as plain dicts."""
     rows = DeltaTable.forPath(spark, path).history().orderBy("version").collect()

@@ -18,18 +18,24 @@ def _session(cfg: Config | None, name: str):
     return cfg, get_spark(cfg, f"dip-lake {name}", preload=quality.PRELOAD)
 
 
-def ingest(cfg: Config | None = None, day: str | None = None) -> dict:
+def ingest(cfg: Config | None = None, run_date: str | None = None) -> dict:
+    """Every new landed file up to ``run_date`` (default today); later folders are held."""
     from jobs.ingest import run
 
     cfg, spark = _session(cfg, "ingest")
-    report = run.run(spark, cfg, day)
+    report = run.run(spark, cfg, run_date)
     totals: dict[str, dict[str, int]] = {}
-    for c in report:
+    for c in report.files:
         mine = totals.setdefault(c.source, {"files": 0, "records_read": 0, "to_silver": 0})
         mine["files"] += 1
         mine["records_read"] += c.records_read
         mine["to_silver"] += c.to_silver
-    return totals
+    return {
+        "run_date": report.run_date,
+        "sources": totals,
+        "rejected_files": {f.relative: f.problem for f in report.rejected},
+        "held_files": len(report.held),
+    }
 
 
 def catalogue(year: int, cfg: Config | None = None) -> dict:

@@ -6,8 +6,6 @@ import json
 from datetime import date
 from decimal import Decimal
 
-from pyspark.sql import functions as F
-
 from jobs.ingest import dialects, discharges
 
 A_RECORD = {
@@ -187,24 +185,3 @@ def test_enrolment_unknown_persons_are_rejected_and_periods_flagged(spark):
         "c4": (["person_not_enrolled"], False, False),
         "c5": (["invalid_id_checksum"], False, False),
     }
-
-
-def test_the_newest_submission_of_a_case_wins(spark):
-    rows = spark.createDataFrame(
-        [
-            ("ZY1", "2024-02-05", 7, "old"),
-            ("ZY1", "2024-03-05", 2, "new"),
-            ("ZY2", "2024-02-05", 1, "only"),
-        ],
-        "case_id string, day string, line int, version string",
-    )
-    rows = rows.withColumn(
-        "v", F.concat_ws("|", "day", F.lpad(F.col("line").cast("string"), 9, "0"))
-    )
-    marked = discharges.mark_superseded(rows, "v")
-    latest = marked.filter(~F.col("_superseded"))
-    assert sorted(r.version for r in latest.collect()) == ["new", "only"]
-    assert [r.version for r in marked.filter("_superseded").collect()] == ["old"]
-    # Silver already holds a newer version of ZY2: its only submission here is stale.
-    stale = discharges.mark_superseded(rows, "v", F.col("case_id") == "ZY2")
-    assert sorted(r.version for r in stale.filter("_superseded").collect()) == ["old", "only"]

@@ -40,15 +40,20 @@ def _reasons(spark, institutions, source: str, rows: list[str]) -> list[list[str
 
 CASES = {
     "fee_details": [
-        ("E1,ZY1,H1,2024-01-02,1102,床位费,bed,1,13.26,13.26", []),
-        (",ZY1,H1,2024-01-02,1102,床位费,bed,1,13.26,13.26", ["missing_record_id"]),
-        ("E2,,H1,2024-01-02,1102,床位费,bed,1,13.26,13.26", ["missing_case_id"]),
-        ("E3,ZY1,P1,2024-01-02,1102,床位费,bed,1,13.26,13.26", ["unknown_hospital"]),
+        ("E1,ZY1,H1,2024-01-01,1102,床位费,bed,1,13.26,13.26", []),
+        (",ZY1,H1,2024-01-01,1102,床位费,bed,1,13.26,13.26", ["missing_record_id"]),
+        ("E2,,H1,2024-01-01,1102,床位费,bed,1,13.26,13.26", ["missing_case_id"]),
+        ("E3,ZY1,P1,2024-01-01,1102,床位费,bed,1,13.26,13.26", ["unknown_hospital"]),
         ("E4,ZY1,H1,2024-13-45,1102,床位费,bed,1,13.26,13.26", ["invalid_date"]),
-        ("E5,ZY1,H1,2024-01-02,1102,床位费,food,1,13.26,13.26", ["invalid_category"]),
-        ("E6,ZY1,H1,2024-01-02,1102,床位费,bed,1,13.26,abc", ["invalid_amount"]),
+        ("E5,ZY1,H1,2024-01-01,1102,床位费,food,1,13.26,13.26", ["invalid_category"]),
+        ("E6,ZY1,H1,2024-01-01,1102,床位费,bed,1,13.26,abc", ["invalid_amount"]),
+        ("E8,ZY1,H1,2024-01-01,1102,床位费,bed,1,13.26,13.26", []),  # the landing day itself
+        ("E9,ZY1,H1,2024-01-02,1102,床位费,bed,1,13.26,13.26", ["date_in_future"]),
+        # Over the plausibility threshold of one fee line (1,000,000 yuan): a unit error.
+        ("E10,ZY1,H1,2024-01-01,1102,床位费,bed,1,1326000.00,1326000.00", ["absurd_cost"]),
+        ("E11,ZY1,H1,2024-01-01,1102,床位费,bed,1,999999.99,999999.99", []),
         (
-            "E7,ZY1,H1,2024-01-02,1102",  # cut short: what is missing is named too
+            "E7,ZY1,H1,2024-01-01,1102",  # cut short: what is missing is named too
             [
                 "malformed_record",
                 "missing_amount",
@@ -65,6 +70,8 @@ CASES = {
         (f"T4,{GOOD_ID},P1,yesterday,X1,2,30,123,10.00", ["invalid_timestamp"]),
         (f"T5,{GOOD_ID},P1,2024-01-01 08:00:00,X1,two,30,123,10.00", ["invalid_number"]),
         (f"T6,{GOOD_ID},P1,2024-01-01 08:00:00,X1,2,400,123,10.00", ["days_supply_out_of_range"]),
+        (f"T7,{GOOD_ID},P1,2024-01-01 23:59:59,X1,2,30,123,10.00", []),
+        (f"T8,{GOOD_ID},P1,2024-01-02 00:00:00,X1,2,30,123,10.00", ["date_in_future"]),
     ],
     "face_checks": [
         (f"K1,person,{GOOD_ID},H1,2024-01-01 08:00:00,Y", []),
@@ -96,10 +103,12 @@ CASES = {
         ("V3,H1,2024,重复收费,5.005", ["invalid_amount"]),  # fractions of a fen are not rounded
     ],
     "audit_outcomes": [
-        ("U1,case,ZY1,,cleared,2025-01-01", []),
-        (f"U2,person,{GOOD_ID},DRUG_RESALE,confirmed,2025-01-01", []),
-        (f"U3,person,{BAD_ID},DRUG_RESALE,confirmed,2025-01-01", ["invalid_id_checksum"]),
-        ("U4,case,ZY1,,dismissed,2025-01-01", ["invalid_outcome"]),
+        ("U1,case,ZY1,,cleared,2023-12-01", []),
+        (f"U2,person,{GOOD_ID},DRUG_RESALE,confirmed,2023-12-01", []),
+        (f"U3,person,{BAD_ID},DRUG_RESALE,confirmed,2023-12-01", ["invalid_id_checksum"]),
+        ("U4,case,ZY1,,dismissed,2023-12-01", ["invalid_outcome"]),
+        # The file landed on 2024-01-01: an investigation of the next day is not yet.
+        ("U5,case,ZY1,,cleared,2024-01-02", ["date_in_future"]),
     ],
     "external_enrolments": [
         (f"X1,{GOOD_ID},张三,350102,employee,2024-01-01,", []),
@@ -127,7 +136,7 @@ def test_a_wrong_header_rejects_the_file(spark, institutions, tmp_path):
     (day / "good.csv").write_text('"' + '","'.join(feed.columns) + '"\nF1,H1,2024,1,1.00\n')
     (day / "bad.csv").write_text("id,hospital,yr,mon,amt\nF1,H1,2024,1,1.00\n")
     (day / "gbk.csv").write_bytes(("记录号," + ",".join(feed.columns[1:]) + "\n").encode("gbk"))
-    found = discover(tmp_path, ["prepayments"])
+    found = discover(tmp_path, ["prepayments"]).files
     assert sorted(wrong_headers(found, ",".join(feed.columns))) == [
         "prepayments/2024-01-01/bad.csv",
         "prepayments/2024-01-01/gbk.csv",
@@ -146,8 +155,8 @@ def test_silver_rows_are_typed_and_pseudonymised(spark, institutions):
         spark,
         feed,
         [
-            f"U2,person,{GOOD_ID},DRUG_RESALE,confirmed,2025-01-01",
-            "U1,case,ZY1,,cleared,2025-01-01",
+            f"U2,person,{GOOD_ID},DRUG_RESALE,confirmed,2023-12-01",
+            "U1,case,ZY1,,cleared,2023-12-01",
         ],
     )
     rows = feeds.to_silver(feed, feeds.conform(feed, lines, institutions), key).collect()

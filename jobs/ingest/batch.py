@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from jobs import lake, quality
+from jobs import lake
 from jobs.config import Config
-from jobs.ingest import decode, tables
+from jobs.ingest import decode, identity, tables
 from jobs.ingest.landing import LandedFile
 
 log = logging.getLogger(__name__)
@@ -71,10 +71,12 @@ def numbered_lines(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
 
 @dataclass(frozen=True)
 class Checked:
-    """A batch after bronze: every checked record (staged), and those without reasons."""
+    """A batch after bronze: every checked record (staged, with ``_identity``), the clean
+    originals, and the exact resends of records accepted before (:mod:`identity`)."""
 
     checked: DataFrame
     clean: DataFrame
+    duplicates: DataFrame
 
     def counts(self) -> tuple[dict[str, int], dict[str, int]]:
         """(records read, records rejected) per file, in one pass over the held batch."""
@@ -96,16 +98,20 @@ def land_and_check(
     files: list[LandedFile],
     run_id: str,
     check: Callable[[DataFrame], DataFrame],
+    content: Sequence[str],
 ) -> Checked:
     """Write the batch's bronze rows, check them, and quarantine the rejected ones.
 
     Both writes replace exactly the rows of these files, so a rerun after a crash
     leaves the same rows. ``check`` parses and conforms bronze lines and adds the
-    ``reasons`` array. The checked batch is written once to a staging folder inside
-    the (owner-only) bronze layer and read from there by every later step
-    (quarantine, duplicates, silver, counts): Parquet lets each read only the
-    columns it needs, and the batch is never held in memory, whatever its size.
-    The raw line is kept only on rejected records.
+    ``reasons`` array; ``content`` names the conformed columns that make a record's
+    content, for its identity (:mod:`jobs.ingest.identity`: an exact resend is a
+    duplicate, another content under a known ``record_id`` a conflict). The checked
+    batch is written once to a staging folder inside the (owner-only) bronze layer
+    and read from there by every later step (quarantine, duplicates, silver,
+    counts): Parquet lets each read only the columns it needs, and the batch is
+    never held in memory, whatever its size. The raw line is kept only on rejected
+    records (a conflict's is read back from bronze).
     """
     names = [f.relative for f in files]
     path = lake.table_path(cfg, "bronze", source)
@@ -118,16 +124,39 @@ def land_and_check(
     bronze = lake.read_version(spark, path).filter(F.col("source_file").isin(names))
     checked = check(bronze)
     checked = checked.withColumn("text", F.when(F.size("reasons") > 0, F.col("text")))
+    checked = checked.withColumn(
+        "_fingerprint", F.when(F.size("reasons") == 0, identity.fingerprint(content))
+    )
     checked = stage(spark, cfg, checked, source, "checked")
-    rejected = checked.filter(F.size("reasons") > 0)
+    index = identity.index_path(cfg, source)
+    marked = identity.mark(checked, hold(identity.resolve(spark, checked, index, names)))
+    rejected = marked.filter(F.size("reasons") > 0)
+    conflicts = hold(rejected.filter(F.col("_identity") == identity.CONFLICT))
+    if not conflicts.isEmpty():
+        # A conflict was clean until compared, so its staged line has no text: read it back.
+        where = F.broadcast(conflicts.select("source_file", "line"))
+        raw = bronze.join(where, ["source_file", "line"], "left_semi").select(
+            "source_file", "line", F.col("text").alias("_raw")
+        )
+        rejected = (
+            rejected.join(F.broadcast(hold(raw)), ["source_file", "line"], "left")
+            .withColumn("text", F.coalesce("text", "_raw"))
+            .drop("_raw")
+        )
     tables.replace_files(
         spark,
         tables.quarantine_rows(rejected, run_id),
         lake.table_path(cfg, "quarantine", source),
         names,
     )
+    identity.record(spark, marked, index, names)
     log.info("%s: checked, rejects quarantined in %.1f s", source, time.monotonic() - started)
-    return Checked(checked, checked.filter(F.size("reasons") == 0))
+    clean = F.size("reasons") == 0
+    return Checked(
+        marked,
+        marked.filter(clean & (F.col("_identity") == identity.ORIGINAL)),
+        marked.filter(clean & (F.col("_identity") == identity.DUPLICATE)),
+    )
 
 
 def stage(spark: SparkSession, cfg: Config, df: DataFrame, source: str, part: str) -> DataFrame:
@@ -172,96 +201,3 @@ def rank_repeated(df: DataFrame, keys: Sequence[str], order: Sequence[Column]) -
     window = Window.partitionBy(*keys).orderBy(*order)
     twice = df.join(repeated, list(keys)).withColumn("_n", F.row_number().over(window))
     return once.unionByName(twice)
-
-
-def mark_duplicates(
-    spark: SparkSession, clean: DataFrame, bronze_path: str, names: list[str]
-) -> DataFrame:
-    """Add ``_duplicate``: the record_id was already read in an earlier line, here or before.
-
-    Resends are rare, so only the record_ids seen twice are ranked (a grouping of the
-    ids alone, not a sort of whole rows), and earlier files are looked at only when
-    bronze has any.
-    """
-    ranked = rank_repeated(clean, ["record_id"], [F.col(c) for c in ("day", "source_file", "line")])
-    earlier_files = lake.read_version(spark, bronze_path).filter(~F.col("source_file").isin(names))
-    if earlier_files.isEmpty():
-        return ranked.withColumn("_duplicate", F.col("_n") > 1).drop("_n")
-    # The ids of this batch read before are few (resends are rare): found once and
-    # held, so each read of the marked batch joins a small table, not all of bronze.
-    earlier = hold(
-        clean.select("record_id")
-        .join(earlier_files.select("record_id"), "record_id", "left_semi")
-        .distinct()
-        .withColumn("_seen", F.lit(True))
-    )
-    return (
-        ranked.join(earlier, "record_id", "left")
-        .withColumn("_duplicate", (F.col("_n") > 1) | F.col("_seen").isNotNull())
-        .drop("_n", "_seen")
-    )
-
-
-def split_duplicates(
-    spark: SparkSession, clean: DataFrame, bronze_path: str, names: list[str]
-) -> tuple[DataFrame, DataFrame]:
-    """(exact resends, the rest); see :func:`mark_duplicates`."""
-    marked = mark_duplicates(spark, clean, bronze_path, names)
-    return (
-        marked.filter("_duplicate").drop("_duplicate"),
-        marked.filter(~F.col("_duplicate")).drop("_duplicate"),
-    )
-
-
-def promote_newest(
-    spark: SparkSession,
-    cfg: Config,
-    files: list[LandedFile],
-    batch: Checked,
-    *,
-    source: str,
-    table: str,
-    newest_by: Sequence[str],
-    merge_key: Sequence[str],
-    to_silver: Callable[[DataFrame], DataFrame],
-) -> list[FileCounts]:
-    """Keep the newest clean line per ``newest_by``, gate it, MERGE it into ``silver/<table>``.
-
-    Exact resends (see :func:`split_duplicates`) are counted as duplicates first;
-    older lines for the same key as superseded. Unchanged rows are not rewritten
-    (lake.merge_upsert), so a rerun leaves the table as it was.
-    """
-    names = [f.relative for f in files]
-    clean = batch.clean.drop("text")  # the raw line stays in bronze; no need to shuffle it
-    bronze_path = lake.table_path(cfg, "bronze", source)
-    duplicates, clean = split_duplicates(spark, clean, bronze_path, names)
-    newest_first = [F.col("day").desc(), F.col("source_file").desc(), F.col("line").desc()]
-    ranked = rank_repeated(clean, newest_by, newest_first)
-    superseded = ranked.filter("_n > 1")
-    started = time.monotonic()
-    silver = stage(spark, cfg, to_silver(ranked.filter("_n = 1")), source, "silver")
-    log.info("%s: newest per key staged in %.1f s", source, time.monotonic() - started)
-    started = time.monotonic()
-    quality.gate(silver, "silver", table, cfg.quality_root)
-    log.info("%s: silver validated in %.1f s", source, time.monotonic() - started)
-    started = time.monotonic()
-    lake.merge_upsert(spark, silver, lake.table_path(cfg, "silver", table), keys=list(merge_key))
-    log.info("%s: silver merged in %.1f s", source, time.monotonic() - started)
-    read, bad = batch.counts()
-    older, dup = counts_by_file(superseded), counts_by_file(duplicates)
-    return [
-        FileCounts(
-            source,
-            f.relative,
-            f.sha256,
-            read.get(f.relative, 0),
-            read.get(f.relative, 0)
-            - bad.get(f.relative, 0)
-            - older.get(f.relative, 0)
-            - dup.get(f.relative, 0),
-            bad.get(f.relative, 0),
-            dup.get(f.relative, 0),
-            older.get(f.relative, 0),
-        )
-        for f in files
-    ]

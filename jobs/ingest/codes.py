@@ -1,11 +1,23 @@
 """Canonical codes and checks, as Spark column expressions (no Python UDFs).
 
-* ICD-10: upper case, the dot and any 医保版 extension removed, then category
-  (letter + 2 digits) and, when the next character is a digit, one subcategory
-  digit: ``k35.800x002`` -> ``K35.8``, ``K358`` -> ``K35.8``, ``I10.x05`` -> ``I10``.
+Codes are first made plain: full-width forms (``Ｋ３５．８``, typed with a Chinese
+input method) become their ASCII characters, the ideographic full stop a dot,
+and zero-width characters go (:func:`plain`). Then:
+
+* ICD-10: upper case, the dot removed; a WHO code (category, letter + 2 digits,
+  and at most one subcategory digit) optionally followed by the 医保版 (national
+  insurance edition) extension, which is dropped: two digits and/or ``x`` and
+  two or three digits: ``k35.800x002`` -> ``K35.8``, ``K358`` -> ``K35.8``,
+  ``I10.x05`` -> ``I10``. Anything else is not a code this lake knows: a
+  US ICD-10-CM code such as ``E11.65`` or ``S72.001A`` is **not** cut down to its
+  WHO parent ``E11.6``; it is rejected (``unknown_diagnosis_code``).
 * ICD-9-CM-3: two digits, a dot, one or two digits: ``5123`` -> ``51.23``,
-  ``680`` -> ``68.0``; a bare two-digit code stays as it is.
+  ``680`` -> ``68.0``; a bare two-digit code stays as it is. The 医保版 form's
+  extension is dropped the same way: ``51.2300`` and ``51.2300x001`` -> ``51.23``.
 * ID numbers: GB 11643-1999, ISO 7064 mod 11-2 check character.
+
+A code in the right shape must still be in the vocabulary (checked against the
+reference tables at ingest, :func:`jobs.ingest.discharges.check_references`).
 """
 
 from __future__ import annotations
@@ -22,23 +34,48 @@ def blank_to_null(column: Column) -> Column:
     return F.when(trimmed == "", F.lit(None)).otherwise(trimmed)
 
 
+# Full-width ASCII (U+FF01..U+FF5E), the ideographic space and full stop, and the
+# no-break space, each to its plain character (translate maps them one to one).
+_WIDE = "".join(chr(c) for c in range(0xFF01, 0xFF5F)) + "\u3000\u3002\u00a0"
+_NARROW = "".join(chr(c) for c in range(0x21, 0x7F)) + " . "
+_INVISIBLE = "[\u200b\u200c\u200d\u2060\ufeff]"
+
+
+def plain(raw: Column) -> Column:
+    """The same characters in their plain form: full-width to ASCII, invisible ones removed."""
+    return F.trim(F.translate(F.regexp_replace(raw, _INVISIBLE, ""), _WIDE, _NARROW))
+
+
+# Category, optional subcategory digit, then the optional 医保版 extension.
+ICD10_SHAPE = r"^([A-Z][0-9]{2})(?:([0-9])(?:[0-9]{2})?)?(?:X[0-9]{2,3})?$"
+
+
 def icd10(raw: Column) -> Column:
-    compact = F.regexp_replace(F.upper(F.trim(raw)), r"[.\s]", "")
-    category = F.regexp_extract(compact, r"^([A-Z][0-9]{2})", 1)
-    sub = F.regexp_extract(compact, r"^[A-Z][0-9]{2}([0-9])", 1)
+    compact = F.regexp_replace(F.upper(plain(raw)), r"[.\s]", "")
+    fits = compact.rlike(ICD10_SHAPE)
+    category = F.regexp_extract(compact, ICD10_SHAPE, 1)
+    sub = F.regexp_extract(compact, ICD10_SHAPE, 2)
     canonical = F.when(sub == "", category).otherwise(F.concat(category, F.lit("."), sub))
-    return F.when(category == "", F.lit(None)).otherwise(canonical)
+    return F.when(fits, canonical)
+
+
+# The 医保版 extension of a procedure: two digits after a two-digit subcode, and/or
+# ``x`` and three digits (51.2300, 51.2300x001, 68.0x001 -> 51.23, 51.23, 68.0).
+ICD9_DOTTED = r"^([0-9]{2})\.([0-9]{1,2})(?:X[0-9]{3})?$"
+ICD9_DOTTED_EXTENDED = r"^([0-9]{2})\.([0-9]{2})[0-9]{2}(?:X[0-9]{3})?$"
+ICD9_BARE = r"^([0-9]{2})([0-9]{0,2})$"
+ICD9_BARE_EXTENDED = r"^([0-9]{2})([0-9]{2})(?:[0-9]{2}(?:X[0-9]{3})?|X[0-9]{3})$"
+ICD9_SHAPES = (ICD9_DOTTED, ICD9_DOTTED_EXTENDED, ICD9_BARE, ICD9_BARE_EXTENDED)
 
 
 def icd9(raw: Column) -> Column:
-    compact = F.regexp_replace(F.trim(raw), r"[.\s]", "")
-    head = F.regexp_extract(compact, r"^([0-9]{2})([0-9]{0,2})$", 1)
-    tail = F.regexp_extract(compact, r"^([0-9]{2})([0-9]{0,2})$", 2)
-    return (
-        F.when(head == "", F.lit(None))
-        .when(tail == "", head)
-        .otherwise(F.concat(head, F.lit("."), tail))
-    )
+    text = F.regexp_replace(F.upper(plain(raw)), r"\s", "")
+    head, tail = F.lit(None).cast("string"), F.lit(None).cast("string")
+    for shape in ICD9_SHAPES:  # mutually exclusive: at most one fits
+        fits = text.rlike(shape)
+        head = F.when(fits, F.regexp_extract(text, shape, 1)).otherwise(head)
+        tail = F.when(fits, F.regexp_extract(text, shape, 2)).otherwise(tail)
+    return F.when(tail == "", head).otherwise(F.concat(head, F.lit("."), tail))
 
 
 def id_number_valid(id_no: Column) -> Column:

@@ -106,6 +106,7 @@ _CODE = StructType([StructField("code", StringType()), StructField("principal", 
 A_SCHEMA = StructType(
     [
         StructField("record_id", StringType()),
+        StructField("submitted_at", StringType()),
         StructField(
             "case",
             StructType(
@@ -156,6 +157,7 @@ def parse_a(lines: DataFrame) -> DataFrame:
     return parsed.select(
         "*",
         F.col("j.record_id").alias("record_id"),
+        F.col("j.submitted_at").alias("submitted_at"),
         F.col("j.case.case_id").alias("case_id"),
         F.col("j.case.hospital_code").alias("hospital_code"),
         F.col("j.patient.id_no").alias("id_no"),
@@ -197,6 +199,7 @@ def _parse_flat(
     return parsed.select(
         "*",
         *out,
+        F.lit(None).cast("string").alias("submitted_at"),  # the flat dialects carry none
         F.lit(unit).alias("money_unit"),
         (F.col(f"r.c{len(columns) - 1}").isNull() | (n_fields < len(columns))).alias("malformed"),
     ).drop("r")

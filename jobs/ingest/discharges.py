@@ -13,8 +13,7 @@ from __future__ import annotations
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from jobs.ingest import codes
-from jobs.ingest.batch import rank_repeated
+from jobs.ingest import codes, plausibility
 from jobs.ingest.dialects import MONEY
 
 SEX = {"M": "M", "F": "F", "男": "M", "女": "F", "1": "M", "2": "F"}
@@ -53,6 +52,29 @@ REQUIRED = (
 )
 
 
+# What makes a settlement list's content, for its identity (jobs/ingest/identity.py): the
+# conformed values, so the same record written in another notation is the same record.
+CONTENT = (
+    "case_id",
+    "hospital_code",
+    "id_no",
+    "name",
+    "sex",
+    "birth_date",
+    "admission_date",
+    "discharge_date",
+    "admission_type",
+    "discharge_status",
+    "principal_dx",
+    "other_dx",
+    "procedures",
+    "doctor_id",
+    *(f"{m}_cost" if m in PARTS else m for m in MONEY if m != "total"),
+    "total_cost",
+)
+SUBMITTED = "yyyy-MM-dd HH:mm:ss"
+
+
 def _mapped(column: str, mapping: dict[str, str]) -> Column:
     return F.create_map(*[F.lit(x) for kv in mapping.items() for x in kv])[F.trim(F.col(column))]
 
@@ -66,6 +88,12 @@ def conform(bronze: DataFrame) -> DataFrame:
     df = bronze
     if "unexpected_header" not in df.columns:  # JSON Lines have no header to get wrong
         df = df.withColumn("unexpected_header", F.lit(False))
+    if "day" not in df.columns:  # the landing folder's date, from the file's path
+        df = df.withColumn(
+            "day", F.regexp_extract("source_file", r"/([0-9]{4}-[0-9]{2}-[0-9]{2})/", 1)
+        )
+    if "submitted_at" not in df.columns:
+        df = df.withColumn("submitted_at", F.lit(None).cast("string"))
     for field in ("record_id", "case_id", "hospital_code", "id_no", "name", "doctor_id"):
         df = df.withColumn(field, codes.blank_to_null(F.col(field)))
     dx_raw = F.concat(F.array(F.col("principal_dx")), F.coalesce("other_dx", F.array()))
@@ -91,6 +119,9 @@ def conform(bronze: DataFrame) -> DataFrame:
         codes.parse_date(F.col("birth_date")).alias("birth_date_c"),
         codes.parse_date(F.col("admission_date")).alias("admission_date_c"),
         codes.parse_date(F.col("discharge_date")).alias("discharge_date_c"),
+        F.try_to_timestamp(codes.blank_to_null(F.col("submitted_at")), F.lit(SUBMITTED)).alias(
+            "submitted_at_c"
+        ),
         *[codes.money(F.col(m), F.col("money_unit")).alias(f"{m}_c") for m in MONEY],
     )
     parts_sum = sum((F.col(f"{p}_c") for p in PARTS), F.lit(0).cast("decimal(18,2)"))
@@ -130,6 +161,21 @@ def conform(bronze: DataFrame) -> DataFrame:
         _reason(
             F.col("fund_paid_c") + F.col("self_paid_c") != F.col("total_c"), "payment_mismatch"
         ),
+        _reason(
+            codes.blank_to_null(F.col("submitted_at")).isNotNull()
+            & F.col("submitted_at_c").isNull(),
+            "invalid_timestamp",
+        ),
+        # Plausibility (jobs/ingest/plausibility.yaml): what no person or stay can be.
+        plausibility.in_future(
+            F.col("admission_date_c"), F.col("discharge_date_c"), F.col("birth_date_c")
+        ),
+        plausibility.implausible_age(F.col("birth_date_c"), F.col("admission_date_c")),
+        plausibility.implausible_stay(F.col("admission_date_c"), F.col("discharge_date_c")),
+        *plausibility.cost_out_of_range(F.col("total_c")),
+        plausibility.contradicts_sex(
+            F.concat(F.array("principal_dx_c"), F.col("other_dx_c")), F.col("sex_c")
+        ),
     ]
     df = df.withColumn("reasons", codes.reason_array(*reasons))
     return df.select(
@@ -150,6 +196,7 @@ def conform(bronze: DataFrame) -> DataFrame:
         F.col("procedures_c").alias("procedures"),
         "doctor_id",
         *[F.col(f"{m}_c").alias(f"{m}_cost" if m in PARTS else m) for m in MONEY],
+        F.col("submitted_at_c").alias("submitted_at"),
         "reasons",
         *[c for c in bronze.columns if c in ("source_file", "line", "text", "run_id", "day")],
     ).withColumnRenamed("total", "total_cost")
@@ -226,11 +273,3 @@ def check_enrolment(df: DataFrame, persons: DataFrame) -> DataFrame:
         )
         .drop("_start", "_end", "_death", "_registered")
     )
-
-
-def mark_superseded(df: DataFrame, version: str, stale: Column | None = None) -> DataFrame:
-    """Add ``_superseded``: a newer ``version`` of the case is in ``df``, or ``stale`` holds
-    (silver already has a newer one). The newest version of each case is not superseded."""
-    ranked = rank_repeated(df, ["case_id"], [F.col(version).desc()])
-    older = F.col("_n") > 1
-    return ranked.withColumn("_superseded", older if stale is None else (older | stale)).drop("_n")

@@ -24,15 +24,8 @@ from pyspark.sql import functions as F
 
 from jobs import lake, quality
 from jobs.config import Config
-from jobs.ingest import codes
-from jobs.ingest.batch import (
-    FileCounts,
-    counts_by_file,
-    land_and_check,
-    mark_duplicates,
-    promote_newest,
-    stage,
-)
+from jobs.ingest import codes, plausibility, versions
+from jobs.ingest.batch import FileCounts, counts_by_file, land_and_check, stage
 from jobs.ingest.landing import LandedFile
 from jobs.ingest.pseudonymise import person_key
 from jobs.ingest.reference import csv_check, record_lines
@@ -49,6 +42,9 @@ class Field:
     ``person`` holds an ID number (checked, then replaced by ``person_key``); with
     ``when`` = (column, value) only on rows where that column has that value.
     ``institution`` = "any" or "hospital": the code must be in silver/institutions.
+    ``past``: a date or time of an event, never after the day its file landed
+    (``date_in_future``); ``fee``: an amount of one fee line (``absurd_cost`` beyond
+    the plausibility threshold). Both from jobs/ingest/plausibility.yaml.
     """
 
     name: str
@@ -61,6 +57,8 @@ class Field:
     institution: str | None = None
     when: tuple[str, str] | None = None
     keep: bool = True
+    past: bool = False
+    fee: bool = False
 
 
 @dataclass(frozen=True)
@@ -179,6 +177,10 @@ def conform(feed: Feed, bronze: DataFrame, institutions: DataFrame) -> DataFrame
                     F.lit("invalid_id_checksum"),
                 )
             )
+        if f.past:
+            reasons.append(plausibility.in_future(value))
+        if f.fee:
+            reasons.append(plausibility.fee_out_of_range(value))
         if f.institution is not None:
             code = "unknown_hospital" if f.institution == "hospital" else "unknown_institution"
             reasons.append(F.when(raw.isNotNull() & F.col(f"_k_{f.name}").isNull(), F.lit(code)))
@@ -210,7 +212,8 @@ def to_silver(feed: Feed, rows: DataFrame, key: bytes) -> DataFrame:
             out.append(
                 F.when(F.col(column) == value, pseudonym).otherwise(F.col(f.name)).alias(f.name)
             )
-    trail = [F.col("source_file")] if feed.mode == "events" else []
+    # The trail promotion needs (versions.promote drops source_file before the write).
+    trail = [c for c in (versions.VERSION, "source_file") if c in rows.columns]
     return rows.select("record_id", *out, *trail)
 
 
@@ -228,12 +231,18 @@ def ingest(
     institutions = _institutions(spark, cfg)
     check = csv_check(files, feed.columns, lambda rows: conform(feed, rows, institutions))
     batch = land_and_check(
-        spark, cfg, feed.source, record_lines(spark, files), files, run_id, check
+        spark,
+        cfg,
+        feed.source,
+        record_lines(spark, files),
+        files,
+        run_id,
+        check,
+        content=[f.name for f in feed.fields],
     )
-    bronze_path = lake.table_path(cfg, "bronze", feed.source)
     names = [f.relative for f in files]
     if feed.mode == "snapshot":
-        return promote_newest(
+        return versions.promote(
             spark,
             cfg,
             files,
@@ -246,10 +255,9 @@ def ingest(
         )
     t0 = time.monotonic()
     read, bad = batch.counts()
-    marked = mark_duplicates(spark, batch.clean.drop("text"), bronze_path, names)
-    dup = counts_by_file(marked.filter("_duplicate"))
+    dup = counts_by_file(batch.duplicates)
     log.info("%s: counted, duplicates marked in %.1f s", feed.source, time.monotonic() - t0)
-    silver = to_silver(feed, marked.filter(~F.col("_duplicate")), key)
+    silver = to_silver(feed, batch.clean.drop("text"), key)
     if feed.pseudonymises:
         # The HMAC is a Python UDF: run it once, for the gate and the write both.
         # Without it, silver is a projection of the staged batch, cheaper to read
@@ -259,6 +267,7 @@ def ingest(
     quality.gate(silver, "silver", feed.table, cfg.quality_root)
     log.info("%s: silver validated in %.1f s", feed.source, time.monotonic() - t0)
     t0 = time.monotonic()
+    # Events are facts: a file's rows replace that file's rows (a re-sent file its own).
     replace_files(
         spark,
         silver,
@@ -353,13 +362,13 @@ FEEDS = {
             (
                 Field("case_id", required=True),
                 Field("hospital_code", required=True, institution="hospital"),
-                Field("fee_date", "date", required=True),
+                Field("fee_date", "date", required=True, past=True),
                 Field("item_code", required=True),
                 Field("item_name"),
                 Field("category", required=True, values=FEE_CATEGORIES),
                 Field("quantity", "decimal", required=True, type="decimal(12,3)"),
                 Field("unit_price", "decimal", required=True, type=MONEY),
-                Field("amount", "decimal", required=True, type=MONEY),
+                Field("amount", "decimal", required=True, type=MONEY, fee=True),
             ),
             "events",
         ),
@@ -380,7 +389,7 @@ FEEDS = {
             (
                 Field("id_no", "person", required=True),
                 Field("institution_code", required=True, institution="any"),
-                Field("txn_time", "timestamp", required=True),
+                Field("txn_time", "timestamp", required=True, past=True),
                 Field("item_code", required=True),
                 Field("quantity", "int", required=True, low=1, high=10_000),
                 Field("days_supply", "int", low=0, high=366),
@@ -404,7 +413,7 @@ FEEDS = {
                 Field("subject_type", required=True, values=("person", "doctor")),
                 Field("subject_id", "person", required=True, when=("subject_type", "person")),
                 Field("institution_code", required=True, institution="any"),
-                Field("check_time", "timestamp", required=True),
+                Field("check_time", "timestamp", required=True, past=True),
                 Field("matched", "flag", required=True),
             ),
             "events",
@@ -457,7 +466,7 @@ FEEDS = {
                 Field("entity_id", "person", required=True, when=("entity_type", "person")),
                 Field("pattern"),
                 Field("outcome", required=True, values=("confirmed", "cleared")),
-                Field("investigated_on", "date", required=True),
+                Field("investigated_on", "date", required=True, past=True),
             ),
             "snapshot",
         ),

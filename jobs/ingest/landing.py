@@ -1,18 +1,45 @@
-"""Find what landed: files by source and date, with a checksum, and what is new.
+"""Find what landed: files by source and date, with a checksum, what is new and what is held.
 
 A file is identified by its path under the landing root and its SHA-256; a file
-whose (path, checksum) is in ``ops/ingested_files`` was ingested before and is
-skipped. A file that reappears with another checksum is a resend and is taken.
+whose (path, checksum) has a ledger row or a file rejection was ingested before
+and is skipped. A file that reappears with another checksum is a resend (a
+sender's correction file) and is taken again, as the next *revision* of that path.
+
+A landing folder dated after the run date is **held**: reported, not ingested,
+until its day comes (a sender's clock, or a file dropped early, must not let
+tomorrow's records in today). Every file is looked at once on the driver, for its
+checksum and for what would make it unreadable as records: empty, compressed,
+binary, or in no encoding the senders use (``FILE_PROBLEMS``). Such a file is
+rejected whole with that reason, never read as zero records without a trace.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 DATE_FOLDER = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+BLOCK = 1 << 20
+# Leading bytes of the archive and compression formats a sender's export tool may produce.
+COMPRESSED_MAGIC = (
+    b"\x1f\x8b",  # gzip
+    b"PK\x03\x04",  # zip
+    b"BZh",  # bzip2
+    b"\xfd7zXZ\x00",  # xz
+    b"7z\xbc\xaf\x27\x1c",  # 7-Zip
+    b"\x28\xb5\x2f\xfd",  # zstandard
+)
+# File-level reasons (docs/quarantine-reasons.md, "Files rejected whole").
+FILE_PROBLEMS = {
+    "empty_file": "the file has no bytes at all",
+    "compressed_file": "a compressed or archived file (gzip, zip, ...) under a text name",
+    "binary_file": "NUL bytes: a binary file, not text",
+    "undecodable_file": "neither UTF-8 nor GB18030 (the encodings the senders use)",
+    "unknown_dialect": "a settlement list whose name matches no documented dialect",
+}
 
 
 @dataclass(frozen=True)
@@ -23,41 +50,102 @@ class LandedFile:
     path: Path
     size: int
     sha256: str
+    problem: str | None = None  # a FILE_PROBLEMS code: the file is rejected whole
+    revision: int = 0  # earlier contents of the same path already ingested
 
 
-def sha256(path: Path, chunk: int = 1 << 20) -> str:
+@dataclass(frozen=True)
+class Discovery:
+    files: list[LandedFile]  # landing folders dated on or before the run date
+    held: list[LandedFile]  # folders dated after it: not taken until their day
+
+
+def inspect(path: Path) -> tuple[str, str | None]:
+    """(SHA-256, problem or None) of one file, in one read (a second only for non-UTF-8)."""
     digest = hashlib.sha256()
+    utf8 = codecs.getincrementaldecoder("utf-8")()
+    valid_utf8, head = True, b""
     with path.open("rb") as handle:
-        while block := handle.read(chunk):
+        while block := handle.read(BLOCK):
+            if not head:
+                head = block[:65536]
             digest.update(block)
-    return digest.hexdigest()
+            if valid_utf8:
+                try:
+                    utf8.decode(block)
+                except UnicodeDecodeError:
+                    valid_utf8 = False
+    if valid_utf8:
+        try:
+            utf8.decode(b"", final=True)
+        except UnicodeDecodeError:
+            valid_utf8 = False
+    return digest.hexdigest(), _problem(path, head, valid_utf8)
 
 
-def discover(landing: Path, sources: list[str], day: str | None = None) -> list[LandedFile]:
+def _problem(path: Path, head: bytes, valid_utf8: bool) -> str | None:
+    if not head:
+        return "empty_file"
+    if head.startswith(COMPRESSED_MAGIC):
+        return "compressed_file"
+    if b"\x00" in head:
+        return "binary_file"
+    if not valid_utf8 and not _decodes(path, "gb18030"):
+        return "undecodable_file"
+    return None
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with path.open("rb") as handle:
+            while block := handle.read(BLOCK):
+                decoder.decode(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def sha256(path: Path) -> str:
+    return inspect(path)[0]
+
+
+def discover(landing: Path, sources: list[str], as_of: str | None = None) -> Discovery:
     """Every file under ``<landing>/<source>/<yyyy-mm-dd>/``, oldest day first.
 
+    Folders dated after ``as_of`` (the run date, ``YYYY-MM-DD``) are held.
     ``_truth`` and anything not in a date folder are never read.
     """
-    found = []
+    found: list[LandedFile] = []
+    held: list[LandedFile] = []
     for source in sources:
         root = landing / source
         if not root.is_dir():
             continue
         for folder in sorted(p for p in root.iterdir() if p.is_dir()):
-            if not DATE_FOLDER.match(folder.name) or (day and folder.name != day):
+            if not DATE_FOLDER.match(folder.name):
                 continue
+            later = as_of is not None and folder.name > as_of
             for path in sorted(p for p in folder.iterdir() if p.is_file()):
-                found.append(
+                checksum, problem = inspect(path)
+                (held if later else found).append(
                     LandedFile(
                         source=source,
                         day=folder.name,
                         relative=f"{source}/{folder.name}/{path.name}",
                         path=path,
                         size=path.stat().st_size,
-                        sha256=sha256(path),
+                        sha256=checksum,
+                        problem=problem,
                     )
                 )
-    return found
+    return Discovery(found, held)
+
+
+def with_revisions(files: list[LandedFile], earlier: dict[str, int]) -> list[LandedFile]:
+    """Each file with its revision: how many other contents of its path were ingested before."""
+    return [replace(f, revision=earlier.get(f.relative, 0)) for f in files]
 
 
 def first_line(path: Path, limit: int = 65536) -> str:

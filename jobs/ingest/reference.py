@@ -16,8 +16,8 @@ from pyspark.sql import functions as F
 
 from jobs import lake
 from jobs.config import Config
-from jobs.ingest import codes
-from jobs.ingest.batch import FileCounts, land_and_check, numbered_lines, promote_newest
+from jobs.ingest import codes, versions
+from jobs.ingest.batch import FileCounts, land_and_check, numbered_lines
 from jobs.ingest.landing import LandedFile, wrong_headers
 from jobs.vocab import Vocabularies, procedure_class
 
@@ -134,9 +134,16 @@ def ingest_institutions(
 ) -> list[FileCounts]:
     check = csv_check(files, INSTITUTION_COLUMNS, conform_institutions)
     batch = land_and_check(
-        spark, cfg, "institutions", record_lines(spark, files), files, run_id, check
+        spark,
+        cfg,
+        "institutions",
+        record_lines(spark, files),
+        files,
+        run_id,
+        check,
+        content=INSTITUTION_COLUMNS[1:],
     )
-    return promote_newest(
+    return versions.promote(
         spark,
         cfg,
         files,
@@ -145,5 +152,7 @@ def ingest_institutions(
         table="institutions",
         newest_by=["institution_code"],
         merge_key=["institution_code"],
-        to_silver=lambda rows: rows.select("institution_code", "name", "type", "level", "district"),
+        to_silver=lambda rows: rows.select(
+            *INSTITUTION_COLUMNS[1:], versions.VERSION, "source_file"
+        ),
     )

@@ -13,8 +13,8 @@ from pyspark.sql import functions as F
 
 from jobs import lake
 from jobs.config import Config
-from jobs.ingest import codes
-from jobs.ingest.batch import FileCounts, land_and_check, promote_newest
+from jobs.ingest import codes, versions
+from jobs.ingest.batch import FileCounts, land_and_check
 from jobs.ingest.landing import LandedFile
 from jobs.ingest.pseudonymise import person_key
 from jobs.ingest.reference import csv_check, record_lines
@@ -36,6 +36,8 @@ COLUMNS = (
 SILVER = ("person_key", *(c for c in COLUMNS if c not in ("record_id", "id_no", "name")))
 
 
+# What makes a registry line's content (its identity, jobs/ingest/identity.py).
+CONTENT = tuple(c for c in COLUMNS if c not in ("record_id", "name"))
 DATES = ("birth_date", "enrol_start", "enrol_end", "death_date")
 META = ("source_file", "line", "text", "day")
 
@@ -81,9 +83,11 @@ def ingest_insured_registry(
 ) -> list[FileCounts]:
     lines = record_lines(spark, files)
     check = csv_check(files, COLUMNS, conform_persons)
-    batch = land_and_check(spark, cfg, "insured_registry", lines, files, run_id, check)
+    batch = land_and_check(
+        spark, cfg, "insured_registry", lines, files, run_id, check, content=CONTENT
+    )
     key = cfg.hmac_key()
-    return promote_newest(
+    return versions.promote(
         spark,
         cfg,
         files,
@@ -94,7 +98,7 @@ def ingest_insured_registry(
         merge_key=["person_key"],
         to_silver=lambda rows: rows.withColumn(
             "person_key", person_key(F.col("id_no"), key)
-        ).select(*SILVER),
+        ).select(*SILVER, versions.VERSION, "source_file"),
     )
 
 

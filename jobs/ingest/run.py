@@ -2,15 +2,20 @@
 
     diplake ingest [--landing DIR] [--lake DIR] [--date YYYY-MM-DD]
 
-Per source, in dependency order (institutions before the discharges that name
-them): new files (by path and checksum) are decoded and parsed into
-``bronze/<source>``; each record is conformed and checked; rejected records go
-to ``quarantine/<source>`` with their reason codes; exact duplicates and older
-versions of a case are counted, not promoted; the rest is pseudonymised and
-MERGEd into silver. ``ops/ingest_ledger`` gets one row per file, and
-records_read = to_silver + quarantined + duplicates + superseded is checked
-before the row is written. A file is marked done only by its ledger row, so a
-killed run is simply run again.
+The run date (``--date``, default today) decides what is taken: every file not
+ingested before (by path and checksum) in a landing folder dated on or before
+it; later folders are held until their day. Per source, in dependency order
+(institutions before the discharges that name them): a file that cannot hold
+records (empty, compressed, binary, undecodable, of no known dialect) is
+rejected whole into ``ops/file_rejections``; the others are decoded and parsed
+into ``bronze/<source>``; each record is conformed and checked; rejected records
+go to ``quarantine/<source>`` with their reason codes; exact resends are counted
+as duplicates and older versions of a key as superseded, whatever day they
+arrive (jobs/ingest/identity.py, jobs/ingest/versions.py); the rest is
+pseudonymised and MERGEd into silver. ``ops/ingest_ledger`` gets one row per
+file, and records_read = to_silver + quarantined + duplicates + superseded is
+checked before the row is written. A file is marked done only by its ledger row
+(or its rejection), so a killed run is simply run again.
 """
 
 from __future__ import annotations
@@ -20,8 +25,11 @@ import logging
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from functools import partial, reduce
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 from delta.tables import DeltaTable
@@ -30,18 +38,19 @@ from pyspark.sql import functions as F
 
 from jobs import lake, quality, vocab
 from jobs.config import Config
-from jobs.ingest import codes, dialects, discharges, feeds, reference, registry, schedule, tables
-from jobs.ingest.batch import (
-    FileCounts,
-    counts_by_file,
-    drop_staging,
-    land_and_check,
-    mark_duplicates,
-    numbered_lines,
-    release_held,
-    stage,
+from jobs.ingest import (
+    codes,
+    dialects,
+    discharges,
+    feeds,
+    reference,
+    registry,
+    schedule,
+    tables,
+    versions,
 )
-from jobs.ingest.landing import LandedFile, discover, wrong_headers
+from jobs.ingest.batch import FileCounts, drop_staging, land_and_check, numbered_lines, release_held
+from jobs.ingest.landing import LandedFile, discover, with_revisions, wrong_headers
 from jobs.ingest.pseudonymise import person_key
 from jobs.spark import get_spark
 
@@ -67,10 +76,6 @@ SOURCES = (
 def ingest_settlement_lists(
     spark: SparkSession, cfg: Config, files: list[LandedFile], run_id: str
 ) -> list[FileCounts]:
-    strays = [f.relative for f in files if dialects.dialect_of_name(f.relative) is None]
-    if strays:
-        log.warning("settlement lists of no known dialect, not read: %s", strays[:5])
-        files = [f for f in files if f.relative not in strays]
     by_dialect = {
         name: [f for f in files if dialects.dialect_of_name(f.relative) == name]
         for name in dialects.PARSERS
@@ -109,54 +114,27 @@ def ingest_settlement_lists(
         keyed = checked.withColumn("person_key", F.when(usable, person_key(F.col("id_no"), key)))
         return discharges.check_enrolment(keyed, persons)
 
-    batch = land_and_check(spark, cfg, "settlement_lists", lines, files, run_id, check)
-    names = [f.relative for f in files]
-    bronze_path = lake.table_path(cfg, "bronze", "settlement_lists")
-    marked = mark_duplicates(spark, batch.clean.drop("text"), bronze_path, names)
-    ranked = _rank_versions(spark, cfg, marked.filter(~F.col("_duplicate")))
-    versions = stage(spark, cfg, ranked, "settlement_lists", "versions")
-    winners = versions.filter(~F.col("_superseded")).drop("_superseded")
-    _merge_discharges(spark, cfg, winners)
-    read, quarantined = batch.counts()
-    dup = counts_by_file(marked.filter("_duplicate"))
-    sup = counts_by_file(versions.filter("_superseded"))
-    promoted = counts_by_file(winners.filter(F.col("source_file").isin(names)))
-    return [
-        FileCounts(
-            "settlement_lists",
-            f.relative,
-            f.sha256,
-            read.get(f.relative, 0),
-            promoted.get(f.relative, 0),
-            quarantined.get(f.relative, 0),
-            dup.get(f.relative, 0),
-            sup.get(f.relative, 0),
-        )
-        for f in files
-    ]
-
-
-def _rank_versions(spark: SparkSession, cfg: Config, batch: DataFrame) -> DataFrame:
-    """Add ``_version`` and ``_superseded``: a newer submission of the case exists, in this
-    batch or already in silver (an equal version is this very record, promoted by a run
-    that died before its ledger row)."""
-    batch = batch.drop("_duplicate").withColumn(
-        "_version",
-        F.concat_ws("|", "day", "source_file", F.lpad(F.col("line").cast("string"), 9, "0")),
+    batch = land_and_check(
+        spark, cfg, "settlement_lists", lines, files, run_id, check, content=discharges.CONTENT
     )
-    path = lake.table_path(cfg, "silver", "discharges")
-    stale = None
-    if lake.is_table(spark, path):
-        held = lake.read_version(spark, path).select(
-            "case_id", F.col("source_version").alias("_held")
-        )
-        batch = batch.join(held, "case_id", "left")
-        stale = F.col("_held").isNotNull() & (F.col("_version") < F.col("_held"))
-    return discharges.mark_superseded(batch, "_version", stale).drop("_held")
+    return versions.promote(
+        spark,
+        cfg,
+        files,
+        batch,
+        source="settlement_lists",
+        table="discharges",
+        newest_by=["case_id"],
+        merge_key=["case_id"],
+        to_silver=_discharge_rows,
+        partition_by=["discharge_year"],
+        submitted="submitted_at",
+    )
 
 
-def _merge_discharges(spark: SparkSession, cfg: Config, winners: DataFrame) -> None:
-    silver = winners.select(
+def _discharge_rows(winners: DataFrame) -> DataFrame:
+    """The silver/discharges columns (SPEC 4) and the trail the ledger and MERGE need."""
+    return winners.select(
         "case_id",
         "hospital_code",
         "person_key",
@@ -178,20 +156,8 @@ def _merge_discharges(spark: SparkSession, cfg: Config, winners: DataFrame) -> N
         "enrolled_on_admission",
         "after_death",
         "record_id",
-        F.col("_version").alias("source_version"),
-    )
-    quality.gate(silver, "silver", "discharges", cfg.quality_root)  # raises before any write
-    lake_path = lake.table_path(cfg, "silver", "discharges")
-    if not lake.is_table(spark, lake_path):
-        silver.write.format("delta").partitionBy("discharge_year").save(lake_path)
-        return
-    (
-        DeltaTable.forPath(spark, lake_path)
-        .alias("t")
-        .merge(silver.alias("s"), "t.case_id = s.case_id")
-        .whenMatchedUpdateAll(condition="s.source_version > t.source_version")
-        .whenNotMatchedInsertAll()
-        .execute()
+        versions.VERSION,
+        "source_file",
     )
 
 
@@ -283,8 +249,42 @@ def _ingest_source(
     return counts
 
 
-def run(spark: SparkSession, cfg: Config, day: str | None = None) -> list[FileCounts]:
-    """Ingest every new landed file; a failed quality gate marks the run failed and re-raises.
+@dataclass(frozen=True)
+class IngestReport:
+    """What a run did: per-file counts, files rejected whole, files held for a later day."""
+
+    run_date: str
+    files: list[FileCounts] = field(default_factory=list)
+    rejected: list[LandedFile] = field(default_factory=list)
+    held: list[LandedFile] = field(default_factory=list)
+
+    @property
+    def nothing_new(self) -> bool:
+        return not self.files and not self.rejected
+
+
+# A file the source's reader cannot take, whatever its bytes (see landing.FILE_PROBLEMS).
+SOURCE_FILE_CHECKS = {
+    "settlement_lists": lambda f: (
+        None if dialects.dialect_of_name(f.relative) else "unknown_dialect"
+    )
+}
+
+
+def today(cfg: Config) -> str:
+    """The run date when none is given: today in the bureau's time zone."""
+    return datetime.now(ZoneInfo(cfg.timezone)).date().isoformat()
+
+
+def _rejected_file(f: LandedFile) -> LandedFile:
+    check = SOURCE_FILE_CHECKS.get(f.source)
+    problem = f.problem or (check(f) if check else None)
+    return f if problem == f.problem else LandedFile(**{**f.__dict__, "problem": problem})
+
+
+def run(spark: SparkSession, cfg: Config, run_date: str | None = None) -> IngestReport:
+    """Ingest every new landed file up to ``run_date``; a failed quality gate marks the run
+    failed and re-raises.
 
     Sources run ``cfg.ingest_workers`` at a time, each after the sources it reads
     (``DEPENDS_ON``). When one fails, no other starts, the running ones finish and
@@ -292,46 +292,77 @@ def run(spark: SparkSession, cfg: Config, day: str | None = None) -> list[FileCo
     row, so the next run takes them again.
     """
     cfg.hmac_key()  # refuse to start without a key, before touching anything
+    run_date = date.fromisoformat(run_date or today(cfg)).isoformat()
     lake.ensure_layout(cfg)
     reference.ensure_vocabularies(spark, cfg, vocab.load())
     run_id = f"ingest-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    done = tables.already_ingested(spark, lake.table_path(cfg, "ops", "ingest_ledger"))
+    ledger = tables.ingested_contents(spark, lake.table_path(cfg, "ops", "ingest_ledger"))
+    rejections = tables.ingested_contents(spark, lake.table_path(cfg, "ops", "file_rejections"))
+    done = ledger | rejections
+    revisions = Counter(path for path, _ in ledger)
+    found = discover(cfg.landing, list(SOURCES), run_date)
+    new = [_rejected_file(f) for f in found.files if (f.relative, f.sha256) not in done]
+    rejected = [f for f in new if f.problem]
+    held = [f for f in found.held if (f.relative, f.sha256) not in done]
+    if held:
+        log.warning(
+            "held until their day (after the run date %s): %d files, first %s",
+            run_date,
+            len(held),
+            held[0].relative,
+        )
+    for f in rejected:
+        log.warning("%s rejected whole: %s", f.relative, f.problem)
+    tables.record_rejections(
+        spark, lake.table_path(cfg, "ops", "file_rejections"), rejected, run_id
+    )
     work = {}
     for source in SOURCES:
-        files = [
-            f for f in discover(cfg.landing, [source], day) if (f.relative, f.sha256) not in done
-        ]
+        files = with_revisions([f for f in new if f.source == source and not f.problem], revisions)
         if files:
             work[source] = partial(_ingest_source, spark, cfg, source, files, run_id)
     outcome = schedule.run(work, DEPENDS_ON, PRIORITY, cfg.ingest_workers)
-    report = [c for source in SOURCES for c in outcome.results.get(source, [])]
+    counts = [c for source in SOURCES for c in outcome.results.get(source, [])]
+    report = IngestReport(run_date, counts, rejected, held)
     if outcome.error is not None:
         if outcome.not_started:
             log.warning("not started after %s failed: %s", outcome.failed, outcome.not_started)
         if isinstance(outcome.error, quality.QualityGateError):
-            _record_run(spark, cfg, run_id, "failed", report, f"{outcome.failed}: {outcome.error}")
+            _record_run(spark, cfg, run_id, "failed", counts, f"{outcome.failed}: {outcome.error}")
             quality.build_docs(cfg.quality_root)  # the failed validation is on the site
         raise outcome.error
-    if report:
-        _record_run(spark, cfg, run_id, "succeeded", report, "")
+    if counts:
+        _record_run(spark, cfg, run_id, "succeeded", counts, "")
         log.info("Data Docs: %s", quality.build_docs(cfg.quality_root))
     return report
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--date", help="only the landing folders of this day (YYYY-MM-DD)")
+    parser.add_argument(
+        "--date",
+        help="the run date (YYYY-MM-DD, default today): landing folders dated after it are "
+        "held until their day, every new file dated on or before it is taken",
+    )
 
 
 def command(cfg: Config, args: argparse.Namespace) -> int:
     spark = get_spark(cfg, "dip-lake ingest", preload=quality.PRELOAD)
     report = run(spark, cfg, args.date)
-    if not report:
+    for f in report.rejected:
+        print(f"rejected whole: {f.relative} ({f.problem})")
+    if report.held:
+        days = sorted({f.day for f in report.held})
+        print(
+            f"held until their day: {len(report.held)} files in folders dated after "
+            f"{report.run_date} ({days[0]}{' .. ' + days[-1] if len(days) > 1 else ''})"
+        )
+    if not report.files:
         print("Nothing new in the landing zone.")
         return 0
-    frame = pd.DataFrame([c.__dict__ for c in report]).drop(columns=["sha256"])
+    frame = pd.DataFrame([c.__dict__ for c in report.files]).drop(columns=["sha256"])
     totals = frame.groupby("source")[
         ["records_read", "to_silver", "quarantined", "duplicates", "superseded"]
     ].sum()
     print(totals.to_string())
-    print(f"\n{len(report)} files ingested into {cfg.lake}")
+    print(f"\n{len(report.files)} files ingested into {cfg.lake} (run date {report.run_date})")
     return 0

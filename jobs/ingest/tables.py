@@ -8,7 +8,9 @@ rows as one uninterrupted run: re-ingesting a file is idempotent.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
+from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
@@ -77,11 +79,43 @@ def quarantine_rows(rejected: DataFrame, run_id: str) -> DataFrame:
     )
 
 
-def already_ingested(spark: SparkSession, path: str) -> set[tuple[str, str]]:
-    """(source_file, sha256) pairs a finished run recorded in the ledger."""
+def ingested_contents(spark: SparkSession, path: str) -> set[tuple[str, str]]:
+    """(source_file, sha256) pairs a finished run recorded in the ledger (or rejected)."""
     if not lake.is_table(spark, path):
         return set()
     return {
         (r.source_file, r.sha256)
         for r in spark.read.format("delta").load(path).select("source_file", "sha256").collect()
     }
+
+
+REJECTIONS_SCHEMA = StructType(
+    [
+        StructField("run_id", StringType(), False),
+        StructField("source", StringType(), False),
+        StructField("source_file", StringType(), False),
+        StructField("sha256", StringType(), False),
+        StructField("size", LongType(), False),
+        StructField("reason", StringType(), False),
+        StructField("rejected_at", TimestampType(), False),
+    ]
+)
+
+
+def record_rejections(spark: SparkSession, path: str, files: Sequence, run_id: str) -> None:
+    """One ``ops/file_rejections`` row per file rejected whole (keyed by path and checksum)."""
+    if not files:
+        return
+    now = datetime.now(UTC).replace(tzinfo=None)
+    rows = [(run_id, f.source, f.relative, f.sha256, f.size, f.problem, now) for f in files]
+    df = spark.createDataFrame(rows, REJECTIONS_SCHEMA)
+    if not lake.is_table(spark, path):
+        df.write.format("delta").save(path)
+        return
+    (
+        DeltaTable.forPath(spark, path)
+        .alias("t")
+        .merge(df.alias("s"), "t.source_file = s.source_file AND t.sha256 = s.sha256")
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
