@@ -54,10 +54,19 @@ def _ledger(spark, cfg) -> list:
     return lake.read_version(spark, lake.table_path(cfg, "ops", "ingest_ledger")).collect()
 
 
-def test_every_record_is_accounted_for(spark, ingested):
+def test_every_record_is_accounted_for(spark, ingested, landing):
     cfg, report = ingested
     ledger = _ledger(spark, cfg)
-    assert len(ledger) == len(report) > 0
+    assert len(ledger) == len(report.files) > 0
+    # Nothing vanishes: every landed file has a ledger row or a rejection, never neither.
+    rejected = lake.read_version(spark, lake.table_path(cfg, "ops", "file_rejections")).collect()
+    landed = {
+        str(p.relative_to(landing))
+        for p in landing.rglob("*")
+        if p.is_file() and p.relative_to(landing).parts[0] != "_truth"
+    }
+    assert {r.source_file for r in ledger} | {r.source_file for r in rejected} == landed
+    assert not {r.source_file for r in ledger} & {r.source_file for r in rejected}
     assert {r.source for r in ledger} == set(ingest.SOURCES)  # the tiny city lands every source
     for row in ledger:
         assert row.records_read == row.to_silver + row.quarantined + row.duplicates + row.superseded
@@ -83,6 +92,12 @@ def test_outcomes_match_the_injected_defects(spark, ingested, landing, source):
     expected_q = {
         (r["source_file"], int(r["line"])) for r in truth if r["expected"] == "quarantine"
     }
+    expected_files = {
+        (r["source_file"], r["defect"]) for r in truth if r["expected"] == "reject_file"
+    }
+    path = lake.table_path(cfg, "ops", "file_rejections")
+    rejected = lake.read_version(spark, path).filter(F.col("source") == source).collect()
+    assert {(r.source_file, r.reason) for r in rejected} == expected_files
     q = lake.read_version(spark, lake.table_path(cfg, "quarantine", source))
     got_q = {(r.source_file, r.line) for r in q.select("source_file", "line").collect()}
     assert got_q == expected_q
@@ -96,7 +111,11 @@ def test_quarantine_reasons_name_the_injected_defect(spark, ingested, landing):
     q = lake.read_version(spark, lake.table_path(cfg, "quarantine", "settlement_lists"))
     reasons = {(r.source_file, r.line): set(r.reasons) for r in q.collect()}
     # The defect's name, or for a cut-off line the reader's code for it.
-    named = {"truncated_record": "malformed_record", "missing_field": None}
+    named = {
+        "truncated_record": "malformed_record",
+        "missing_field": None,
+        "icd10_cm_code": "unknown_diagnosis_code",  # not cut down to its WHO parent
+    }
     for row in _truth(landing):
         if row["expected"] != "quarantine":
             continue
@@ -115,6 +134,11 @@ def test_corrected_records_reach_silver_normalised(spark, ingested, landing):
     promoted = silver.filter(F.col("record_id").isin(list(corrected)))
     assert promoted.count() == len(corrected) > 0
     assert promoted.filter(~F.col("principal_dx").rlike(r"^[A-Z][0-9]{2}(\.[0-9])?$")).count() == 0
+    canonical_px = F.forall("procedures", lambda c: c.rlike(r"^[0-9]{2}(\.[0-9]{1,2})?$"))
+    assert promoted.filter(~canonical_px).count() == 0
+    # Every kind of normalised defect is among them (full-width, 医保版 procedures too).
+    kinds = {r["defect"] for r in _truth(landing) if r["expected"] == "correct"}
+    assert {"fullwidth_code", "procedure_code_extension", "code_format_variant"} <= kinds
 
 
 def test_clearing_inputs_are_typed_as_the_contract_says(spark, ingested, landing):
@@ -195,7 +219,7 @@ def test_a_second_run_changes_nothing(spark, ingested):
         )
     ]
     before = {p: lake.latest_version(spark, p) for p in paths}
-    assert ingest.run(spark, cfg) == []
+    assert ingest.run(spark, cfg).nothing_new
     assert {p: lake.latest_version(spark, p) for p in paths} == before
     # Staged batches (which hold raw values) do not outlive their source's ingest.
     assert not (cfg.lake / "bronze" / "_staging").exists() or not any(

@@ -102,11 +102,13 @@ def land_and_check(
 ) -> Checked:
     """Write the batch's bronze rows, check them, and quarantine the rejected ones.
 
-    Both writes replace exactly the rows of these files, so a rerun after a crash
-    leaves the same rows. ``check`` parses and conforms bronze lines and adds the
-    ``reasons`` array; ``content`` names the conformed columns that make a record's
-    content, for its identity (:mod:`jobs.ingest.identity`: an exact resend is a
-    duplicate, another content under a known ``record_id`` a conflict). The checked
+    Both writes replace exactly the rows of these file contents (path and checksum),
+    so a rerun after a crash leaves the same rows, and a file re-sent under its name
+    keeps its first content's rows beside its own. ``check`` parses and conforms
+    bronze lines and adds the ``reasons`` array; ``content`` names the conformed
+    columns that make a record's content, for its identity (:mod:`jobs.ingest.identity`:
+    an exact resend is a duplicate, another content under a known ``record_id`` a
+    conflict). The checked
     batch is written once to a staging folder inside the (owner-only) bronze layer
     and read from there by every later step (quarantine, duplicates, silver,
     counts): Parquet lets each read only the columns it needs, and the batch is
@@ -116,12 +118,13 @@ def land_and_check(
     names = [f.relative for f in files]
     path = lake.table_path(cfg, "bronze", source)
     started = time.monotonic()
-    tables.replace_files(spark, bronze.withColumn("run_id", F.lit(run_id)), path, names)
+    rows = tables.with_checksum(bronze.withColumn("run_id", F.lit(run_id)), files)
+    tables.replace_contents(spark, rows, path, files)
     log.info(
         "%s: %d files decoded into bronze in %.1f s", source, len(files), time.monotonic() - started
     )
     started = time.monotonic()
-    bronze = lake.read_version(spark, path).filter(F.col("source_file").isin(names))
+    bronze = lake.read_version(spark, path).filter(F.expr(tables.contents_predicate(files)))
     checked = check(bronze)
     checked = checked.withColumn("text", F.when(F.size("reasons") > 0, F.col("text")))
     checked = checked.withColumn(
@@ -143,11 +146,11 @@ def land_and_check(
             .withColumn("text", F.coalesce("text", "_raw"))
             .drop("_raw")
         )
-    tables.replace_files(
+    tables.replace_contents(
         spark,
-        tables.quarantine_rows(rejected, run_id),
+        tables.quarantine_rows(rejected, run_id, files),
         lake.table_path(cfg, "quarantine", source),
-        names,
+        files,
     )
     identity.record(spark, marked, index, names)
     log.info("%s: checked, rejects quarantined in %.1f s", source, time.monotonic() - started)

@@ -7,7 +7,8 @@ Evaluation only (the pipeline never reads ``_truth``). Per injected defect:
 * ``quarantine``: the record is in ``quarantine/<source>`` with a reason that
   names the defect (:data:`REASON_FOR`);
 * ``correct``: the record reached silver (settlement lists: by ``record_id``);
-* ``dedupe``: it added no row: its key has at most one silver row.
+* ``dedupe``: it added no row: its key has at most one silver row;
+* ``reject_file``: the file is in ``ops/file_rejections`` with the defect as its reason.
 
 And the false alarms: quarantined records that the truth calls clean, over all
 clean records read.
@@ -32,6 +33,7 @@ from jobs.spark import get_spark
 REASON_FOR = {
     "truncated_record": "malformed_record",
     "missing_field": None,
+    "icd10_cm_code": "unknown_diagnosis_code",
 }
 # source -> the silver table and the key that one record adds a row under
 SILVER_KEY = {
@@ -54,6 +56,11 @@ def score(spark: SparkSession, cfg: Config) -> dict:
     truth["line"] = truth.line.astype(int)
     per_defect: dict[str, dict[str, int]] = {}
     clean_read = falsely_quarantined = 0
+    rejections_path = lake.table_path(cfg, "ops", "file_rejections")
+    rejected_files = {}
+    if lake.is_table(spark, rejections_path):
+        rows = lake.read_version(spark, rejections_path).select("source_file", "reason").collect()
+        rejected_files = {r.source_file: r.reason for r in rows}
     for source in sorted(set(truth.source) | set(SILVER_KEY)):
         bronze_path = lake.table_path(cfg, "bronze", source)
         if not lake.is_table(spark, bronze_path):
@@ -65,7 +72,8 @@ def score(spark: SparkSession, cfg: Config) -> dict:
         )
         quarantined = {(r.source_file, r.line): list(r.reasons) for r in q.itertuples()}
         mine = truth[truth.source == source]
-        expected_q = set(zip(mine.source_file, mine.line, strict=True))
+        records = mine[mine.expected != "reject_file"]
+        expected_q = set(zip(records.source_file, records.line, strict=True))
         read = lake.read_version(spark, bronze_path).count()
         clean_read += read - len(expected_q)
         falsely_quarantined += sum(1 for k in quarantined if k not in expected_q)
@@ -75,7 +83,9 @@ def score(spark: SparkSession, cfg: Config) -> dict:
         promoted = _promoted_ids(spark, cfg, source, mine)
         for row in mine.itertuples():
             where = (row.source_file, row.line)
-            if row.expected == "quarantine":
+            if row.expected == "reject_file":
+                ok = rejected_files.get(row.source_file) == row.defect
+            elif row.expected == "quarantine":
                 ok = where in quarantined and _reason_ok(row.defect, quarantined[where])
             elif row.expected == "correct":
                 ok = where not in quarantined and row.record_id in promoted

@@ -39,9 +39,50 @@ LEDGER_SCHEMA = StructType(
 )
 
 
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _in_list(files: Sequence[str]) -> str:
-    quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-    return f"source_file IN ({quoted})"
+    return f"source_file IN ({', '.join(_quoted(f) for f in files)})"
+
+
+def contents_predicate(files: Sequence) -> str:
+    """SQL: the rows of exactly these contents (path and checksum) of the landed ``files``.
+
+    Bronze and quarantine keep every content a path has had: a sender's correction
+    file re-sent under its name adds its own rows beside the first content's, which
+    its ledger row still counts.
+    """
+    pairs = [
+        f"(source_file = {_quoted(f.relative)} AND sha256 = {_quoted(f.sha256)})" for f in files
+    ]
+    return " OR ".join(pairs)
+
+
+def with_checksum(df: DataFrame, files: Sequence) -> DataFrame:
+    """Add ``sha256``: the checksum of the content each row's file had when it was read."""
+    pairs = [F.lit(x) for f in files for x in (f.relative, f.sha256)]
+    return df.withColumn("sha256", F.create_map(*pairs)[F.col("source_file")])
+
+
+def replace_contents(
+    spark: SparkSession,
+    df: DataFrame,
+    path: str,
+    files: Sequence,
+    stats: Sequence[str] = ("source_file", "line"),
+) -> None:
+    """Replace exactly the rows of these file contents in the table at ``path`` with ``df``."""
+    if not lake.is_table(spark, path):
+        replace_files(spark, df, path, [f.relative for f in files], stats)
+        return
+    (
+        df.write.format("delta")
+        .mode("overwrite")
+        .option("replaceWhere", contents_predicate(files))
+        .save(path)
+    )
 
 
 def replace_files(
@@ -68,14 +109,17 @@ def replace_files(
     (df.write.format("delta").mode("overwrite").option("replaceWhere", _in_list(files)).save(path))
 
 
-def quarantine_rows(rejected: DataFrame, run_id: str) -> DataFrame:
-    return rejected.select(
-        F.col("record_id").cast("string"),
-        "source_file",
-        F.col("line").cast("int"),
-        "reasons",
-        F.col("text").alias("raw"),
-        F.lit(run_id).alias("run_id"),
+def quarantine_rows(rejected: DataFrame, run_id: str, files: Sequence) -> DataFrame:
+    return with_checksum(
+        rejected.select(
+            F.col("record_id").cast("string"),
+            "source_file",
+            F.col("line").cast("int"),
+            "reasons",
+            F.col("text").alias("raw"),
+            F.lit(run_id).alias("run_id"),
+        ),
+        files,
     )
 
 
