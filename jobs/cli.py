@@ -39,6 +39,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "the DuckDB reference of the catalogue and points (what the bench compares)",
     ),
     "bench-report": ("jobs.bench.report", "the scaling series of bench/results in one page"),
+    "bench-increments": (
+        "jobs.bench.increments",
+        "a city ingested day by day against the same city in one go (score, silver compared)",
+    ),
     "maintain": ("jobs.maintain", "OPTIMIZE and VACUUM every Delta table of the lake"),
     "monitoring": ("jobs.clearing.monitoring", "gold/hospital_monitoring for year Y"),
     "roundtrip": ("jobs.roundtrip", "Delta round trip: write, MERGE, time travel, history"),

@@ -53,7 +53,16 @@ def test_the_demo_chain_ran_as_dags(spark, demo_home):
     landed = {str(p.relative_to(cfg.landing)) for p in cfg.landing.rglob("*.*")}
     landed = {p for p in landed if not p.startswith("_truth")}
     ledger = table("ops", "ingest_ledger").select("source_file").toPandas()
-    assert set(ledger.source_file) == landed, "every landed file went through the ingest DAG"
+    rejected = table("ops", "file_rejections").select("source_file", "reason").toPandas()
+    assert set(ledger.source_file) | set(rejected.source_file) == landed, (
+        "every landed file went through the ingest DAG, into the ledger or rejected whole"
+    )
+    assert set(rejected.reason) == {
+        "empty_file",
+        "compressed_file",
+        "binary_file",
+        "undecodable_file",
+    }
     assert (
         table("gold", "dip_catalogue").filter(F.col("catalogue_version") == demo.YEAR).count() > 0
     )

@@ -1,0 +1,57 @@
+"""What landed: problems found in a file's bytes, and folders held after the run date."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import zipfile
+
+import pytest
+
+from jobs.ingest.landing import discover, inspect
+
+TEXT = "record_id,hospital_code\nF1,H1\n"
+
+
+def _zip(text: str) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("inner.csv", text)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (TEXT.encode("utf-8"), None),
+        (b"\xef\xbb\xbf" + TEXT.encode("utf-8"), None),  # UTF-8 with a byte-order mark
+        ("流水号,病案号\nB1,ZY1\n".encode("gbk"), None),  # GBK: dialect B's encoding
+        ("Ｋ３５．８\n".encode("gbk"), None),  # full-width characters in GBK
+        (b"", "empty_file"),
+        (gzip.compress(TEXT.encode()), "compressed_file"),
+        (_zip(TEXT), "compressed_file"),
+        (bz2.compress(TEXT.encode()), "compressed_file"),
+        (b"abc\x00def\n", "binary_file"),
+        (b"abc,\x81\x7f,\xff\n", "undecodable_file"),  # neither UTF-8 nor GB18030
+    ],
+)
+def test_a_file_that_cannot_hold_records_is_named_for_why(tmp_path, content, problem):
+    path = tmp_path / "x.csv"
+    path.write_bytes(content)
+    checksum, found = inspect(path)
+    assert found == problem
+    assert len(checksum) == 64
+
+
+def test_folders_after_the_run_date_are_held(tmp_path):
+    for day in ("2024-02-05", "2024-03-05", "2024-04-05"):
+        (tmp_path / "fee_details" / day).mkdir(parents=True)
+        (tmp_path / "fee_details" / day / "f.csv").write_text(TEXT, encoding="utf-8")
+    (tmp_path / "fee_details" / "not-a-date").mkdir()
+    (tmp_path / "fee_details" / "not-a-date" / "f.csv").write_text(TEXT, encoding="utf-8")
+    found = discover(tmp_path, ["fee_details"], "2024-03-05")
+    assert [f.day for f in found.files] == ["2024-02-05", "2024-03-05"]  # the day itself is taken
+    assert [f.day for f in found.held] == ["2024-04-05"]
+    everything = discover(tmp_path, ["fee_details"])
+    assert len(everything.files) == 3 and not everything.held
