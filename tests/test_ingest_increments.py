@@ -23,41 +23,15 @@ import demo_home as demo
 import pytest
 
 from jobs import lake
+from jobs.bench.increments import DEFAULT_DAYS, land_until
 from jobs.ingest import run as ingest
+
+SILVER = ingest.SILVER_TABLES
 
 pytestmark = pytest.mark.slow
 
-DAG_DAYS = ("2022-02-05", "2022-03-05")  # the first days, then a month: through the DAG
-IN_PROCESS_DAY = "2024-06-30"  # two years more
-SILVER = (
-    "institutions",
-    "doctors",
-    "insured_persons",
-    "external_enrolments",
-    "discharges",
-    "fee_details",
-    "outpatient_pharmacy",
-    "face_checks",
-    "prepayments",
-    "assessment_scores",
-    "audit_deductions",
-    "audit_outcomes",
-)
-
-
-def land_until(source: Path, target: Path, day: str | None) -> int:
-    """Copy every landing folder dated up to ``day`` (all when None) not yet copied."""
-    copied = 0
-    for folder in sorted(source.glob("*/*")):
-        if folder.parts[-2] == "_truth" or not folder.is_dir():
-            continue
-        if day is not None and folder.name > day:
-            continue
-        to = target / folder.parts[-2] / folder.name
-        if not to.exists():
-            shutil.copytree(folder, to)
-            copied += 1
-    return copied
+# The first days, then a month, through the DAG; then two years more, in process.
+DAG_DAYS, IN_PROCESS_DAY = DEFAULT_DAYS[:2], DEFAULT_DAYS[2]
 
 
 def versions(spark, cfg) -> dict[str, int]:
@@ -110,18 +84,18 @@ def increments(spark, demo_home, tmp_path_factory):
     env = demo.environment(home, home / "airflow-home")
     demo.airflow(env, "db", "migrate", timeout=300)
     for day in DAG_DAYS:
-        out["landed_" + day] = land_until(source, cfg.landing, day)
+        out["landed_" + day] = land_until(source, cfg.landing, copy=shutil.copy2, day=day)
         demo.airflow(env, "dags", "test", "dip_ingest_daily", day)
         out["dag_runs"].append((day, ledger_balanced(spark, cfg), versions(spark, cfg)))
     before = versions(spark, cfg)
     out["reruns"].append((ingest.run(spark, cfg, DAG_DAYS[-1]), before, versions(spark, cfg)))
 
-    land_until(source, cfg.landing, IN_PROCESS_DAY)
+    land_until(source, cfg.landing, copy=shutil.copy2, day=IN_PROCESS_DAY)
     out["in_process"] = ingest.run(spark, cfg, IN_PROCESS_DAY)
     before = versions(spark, cfg)
     out["reruns"].append((ingest.run(spark, cfg, IN_PROCESS_DAY), before, versions(spark, cfg)))
 
-    land_until(source, cfg.landing, None)
+    land_until(source, cfg.landing, copy=shutil.copy2, day=None)
     kill_part_way(home, cfg.lake / "bronze" / "settlement_lists" / "_delta_log")
     out["after_kill"] = ingest.run(spark, cfg)
     before = versions(spark, cfg)

@@ -29,25 +29,12 @@ from jobs.config import Config
 from jobs.spark import get_spark
 
 RESULTS = config.REPO_ROOT / "bench" / "results"
-SILVER = (
-    "institutions",
-    "doctors",
-    "insured_persons",
-    "external_enrolments",
-    "discharges",
-    "fee_details",
-    "outpatient_pharmacy",
-    "face_checks",
-    "prepayments",
-    "assessment_scores",
-    "audit_deductions",
-    "audit_outcomes",
-)
 DEFAULT_DAYS = ("2022-02-05", "2022-03-05", "2024-06-30")
 
 
-def land_until(source: Path, target: Path, day: str | None) -> int:
-    """Hard-link every landing folder dated up to ``day`` (all when None) not landed yet."""
+def land_until(source: Path, target: Path, day: str | None, copy=os.link) -> int:
+    """Land every folder of ``source`` dated up to ``day`` (all when None) not landed yet,
+    as a sender would; hard links by default (the same bytes, no copy)."""
     landed = 0
     for folder in sorted(source.glob("*/*")):
         if folder.parts[-2] == "_truth" or not folder.is_dir():
@@ -56,15 +43,17 @@ def land_until(source: Path, target: Path, day: str | None) -> int:
             continue
         to = target / folder.parts[-2] / folder.name
         if not to.exists():
-            shutil.copytree(folder, to, copy_function=os.link)
+            shutil.copytree(folder, to, copy_function=copy)
             landed += 1
     return landed
 
 
 def compare_silver(spark, a: Config, b: Config) -> dict[str, dict]:
     """Per silver table: rows on each side and rows found on one side only."""
+    from jobs.ingest.run import SILVER_TABLES
+
     out = {}
-    for table in SILVER:
+    for table in SILVER_TABLES:
         left = lake.read_version(spark, lake.table_path(a, "silver", table))
         right = lake.read_version(spark, lake.table_path(b, "silver", table))
         right = right.select(*left.columns)

@@ -140,10 +140,7 @@ def _at_or_above_too_good(metrics: dict, named) -> list[str]:
     return sorted(
         name
         for name, value in metrics.items()
-        if named(name)
-        and isinstance(value, float)
-        and not math.isnan(value)
-        and value >= TOO_GOOD
+        if named(name) and isinstance(value, float) and not math.isnan(value) and value >= TOO_GOOD
     )
 
 

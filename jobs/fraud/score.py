@@ -118,9 +118,7 @@ def _score(spark: SparkSession, frame: DataFrame, uri: str, columns: list[str]) 
     """``frame`` with the champion's ``score``, each input typed as its signature says."""
     udf = mlflow.pyfunc.spark_udf(spark, uri, result_type="double", env_manager="local")
     signature = mlflow.models.get_model_info(uri).signature
-    doubles = {
-        spec.name for spec in signature.inputs.inputs if str(spec.type).lower() == "double"
-    }
+    doubles = {spec.name for spec in signature.inputs.inputs if str(spec.type).lower() == "double"}
     inputs = [F.col(c).cast("double").alias(c) if c in doubles else F.col(c) for c in columns]
     return frame.withColumn("score", udf(F.struct(*inputs)))
 

@@ -106,9 +106,7 @@ def provider_labels(audits: DataFrame, discharges: DataFrame) -> DataFrame:
             & (F.col("outcome") == "confirmed")
             & F.col("pattern").isin(*PROVIDER_PATTERNS)
         )
-        .join(
-            discharges.select(F.col("case_id").alias("entity_id"), "hospital_code"), "entity_id"
-        )
+        .join(discharges.select(F.col("case_id").alias("entity_id"), "hospital_code"), "entity_id")
         .groupBy("hospital_code")
         .agg(F.count("*").alias("confirmed_cases"), F.max("pattern").alias("pattern"))
         .filter(F.col("confirmed_cases") >= CASES_TO_CONFIRM_A_PROVIDER)

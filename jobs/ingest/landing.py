@@ -9,8 +9,9 @@ A landing folder dated after the run date is **held**: reported, not ingested,
 until its day comes (a sender's clock, or a file dropped early, must not let
 tomorrow's records in today). Every file is looked at once on the driver, for its
 checksum and for what would make it unreadable as records: empty, compressed,
-binary, or in no encoding the senders use (``FILE_PROBLEMS``). Such a file is
-rejected whole with that reason, never read as zero records without a trace.
+binary (``inspect``); a new file also for being in no encoding the senders use
+(``undecodable``). Such a file is rejected whole with its reason
+(``FILE_PROBLEMS``), never read as zero records without a trace.
 """
 
 from __future__ import annotations
@@ -61,38 +62,35 @@ class Discovery:
 
 
 def inspect(path: Path) -> tuple[str, str | None]:
-    """(SHA-256, problem or None) of one file, in one read (a second only for non-UTF-8)."""
+    """(SHA-256, problem or None) of one file: what its first bytes show.
+
+    The driver reads every landed file for its checksum on every run; only what
+    the head shows is judged here (empty, compressed, binary). Whether a new file
+    decodes at all is :func:`undecodable`, asked only of files not ingested before.
+    """
     digest = hashlib.sha256()
-    utf8 = codecs.getincrementaldecoder("utf-8")()
-    valid_utf8, head = True, b""
+    head = b""
     with path.open("rb") as handle:
         while block := handle.read(BLOCK):
             if not head:
                 head = block[:65536]
             digest.update(block)
-            if valid_utf8:
-                try:
-                    utf8.decode(block)
-                except UnicodeDecodeError:
-                    valid_utf8 = False
-    if valid_utf8:
-        try:
-            utf8.decode(b"", final=True)
-        except UnicodeDecodeError:
-            valid_utf8 = False
-    return digest.hexdigest(), _problem(path, head, valid_utf8)
+    return digest.hexdigest(), _problem(head)
 
 
-def _problem(path: Path, head: bytes, valid_utf8: bool) -> str | None:
+def _problem(head: bytes) -> str | None:
     if not head:
         return "empty_file"
     if head.startswith(COMPRESSED_MAGIC):
         return "compressed_file"
     if b"\x00" in head:
         return "binary_file"
-    if not valid_utf8 and not _decodes(path, "gb18030"):
-        return "undecodable_file"
     return None
+
+
+def undecodable(path: Path) -> bool:
+    """Neither UTF-8 (with or without a byte-order mark) nor GB18030 decodes the file."""
+    return not (_decodes(path, "utf-8") or _decodes(path, "gb18030"))
 
 
 def _decodes(path: Path, encoding: str) -> bool:

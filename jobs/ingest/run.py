@@ -26,13 +26,12 @@ import threading
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import partial, reduce
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -50,7 +49,7 @@ from jobs.ingest import (
     versions,
 )
 from jobs.ingest.batch import FileCounts, drop_staging, land_and_check, numbered_lines, release_held
-from jobs.ingest.landing import LandedFile, discover, with_revisions, wrong_headers
+from jobs.ingest.landing import LandedFile, discover, undecodable, with_revisions, wrong_headers
 from jobs.ingest.pseudonymise import person_key
 from jobs.spark import get_spark
 
@@ -171,17 +170,7 @@ def _write_ledger(spark: SparkSession, cfg: Config, counts: list[FileCounts], ru
     df = spark.createDataFrame(
         rows[[f.name for f in tables.LEDGER_SCHEMA.fields]], tables.LEDGER_SCHEMA
     )
-    path = lake.table_path(cfg, "ops", "ingest_ledger")
-    if not lake.is_table(spark, path):
-        df.write.format("delta").save(path)
-        return
-    (
-        DeltaTable.forPath(spark, path)
-        .alias("t")
-        .merge(df.alias("s"), "t.source_file = s.source_file AND t.sha256 = s.sha256")
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
+    tables.insert_new_contents(spark, df, lake.table_path(cfg, "ops", "ingest_ledger"))
 
 
 INGESTERS = {
@@ -211,6 +200,14 @@ def _record_run(spark: SparkSession, cfg: Config, run_id: str, status: str, repo
     df = spark.createDataFrame([row], RUNS_SCHEMA)
     df.write.format("delta").mode("append").save(lake.table_path(cfg, "ops", "ingest_runs"))
 
+
+# The silver tables the ingest writes (discharges from the settlement lists).
+SILVER_TABLES = (
+    "institutions",
+    "insured_persons",
+    "discharges",
+    *(feed.table for feed in feeds.FEEDS.values()),
+)
 
 # What each source reads from another source's silver (see jobs/ingest/schedule.py).
 DEPENDS_ON = {source: ("institutions",) for source in SOURCES[1:]} | {
@@ -277,9 +274,12 @@ def today(cfg: Config) -> str:
 
 
 def _rejected_file(f: LandedFile) -> LandedFile:
+    """The new file with its problem, if any: its head's, its source's, or its encoding's."""
     check = SOURCE_FILE_CHECKS.get(f.source)
     problem = f.problem or (check(f) if check else None)
-    return f if problem == f.problem else LandedFile(**{**f.__dict__, "problem": problem})
+    if problem is None and undecodable(f.path):
+        problem = "undecodable_file"
+    return f if problem == f.problem else replace(f, problem=problem)
 
 
 def run(spark: SparkSession, cfg: Config, run_date: str | None = None) -> IngestReport:

@@ -152,7 +152,12 @@ def record_rejections(spark: SparkSession, path: str, files: Sequence, run_id: s
         return
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = [(run_id, f.source, f.relative, f.sha256, f.size, f.problem, now) for f in files]
-    df = spark.createDataFrame(rows, REJECTIONS_SCHEMA)
+    insert_new_contents(spark, spark.createDataFrame(rows, REJECTIONS_SCHEMA), path)
+
+
+def insert_new_contents(spark: SparkSession, df: DataFrame, path: str) -> None:
+    """Add the rows of file contents (path and checksum) the table does not hold yet: the
+    ledger and the rejections are written once per content, whatever reruns."""
     if not lake.is_table(spark, path):
         df.write.format("delta").save(path)
         return

@@ -79,7 +79,11 @@ def promote(
     path = lake.table_path(cfg, "silver", table)
     stale = F.lit(False)
     if lake.is_table(spark, path):
-        held = lake.read_version(spark, path).select(*merge_key, F.col(VERSION).alias("_held"))
+        # Pinned: the comparison is with silver as it was before this batch's MERGE.
+        pinned = lake.latest_version(spark, path)
+        held = lake.read_version(spark, path, pinned).select(
+            *merge_key, F.col(VERSION).alias("_held")
+        )
         winners = winners.join(held, list(merge_key), "left")
         stale = F.col("_held").isNotNull() & (F.col(VERSION) < F.col("_held"))
     marked = winners.withColumn("_stale", stale).drop("_held")
