@@ -14,7 +14,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from jobs.ingest import codes, plausibility
-from jobs.ingest.dialects import MONEY
+from jobs.ingest.dialects import FIELDS, MONEY
 
 SEX = {"M": "M", "F": "F", "男": "M", "女": "F", "1": "M", "2": "F"}
 ADMISSION = {
@@ -55,20 +55,8 @@ REQUIRED = (
 # What makes a settlement list's content, for its identity (jobs/ingest/identity.py): the
 # conformed values, so the same record written in another notation is the same record.
 CONTENT = (
-    "case_id",
-    "hospital_code",
-    "id_no",
-    "name",
-    "sex",
-    "birth_date",
-    "admission_date",
-    "discharge_date",
-    "admission_type",
-    "discharge_status",
-    "principal_dx",
-    "other_dx",
-    "procedures",
-    "doctor_id",
+    *(f for f in FIELDS[1:] if f not in ("principal_procedure", "other_procedures", *MONEY)),
+    "procedures",  # the principal procedure first, then the others
     *(f"{m}_cost" if m in PARTS else m for m in MONEY if m != "total"),
     "total_cost",
 )
