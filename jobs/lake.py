@@ -101,11 +101,15 @@ def merge_upsert(
     path: str,
     keys: Sequence[str],
     partition_by: Sequence[str] = (),
+    version: str | None = None,
 ) -> None:
     """Insert new keys, update matched ones; create the table on first use.
 
     Rows whose non-key columns are unchanged are not rewritten, so re-running
-    the same upsert leaves the table's contents as they were.
+    the same upsert leaves the table's contents as they were. With ``version`` (a
+    column that sorts as the rows' versions do; at most one row per key in ``df``)
+    a matched row is replaced only by a strictly newer version: an older one never
+    wins, whatever order the versions arrive in.
     """
     if not keys:
         raise ValueError("merge_upsert needs at least one key column")
@@ -114,40 +118,12 @@ def merge_upsert(
         return
     on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in df.columns if c not in keys)
+    if version is not None:
+        changed = f"s.`{version}` > t.`{version}`"
     merge = DeltaTable.forPath(spark, path).alias("t").merge(df.alias("s"), on)
     if changed:
         merge = merge.whenMatchedUpdateAll(condition=changed)
     merge.whenNotMatchedInsertAll().execute()
-
-
-def merge_newer(
-    spark: SparkSession,
-    df: DataFrame,
-    path: str,
-    keys: Sequence[str],
-    version: str,
-    partition_by: Sequence[str] = (),
-) -> None:
-    """Insert new keys; replace a matched row only with a strictly newer ``version``.
-
-    ``df`` has at most one row per key. An equal version is the row already there (a
-    rerun), an older one never wins (a late resubmission), so the table keeps the
-    newest version of every key whatever order the versions arrive in.
-    """
-    if not keys:
-        raise ValueError("merge_newer needs at least one key column")
-    if not is_table(spark, path):
-        overwrite(df, path, partition_by)
-        return
-    on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
-    (
-        DeltaTable.forPath(spark, path)
-        .alias("t")
-        .merge(df.alias("s"), on)
-        .whenMatchedUpdateAll(condition=f"s.`{version}` > t.`{version}`")
-        .whenNotMatchedInsertAll()
-        .execute()
-    )
 
 
 def history(spark: SparkSession, path: str) -> list[dict]:

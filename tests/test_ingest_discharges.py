@@ -54,8 +54,8 @@ C_LINE = (
 
 def _lines(spark, text: str, dialect: str):
     return spark.createDataFrame(
-        [(f"settlement_lists/2024-02-05/{dialect}_202402.x", 2, text, "utf-8")],
-        "source_file string, line int, text string, encoding string",
+        [(f"settlement_lists/2024-02-05/{dialect}_202402.x", "2024-02-05", 2, text, "utf-8")],
+        "source_file string, day string, line int, text string, encoding string",
     )
 
 
@@ -119,10 +119,16 @@ def test_each_reason_code(spark):
     # One frame, one Spark job: line i carries the i-th defect.
     lines = spark.createDataFrame(
         [
-            ("settlement_lists/2024-02-05/A_202402.jsonl", i + 1, _with(change), "utf-8")
+            (
+                "settlement_lists/2024-02-05/A_202402.jsonl",
+                "2024-02-05",
+                i + 1,
+                _with(change),
+                "utf-8",
+            )
             for i, (change, _) in enumerate(REASON_CASES)
         ],
-        "source_file string, line int, text string, encoding string",
+        "source_file string, day string, line int, text string, encoding string",
     )
     rows = {r.line: r.reasons for r in discharges.conform(dialects.parse_a(lines)).collect()}
     for i, (change, reason) in enumerate(REASON_CASES):

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import hashlib
 import io
+import re
 import zipfile
 
 import pytest
 
-from jobs.ingest.landing import discover, inspect, undecodable
+from jobs.config import REPO_ROOT
+from jobs.ingest.landing import FILE_PROBLEMS, discover, inspect, undecodable
 
 TEXT = "record_id,hospital_code\nF1,H1\n"
 
@@ -43,7 +46,7 @@ def test_a_file_that_cannot_hold_records_is_named_for_why(tmp_path, content, pro
     if found is None and undecodable(path):  # asked of new files only
         found = "undecodable_file"
     assert found == problem
-    assert len(checksum) == 64
+    assert checksum == hashlib.sha256(content).hexdigest()
 
 
 def test_folders_after_the_run_date_are_held(tmp_path):
@@ -57,3 +60,10 @@ def test_folders_after_the_run_date_are_held(tmp_path):
     assert [f.day for f in found.held] == ["2024-04-05"]
     everything = discover(tmp_path, ["fee_details"])
     assert len(everything.files) == 3 and not everything.held
+
+
+def test_every_file_problem_is_documented():
+    page = (REPO_ROOT / "docs" / "quarantine-reasons.md").read_text(encoding="utf-8")
+    section = page.split("## Files rejected whole", 1)[1]
+    documented = set(re.findall(r"^\| `([a-z_]+)` \|", section, flags=re.MULTILINE))
+    assert documented == set(FILE_PROBLEMS)

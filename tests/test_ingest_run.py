@@ -9,20 +9,12 @@ import pytest
 from pyspark.sql import functions as F
 
 from jobs import lake
-from jobs.generate import run as generate
-from jobs.generate.knobs import preset
 from jobs.ingest import run as ingest
-
-TINY = preset("demo").replace(
-    seed=21, institutions=30, insured=4_000, discharges_per_year=500, mess_rate=0.08
-)
 
 
 @pytest.fixture(scope="module")
-def landing(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("tiny-landing")
-    generate.generate(out, TINY, progress=False)
-    return out
+def landing(tiny_landing) -> Path:
+    return tiny_landing
 
 
 @pytest.fixture(scope="module")

@@ -56,6 +56,24 @@ def test_merge_creates_the_table_and_a_rerun_changes_nothing(spark, cfg):
     assert rerun["metrics"].get("numTargetRowsInserted", "0") == "0"
 
 
+def test_a_versioned_merge_keeps_the_newest_version_whatever_arrives_last(spark, cfg):
+    path = lake.table_path(cfg, "silver", "versioned_sample")
+    schema = "case_id string, status string, source_version string"
+
+    def merge(rows):
+        df = spark.createDataFrame(rows, schema)
+        lake.merge_upsert(spark, df, path, ["case_id"], version="source_version")
+
+    def content():
+        return sorted(tuple(r) for r in lake.read_version(spark, path).collect())
+
+    merge([("C1", "cured", "2024-03-05|b"), ("C2", "died", "2024-02-05|a")])
+    merge([("C1", "left", "2024-02-05|a"), ("C2", "cured", "2024-03-05|b")])  # older, newer
+    assert content() == [("C1", "cured", "2024-03-05|b"), ("C2", "cured", "2024-03-05|b")]
+    merge([("C1", "died", "2024-03-05|b")])  # the same version: the row already there
+    assert content()[0] == ("C1", "cured", "2024-03-05|b")
+
+
 def test_schema_enforcement_rejects_a_wrong_column_type(spark, cfg):
     path = lake.table_path(cfg, "gold", "typed")
     lake.overwrite(_rows(spark, [("A", 3, Decimal("1.0000"))]), path)

@@ -108,12 +108,11 @@ def land_and_check(
     bronze lines and adds the ``reasons`` array; ``content`` names the conformed
     columns that make a record's content, for its identity (:mod:`jobs.ingest.identity`:
     an exact resend is a duplicate, another content under a known ``record_id`` a
-    conflict). The checked
-    batch is written once to a staging folder inside the (owner-only) bronze layer
-    and read from there by every later step (quarantine, duplicates, silver,
-    counts): Parquet lets each read only the columns it needs, and the batch is
-    never held in memory, whatever its size. The raw line is kept only on rejected
-    records (a conflict's is read back from bronze).
+    conflict). The checked batch is written once to a staging folder inside the
+    (owner-only) bronze layer and read from there by every later step (quarantine,
+    duplicates, silver, counts): Parquet lets each read only the columns it needs,
+    and the batch is never held in memory, whatever its size. The raw line is kept
+    only on rejected records (a conflict's is read back from bronze).
     """
     names = [f.relative for f in files]
     path = lake.table_path(cfg, "bronze", source)

@@ -76,12 +76,6 @@ def conform(bronze: DataFrame) -> DataFrame:
     df = bronze
     if "unexpected_header" not in df.columns:  # JSON Lines have no header to get wrong
         df = df.withColumn("unexpected_header", F.lit(False))
-    if "day" not in df.columns:  # the landing folder's date, from the file's path
-        df = df.withColumn(
-            "day", F.regexp_extract("source_file", r"/([0-9]{4}-[0-9]{2}-[0-9]{2})/", 1)
-        )
-    if "submitted_at" not in df.columns:
-        df = df.withColumn("submitted_at", F.lit(None).cast("string"))
     for field in ("record_id", "case_id", "hospital_code", "id_no", "name", "doctor_id"):
         df = df.withColumn(field, codes.blank_to_null(F.col(field)))
     dx_raw = F.concat(F.array(F.col("principal_dx")), F.coalesce("other_dx", F.array()))

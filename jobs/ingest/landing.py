@@ -105,10 +105,6 @@ def _decodes(path: Path, encoding: str) -> bool:
     return True
 
 
-def sha256(path: Path) -> str:
-    return inspect(path)[0]
-
-
 def discover(landing: Path, sources: list[str], as_of: str | None = None) -> Discovery:
     """Every file under ``<landing>/<source>/<yyyy-mm-dd>/``, oldest day first.
 

@@ -24,7 +24,6 @@ RULES = Path(__file__).with_name("plausibility.yaml")
 
 @dataclass(frozen=True)
 class Thresholds:
-    version: str
     future_tolerance_days: int
     max_age_years: int
     max_stay_days: int
@@ -37,7 +36,6 @@ class Thresholds:
 def thresholds() -> Thresholds:
     raw = yaml.safe_load(RULES.read_text(encoding="utf-8"))
     return Thresholds(
-        version=str(raw["version"]),
         future_tolerance_days=int(raw["future_tolerance_days"]),
         max_age_years=int(raw["max_age_years"]),
         max_stay_days=int(raw["max_stay_days"]),
@@ -47,14 +45,9 @@ def thresholds() -> Thresholds:
     )
 
 
-def landed_on(day: str = "day") -> Column:
-    """The landing folder's date (``yyyy-MM-dd``) as a date column."""
-    return F.to_date(F.col(day))
-
-
 def after_landing(value: Column, day: str = "day") -> Column:
     """The date or timestamp ``value`` lies after the day its file landed (plus tolerance)."""
-    limit = F.date_add(landed_on(day), thresholds().future_tolerance_days)
+    limit = F.date_add(F.to_date(F.col(day)), thresholds().future_tolerance_days)
     return F.to_date(value) > limit
 
 

@@ -89,7 +89,7 @@ def promote(
     marked = winners.withColumn("_stale", stale).drop("_held")
     silver = marked.filter(~F.col("_stale")).drop("_stale", "source_file")
     quality.gate(silver, "silver", table, cfg.quality_root)  # raises before any write
-    lake.merge_newer(spark, silver, path, list(merge_key), VERSION, partition_by)
+    lake.merge_upsert(spark, silver, path, list(merge_key), partition_by, version=VERSION)
     read, bad = batch.counts()
     dup = counts_by_file(batch.duplicates)
     sup = counts_by_file(older)
