@@ -41,11 +41,11 @@ $(JARS_STAMP): pom.xml
 	mvn -q -B -f pom.xml dependency:copy-dependencies -DoutputDirectory=.jars
 	touch $@
 
-# The driver's class-data-sharing archive (jobs/jvm_archive.py): the classes of one Delta
+# The driver's class-data-sharing archive (jobs/tools/jvm_archive.py): the classes of one Delta
 # round trip, mapped by every later driver JVM instead of loaded again. Rebuilt with the
 # jars or the Python packages (they bring Spark's own jars).
 $(CDS_ARCHIVE): $(PY_STAMP) $(JARS_STAMP)
-	$(BIN)/python -m jobs.jvm_archive
+	$(BIN)/python -m jobs.tools.jvm_archive
 
 install: $(PY_STAMP) $(JARS_STAMP) $(CDS_ARCHIVE) ## create .venv, install the project, fetch the Delta jars
 

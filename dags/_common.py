@@ -14,20 +14,6 @@ from airflow.sdk import Asset, Param
 # backfill of the daily ingest included, is a run Airflow schedules (catchup stays off).
 START = datetime(2021, 1, 1)
 DEFAULT_ARGS = {"owner": "dip-lake", "retries": 2, "retry_delay": timedelta(minutes=5)}
-SILVER_TABLES = (
-    "institutions",
-    "doctors",
-    "insured_persons",
-    "external_enrolments",
-    "discharges",
-    "fee_details",
-    "outpatient_pharmacy",
-    "face_checks",
-    "prepayments",
-    "assessment_scores",
-    "audit_deductions",
-    "audit_outcomes",
-)
 
 
 def silver(table: str) -> Asset:

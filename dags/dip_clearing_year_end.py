@@ -14,6 +14,9 @@ from pathlib import Path
 from _common import DEFAULT_ARGS, START
 from airflow.sdk import Param, dag, task
 
+# Yuan with at most two decimals, more than zero (the clearing refuses anything else too).
+BUDGET_PATTERN = r"^(?!0+(\.0+)?$)[0-9]+(\.[0-9]{1,2})?$"
+
 
 @dag(
     dag_id=Path(__file__).stem,
@@ -32,10 +35,12 @@ from airflow.sdk import Param, dag, task
             title="Settlement year",
             section="Clearing",
         ),
+        # Text, not a number: the form's JSON number would be a float, and a float
+        # has lost the fen before the clearing sees it. Parsed exactly as Decimal.
         "budget": Param(
-            1850000000,
-            type="number",
-            exclusiveMinimum=0,
+            "1850000000",
+            type="string",
+            pattern=BUDGET_PATTERN,
             title="DIP budget (yuan)",
             description="The fund's DIP budget for the year, in yuan; at most two decimals.",
             section="Clearing",
@@ -62,7 +67,7 @@ def dip_clearing_year_end():
         from jobs import pipeline
 
         result = pipeline.clearing_draft(
-            int(params["year"]), str(params["budget"]), params["pv_method"], params["dry_run"]
+            int(params["year"]), params["budget"], params["pv_method"], params["dry_run"]
         )
         print(result["summary"])
         return result

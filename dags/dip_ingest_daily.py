@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from _common import DEFAULT_ARGS, SILVER_TABLES, START, silver
+from _common import DEFAULT_ARGS, START, silver
 from airflow.sdk import dag, task
+
+from jobs.pipeline import silver_tables
 
 
 @dag(
@@ -27,7 +29,7 @@ from airflow.sdk import dag, task
     tags=["dip-lake", "ingest"],
 )
 def dip_ingest_daily():
-    @task(outlets=[silver(t) for t in SILVER_TABLES])
+    @task(outlets=[silver(t) for t in silver_tables()])
     def ingest(ds: str | None = None) -> dict:
         from jobs import pipeline
 

@@ -1,54 +1,433 @@
 """``diplake``: the command line of the dip-lake jobs.
 
-Each subcommand lives in its own module, which offers ``add_arguments(parser)``
-and ``command(cfg, args) -> exit code``; adding a command is one line in
-:data:`COMMANDS`. Settings flags (``--lake``, ``--master`` …) are accepted by
-every subcommand and fall back to ``DIPLAKE_*`` variables, then defaults.
+A job's subcommand calls its step in :mod:`jobs.pipeline`, the same function
+its DAG task calls, and prints what the step returns; that is all this module
+adds. The tools (demo, bench, cluster, local Airflow) live in ``jobs/tools/``
+and offer ``add_arguments(parser)`` and ``command(cfg, args) -> exit code``.
+
+Nothing heavy is imported to build the parser: ``diplake --help`` reads only
+this file, and ``diplake <command> --help`` adds that command's arguments (a
+tool's module is imported only when it is the command). Spark, Delta, MLflow
+and Great Expectations load when a step runs.
+
+Settings flags (``--lake``, ``--master`` …) are accepted by every subcommand
+and fall back to ``DIPLAKE_*`` variables, then defaults. The same file is the
+driver script on a cluster: ``spark-submit jobs/cli.py catalogue --year 2025``
+(what ``diplake submit`` runs).
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
-from jobs import __version__
+if __package__ in (None, ""):  # run as a script by spark-submit: the repository on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from jobs import Refused, __version__, pipeline
 from jobs import config as config_module
 from jobs.quality import QualityGateError
 
-# name -> (module, one-line help). Modules are imported only for the command that runs.
-COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("jobs.demo", "run the main job on embedded defaults (what `make demo` runs)"),
-    "generate": ("jobs.generate.run", "write a synthetic city's feeds into the landing zone"),
-    "ingest": ("jobs.ingest.run", "landing -> bronze -> silver, with quarantine and the ledger"),
-    "ingest-score": (
-        "jobs.ingest.score",
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: its help, its arguments and what it does.
+
+    A job's command is two functions here; a tool's is ``tool``, the module of
+    ``jobs/tools/`` that holds both, imported only when the tool is run.
+    """
+
+    help: str
+    arguments: Callable[[argparse.ArgumentParser], None] | None = None
+    run: Callable[[config_module.Config, argparse.Namespace], int] | None = None
+    tool: str | None = None
+    spark: bool = True  # a Spark job (what ``diplake submit`` can send to a cluster)
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        if self.tool:
+            importlib.import_module(self.tool).add_arguments(parser)
+        elif self.arguments:
+            self.arguments(parser)
+
+    def __call__(self, cfg: config_module.Config, args: argparse.Namespace) -> int:
+        if self.tool:
+            return int(importlib.import_module(self.tool).command(cfg, args) or 0)
+        return int(self.run(cfg, args) or 0)
+
+
+def _year(parser: argparse.ArgumentParser, what: str = "settlement year Y") -> None:
+    parser.add_argument("--year", type=int, required=True, help=what)
+
+
+def _print_json(value) -> None:
+    print(json.dumps(value, indent=2, default=str, ensure_ascii=False))
+
+
+# --- generate and ingest -----------------------------------------------------------
+
+
+def _generate_arguments(parser: argparse.ArgumentParser) -> None:
+    from jobs.generate.knobs import SCALES  # plain data: no numpy, no pandas
+
+    parser.add_argument(
+        "--scale",
+        choices=SCALES,
+        default="demo",
+        help="preset size: demo (a few thousand discharges a year), small "
+        "(a tenth of city), city (706 institutions, ~5M insured, 350k/yr)",
+    )
+    parser.add_argument("--seed", type=int, help="random seed (same seed, same bytes)")
+    knobs = parser.add_argument_group("knobs", "override the preset")
+    knobs.add_argument("--institutions", type=int)
+    knobs.add_argument("--insured", type=int, help="insured persons")
+    knobs.add_argument("--discharges-per-year", type=int)
+    knobs.add_argument("--first-year", type=int)
+    knobs.add_argument("--years", type=int, help="years to generate (3 base + settlement: 4)")
+    knobs.add_argument("--mess-rate", type=float, help="share of records with a defect (0.02)")
+    knobs.add_argument("--fee-detail-years", type=int, help="years with itemised fee details")
+
+
+def _generate(cfg, args) -> int:
+    from jobs.generate.knobs import preset
+
+    knobs = preset(args.scale).replace(
+        seed=args.seed,
+        institutions=args.institutions,
+        insured=args.insured,
+        discharges_per_year=args.discharges_per_year,
+        first_year=args.first_year,
+        years=args.years,
+        mess_rate=args.mess_rate,
+        fee_detail_years=args.fee_detail_years,
+    )
+    _print_json(pipeline.generate(knobs, cfg))
+    print(f"\nLanding zone: {cfg.landing}  (truth in {cfg.landing / '_truth'})")
+    return 0
+
+
+INGEST_HELP = """\
+landing -> bronze -> silver, with quarantine and the ledger.
+
+Takes every file not ingested before (by path and checksum) in a landing folder
+dated on or before the run date; later folders are held until their day. Bad
+records go to quarantine/<source> with reason codes, whole unreadable files to
+ops/file_rejections; ops/ingest_ledger balances every file. A rerun takes only
+what is new, so running it twice changes nothing; a killed run is simply run
+again. Needs the pseudonymisation key (DIPLAKE_HMAC_KEY or the key file, see
+`diplake config`; `make key` writes a local demo key).
+"""
+
+
+def _ingest_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--date",
+        help="the run date (YYYY-MM-DD, default today): landing folders dated after it are "
+        "held until their day, every new file dated on or before it is taken",
+    )
+
+
+def _ingest(cfg, args) -> int:
+    cfg.hmac_key()  # before a JVM starts: without a key nothing can be pseudonymised
+    summary = pipeline.ingest(args.date, cfg)
+    for relative, problem in summary["rejected_files"].items():
+        print(f"rejected whole: {relative} ({problem})")
+    if held := summary["held_files"]:
+        days = f"{held[0]}{' .. ' + held[-1] if held[-1] != held[0] else ''}"
+        print(
+            f"held until their day: {len(held)} files in folders dated after "
+            f"{summary['run_date']} ({days})"
+        )
+    if not summary["sources"]:
+        print("Nothing new in the landing zone.")
+        return 0
+    columns = ("records_read", "to_silver", "quarantined", "duplicates", "superseded")
+    width = max(len(s) for s in summary["sources"])
+    print(f"{'source':<{width}}  " + "  ".join(f"{c:>12}" for c in columns))
+    for source, counts in sorted(summary["sources"].items()):
+        print(f"{source:<{width}}  " + "  ".join(f"{counts[c]:>12,}" for c in columns))
+    files = sum(c["files"] for c in summary["sources"].values())
+    print(f"\n{files} files ingested into {cfg.lake} (run date {summary['run_date']})")
+    return 0
+
+
+def _ingest_score_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+
+
+def _ingest_score(cfg, args) -> int:
+    result = pipeline.ingest_score(cfg)
+    print(f"{'defect':<32} {'injected':>9} {'handled':>9} {'recall':>8}")
+    for defect, row in sorted(result["per_defect"].items()):
+        recall = row["handled"] / row["injected"] if row["injected"] else 1.0
+        print(f"{defect:<32} {row['injected']:>9,} {row['handled']:>9,} {recall:>8.4f}")
+    print(
+        f"\ndefects handled: {result['defects_handled']:,} of {result['defects_injected']:,} "
+        f"({result['defect_recall']:.4%})"
+    )
+    print(
+        f"clean records quarantined: {result['clean_quarantined']:,} of "
+        f"{result['clean_records']:,} ({result['clean_quarantine_rate']:.4%})"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
+    return 0
+
+
+# --- DIP ------------------------------------------------------------------------------
+
+
+def parse_weights(text: str) -> tuple[int, int, int]:
+    """``1:2:7`` -> (1, 2, 7): the base years' weights, oldest first."""
+    parts = text.split(":")
+    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"weights are three positive integers like 1:2:7, not {text!r}"
+        )
+    return tuple(int(p) for p in parts)  # type: ignore[return-value]
+
+
+def _catalogue_arguments(parser: argparse.ArgumentParser) -> None:
+    _year(parser, "settlement year Y (base: Y-3..Y-1)")
+    parser.add_argument("--threshold", type=int, default=15, help="core type minimum cases (15)")
+    parser.add_argument(
+        "--weights", type=parse_weights, default=(1, 2, 7), help="base year weights (1:2:7)"
+    )
+    parser.add_argument(
+        "--rw-scale", type=int, default=1000, help="RW of a type at mean cost M (1000)"
+    )
+
+
+def _catalogue(cfg, args) -> int:
+    s = pipeline.catalogue(args.year, args.threshold, args.weights, args.rw_scale, cfg)
+    print(
+        f"Catalogue {s['year']}: {s['types']:,} types "
+        f"({s['core_types']:,} core, {s['comprehensive_types']:,} comprehensive), "
+        f"core coverage {s['core_coverage']:.1%} of {s['base_cases']:,} base cases; "
+        f"M = {s['M']}; K = {s['k']}"
+    )
+    return 0
+
+
+def _points_arguments(parser: argparse.ArgumentParser) -> None:
+    _year(parser)
+    parser.add_argument(
+        "--no-report", action="store_true", help="skip reports/catalogue-<Y>/ (written by default)"
+    )
+
+
+def _points(cfg, args) -> int:
+    s = pipeline.points(args.year, not args.no_report, cfg)
+    classes = ", ".join(f"{k} {v:,}" for k, v in sorted(s["classes"].items()))
+    print(
+        f"Points {s['year']}: {s['cases']:,} cases ({classes}); "
+        f"{s['special_review']:,} for special review; total {s['total_points']} points"
+    )
+    if "report" in s:
+        print(f"Catalogue report: {s['report']}")
+    return 0
+
+
+def _catalogue_report(cfg, args) -> int:
+    print(f"Report: {pipeline.catalogue_report(args.year, cfg)['report']}")
+    return 0
+
+
+def _clearing_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    run_p = sub.add_parser("run", help="compute a clearing and save it as a draft")
+    _year(run_p)
+    run_p.add_argument("--budget", required=True, help="the fund's DIP budget for Y, in yuan")
+    run_p.add_argument(
+        "--pv-method",
+        default="ratio",
+        help="point-value method of SPEC 5.3: ratio (default) or budget_plus_self_pay",
+    )
+    run_p.add_argument("--dry-run", action="store_true", help="compute and print, write nothing")
+    pub = sub.add_parser("publish", help="make a draft final (never changed afterwards)")
+    pub.add_argument("--run-id", required=True)
+    pub.add_argument("--reason", help="required when the year already has a published run")
+    show_p = sub.add_parser("show", help="list clearing runs")
+    show_p.add_argument("--year", type=int)
+    for action in (run_p, pub, show_p):
+        config_module.add_arguments(action, nested=True)
+
+
+def _clearing(cfg, args) -> int:
+    if args.action == "run":
+        s = pipeline.clearing_draft(args.year, args.budget, args.pv_method, args.dry_run, cfg)
+        print(s["summary"])
+        if s["run_id"]:
+            print(f"Statements: {s['statements']}")
+            print(f"Publish with: diplake clearing publish --run-id {s['run_id']}")
+    elif args.action == "publish":
+        print(pipeline.clearing_publish(args.run_id, args.reason, cfg))
+    else:
+        print(pipeline.clearing_runs(args.year, cfg))
+    return 0
+
+
+def _monitoring(cfg, args) -> int:
+    s = pipeline.monitoring(args.year, cfg)
+    print(f"gold/hospital_monitoring {s['year']}: {s['hospitals']} hospitals, "
+          f"{len(s['flagged'])} flagged")  # fmt: skip
+    for row in s["flagged"]:
+        print("  " + "  ".join(f"{k} {v}" for k, v in row.items()))
+    return 0
+
+
+# --- fraud ------------------------------------------------------------------------------
+
+
+def _fraud_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    sub.add_parser("rules", help="list the rule base")
+    features_p = sub.add_parser(
+        "features", help="gold/fraud_features_{case,provider,person,doctor} for year Y"
+    )
+    train_p = sub.add_parser(
+        "train",
+        help="fit the models on year Y-1, judge them on Y, register, move champion if better",
+    )
+    train_p.add_argument(
+        "--level", choices=("case", "provider"), action="append", help="only this level"
+    )
+    score_p = sub.add_parser("score", help="rules and champion models over year Y -> alerts")
+    score_p.add_argument("--case-budget", type=int, help="case alerts (default: the model's)")
+    score_p.add_argument("--provider-budget", type=int, help="hospital alerts (the model's)")
+    eval_p = sub.add_parser("evaluate", help="the year's alerts against the planted truth")
+    eval_p.add_argument(
+        "--truth", type=Path, help="the generator's truth folder (default <landing>/_truth)"
+    )
+    for action in (features_p, train_p, score_p, eval_p):
+        _year(action, "the year scored (Y)")
+    for action in sub.choices.values():
+        config_module.add_arguments(action, nested=True)
+
+
+def _fraud(cfg, args) -> int:
+    if args.action == "rules":
+        rows = pipeline.fraud_rules()
+        width = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in rows[0]}
+        print("  ".join(f"{k:<{width[k]}}" for k in width))
+        for row in rows:
+            print("  ".join(f"{row[k]!s:<{width[k]}}" for k in width))
+        return 0
+    if args.action == "features":
+        _print_json(pipeline.fraud_features(args.year, cfg))
+    elif args.action == "train":
+        for summary in pipeline.fraud_train(args.year, args.level, cfg):
+            _print_json(summary)
+    elif args.action == "score":
+        _print_json(pipeline.fraud_score(args.year, args.case_budget, args.provider_budget, cfg))
+    else:
+        truth = args.truth or cfg.landing / "_truth"
+        if not (truth / "fraud_labels.csv").is_file():
+            raise Refused(f"no fraud_labels.csv in {truth}")
+        _print_json(pipeline.fraud_evaluate(args.year, truth, cfg))
+    return 0
+
+
+# --- lake-wide jobs -------------------------------------------------------------------
+
+
+def _maintain_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--retain-hours", type=int, default=168, help="history VACUUM keeps (168 = 7 days)"
+    )
+
+
+def _maintain(cfg, args) -> int:
+    for table, metrics in pipeline.maintain(args.retain_hours, cfg).items():
+        print(f"{table}: {metrics['files_removed']} files compacted into {metrics['files_added']}")
+    return 0
+
+
+def _roundtrip(cfg, args) -> int:
+    print(pipeline.roundtrip(cfg))
+    return 0
+
+
+# name -> what it does. A job's command calls its pipeline step; a tool's, its module.
+COMMANDS: dict[str, Command] = {
+    "demo": Command(
+        "run the main job on embedded defaults (what `make demo` runs)", tool="jobs.tools.demo"
+    ),
+    "generate": Command(
+        "write a synthetic city's feeds into the landing zone",
+        _generate_arguments,
+        _generate,
+        spark=False,
+    ),
+    "ingest": Command(INGEST_HELP, _ingest_arguments, _ingest),
+    "ingest-score": Command(
         "score the lake against the generator's _truth/defects.csv (evaluation only)",
+        _ingest_score_arguments,
+        _ingest_score,
     ),
-    "catalogue": ("jobs.dip.catalogue", "rebuild the DIP catalogue and level coefficients for Y"),
-    "points": ("jobs.dip.points", "case points of settlement year Y against catalogue Y"),
-    "catalogue-report": ("jobs.dip.report", "write reports/catalogue-<Y>/ (plots and tables)"),
-    "clearing": ("jobs.clearing.run", "year-end DIP clearing: run a draft, publish it, show runs"),
-    "fraud": ("jobs.fraud.run", "fraud rules, model training (MLflow), scoring and evaluation"),
-    "airflow": ("jobs.airflow_local", "Airflow 3 standalone (SQLite) with the project's DAGs"),
-    "bench": ("jobs.bench.run", "time every stage at a scale, beside a DuckDB reference"),
-    "bench-reference": (
-        "jobs.bench.reference",
+    "catalogue": Command(
+        "rebuild the DIP catalogue and level coefficients for Y", _catalogue_arguments, _catalogue
+    ),
+    "points": Command(
+        "case points of settlement year Y against catalogue Y", _points_arguments, _points
+    ),
+    "catalogue-report": Command(
+        "write reports/catalogue-<Y>/ (plots and tables)", _year, _catalogue_report
+    ),
+    "clearing": Command(
+        "year-end DIP clearing: run a draft, publish it, show runs", _clearing_arguments, _clearing
+    ),
+    "monitoring": Command("gold/hospital_monitoring for year Y", _year, _monitoring),
+    "fraud": Command(
+        "fraud rules, model training (MLflow), scoring and evaluation", _fraud_arguments, _fraud
+    ),
+    "maintain": Command(
+        "OPTIMIZE and VACUUM every Delta table of the lake", _maintain_arguments, _maintain
+    ),
+    "roundtrip": Command("Delta round trip: write, MERGE, time travel, history", run=_roundtrip),
+    "airflow": Command(
+        "Airflow 3 standalone (SQLite) with the project's DAGs",
+        tool="jobs.tools.airflow_local",
+        spark=False,
+    ),
+    "bench": Command(
+        "time every stage at a scale, beside a DuckDB reference",
+        tool="jobs.tools.bench.run",
+        spark=False,
+    ),
+    "bench-reference": Command(
         "the DuckDB reference of the catalogue and points (what the bench compares)",
+        tool="jobs.tools.bench.reference",
+        spark=False,
     ),
-    "bench-report": ("jobs.bench.report", "the scaling series of bench/results in one page"),
-    "bench-increments": (
-        "jobs.bench.increments",
+    "bench-report": Command(
+        "the scaling series of bench/results in one page",
+        tool="jobs.tools.bench.report",
+        spark=False,
+    ),
+    "bench-increments": Command(
         "a city ingested day by day against the same city in one go (score, silver compared)",
+        tool="jobs.tools.bench.increments",
+        spark=False,
     ),
-    "maintain": ("jobs.maintain", "OPTIMIZE and VACUUM every Delta table of the lake"),
-    "monitoring": ("jobs.clearing.monitoring", "gold/hospital_monitoring for year Y"),
-    "roundtrip": ("jobs.roundtrip", "Delta round trip: write, MERGE, time travel, history"),
-    "submit": ("jobs.submit", "run a job script through spark-submit with the Delta jars"),
-    "config": ("jobs.show_config", "print the resolved settings and where each came from"),
+    "submit": Command(
+        "run a diplake command through spark-submit with the Delta jars",
+        tool="jobs.tools.submit",
+        spark=False,
+    ),
+    "config": Command(
+        "print the resolved settings and where each came from",
+        tool="jobs.tools.show_config",
+        spark=False,
+    ),
 }
+# What `diplake submit` can send to a cluster: the Spark jobs among the commands.
+CLUSTER_JOBS = frozenset(name for name, c in COMMANDS.items() if c.spark and not c.tool)
 
 DESCRIPTION = """\
 dip-lake: the data lake and batch jobs of a city medical-insurance bureau.
@@ -67,12 +446,13 @@ EPILOG = """\
 examples:
   diplake demo                          the main job on a local lake in ./lake
   diplake roundtrip --lake /data/lake   Delta smoke test against another lake
-  diplake submit --master spark://10.0.0.5:7077 jobs/roundtrip.py
+  diplake submit --master spark://10.0.0.5:7077 catalogue --year 2025
   diplake config                        show resolved settings
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser; with ``only``, every command listed but only that one's arguments."""
     parser = argparse.ArgumentParser(
         prog="diplake",
         description=DESCRIPTION,
@@ -81,17 +461,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"dip-lake {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, (module_name, help_text) in COMMANDS.items():
-        sub = subparsers.add_parser(name, help=help_text, description=help_text)
-        config_module.add_arguments(sub)
-        sub.set_defaults(_module=module_name)
-        module = importlib.import_module(module_name)
-        module.add_arguments(sub)
+    for name, command in COMMANDS.items():
+        sub = subparsers.add_parser(
+            name,
+            help=command.help.splitlines()[0],
+            description=command.help,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        if only is None or name == only:
+            config_module.add_arguments(sub)
+            command.add_arguments(sub)
     return parser
 
 
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The command named on the line: its first word that is not an option."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(only=_chosen(argv) or "")
     args = parser.parse_args(argv)
     try:
         cfg = config_module.from_args(args)
@@ -103,11 +493,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     for noisy in ("py4j", "great_expectations", "urllib3", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    module = importlib.import_module(args._module)
     try:
-        return int(module.command(cfg, args) or 0)
+        return COMMANDS[args.command](cfg, args)
     except config_module.ConfigError as error:
         print(f"diplake {args.command}: {error}", file=sys.stderr)
+        return 2
+    except Refused as error:
+        print(f"diplake {args.command}: refused: {error}", file=sys.stderr)
         return 2
     except QualityGateError as error:
         print(

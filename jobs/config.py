@@ -31,7 +31,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -196,11 +196,36 @@ def from_args(args: argparse.Namespace) -> Config:
     return load({s.name: getattr(args, s.name, None) for s in SETTINGS})
 
 
-def parse_job_args(
-    description: str, argv: Sequence[str] | None = None
-) -> tuple[Config, argparse.Namespace]:
-    """For plain entry points (``spark-submit jobs/x.py --lake ...``): settings flags only."""
-    parser = argparse.ArgumentParser(description=description)
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    return from_args(args), args
+def source_of(
+    setting: Setting, args: argparse.Namespace, env: Mapping[str, str] | None = None
+) -> str:
+    """Where a setting in force came from: its flag, its variable, or the default."""
+    env = os.environ if env is None else env
+    if getattr(args, setting.name, None) is not None:
+        return setting.flag
+    variable = ENV_PREFIX + setting.name.upper()
+    return variable if variable in env else "default"
+
+
+def as_environment(cfg: Config) -> dict[str, str]:
+    """Every setting of ``cfg`` as its ``DIPLAKE_*`` variable, paths absolute.
+
+    What a process started for these settings (an Airflow task, a bench run)
+    needs in its environment to work on the same lake. The key itself is never
+    among them: only the file it is read from.
+    """
+    return {
+        ENV_PREFIX + s.name.upper(): str(getattr(cfg, s.name)).lower()
+        if s.kind is bool
+        else str(getattr(cfg, s.name))
+        for s in SETTINGS
+    }
+
+
+# Not a setting: jobs/tools/jvm_archive.py sets it for the one JVM whose classes it archives.
+WRITE_CLASS_ARCHIVE = ENV_PREFIX + "WRITE_CLASS_ARCHIVE"
+
+
+def class_archive_target() -> str | None:
+    """The file a starting driver JVM should write its class archive to, if any."""
+    return os.environ.get(WRITE_CLASS_ARCHIVE) or None

@@ -12,18 +12,27 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
-
+from jobs import Refused
 from jobs.config import Config
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
 
 LAYERS = ("bronze", "silver", "gold", "quarantine", "ops")
 PRIVATE_LAYERS = frozenset({"bronze", "quarantine"})
 
 
-class TableMissingError(LookupError):
+class TableMissingError(Refused, LookupError):
     """A job asked for a table that no earlier job has written."""
+
+
+def _delta_table():
+    """Delta's table API, imported on first use: a path or a layer needs no JVM."""
+    from delta.tables import DeltaTable
+
+    return DeltaTable
 
 
 def table_path(cfg: Config, layer: str, table: str) -> str:
@@ -42,7 +51,7 @@ def ensure_layout(cfg: Config) -> None:
 
 
 def is_table(spark: SparkSession, path: str) -> bool:
-    return Path(path, "_delta_log").is_dir() and DeltaTable.isDeltaTable(spark, path)
+    return Path(path, "_delta_log").is_dir() and _delta_table().isDeltaTable(spark, path)
 
 
 def latest_version(spark: SparkSession, path: str) -> int:
@@ -65,7 +74,7 @@ def latest_version(spark: SparkSession, path: str) -> int:
     ]
     if versions:
         return max(versions)
-    return int(DeltaTable.forPath(spark, path).history(1).first()["version"])
+    return int(_delta_table().forPath(spark, path).history(1).first()["version"])
 
 
 def read_version(spark: SparkSession, path: str, version: int | None = None) -> DataFrame:
@@ -120,7 +129,7 @@ def merge_upsert(
     changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in df.columns if c not in keys)
     if version is not None:
         changed = f"s.`{version}` > t.`{version}`"
-    merge = DeltaTable.forPath(spark, path).alias("t").merge(df.alias("s"), on)
+    merge = _delta_table().forPath(spark, path).alias("t").merge(df.alias("s"), on)
     if changed:
         merge = merge.whenMatchedUpdateAll(condition=changed)
     merge.whenNotMatchedInsertAll().execute()
@@ -128,7 +137,7 @@ def merge_upsert(
 
 def history(spark: SparkSession, path: str) -> list[dict]:
     """The table's commits, oldest first, as plain dicts."""
-    rows = DeltaTable.forPath(spark, path).history().orderBy("version").collect()
+    rows = _delta_table().forPath(spark, path).history().orderBy("version").collect()
     return [
         {
             "version": r["version"],

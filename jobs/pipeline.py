@@ -1,114 +1,252 @@
-"""The pipeline's steps as plain functions: what DAG tasks, ``make demo`` and notebooks call.
+"""Every step of the lake, once: what a ``diplake`` subcommand and a DAG task both call.
 
-Each step reads its settings from ``DIPLAKE_*`` (or the given :class:`Config`),
-starts or reuses the one SparkSession (:func:`jobs.spark.get_spark`), calls the
-same job code as the ``diplake`` command, and returns a small JSON-able summary
-(Airflow keeps it as the task's return value). Nothing here is Airflow-specific.
+A step takes its parameters and, optionally, a :class:`Config` (without one it
+reads ``DIPLAKE_*``, as a DAG task does), starts or reuses the one
+SparkSession, runs the wing's ``run`` (read, compute, write) and returns a
+small JSON-able summary: Airflow keeps it as the task's return value, the
+command line prints it (jobs/cli.py). The two doors differ only in that.
+
+A wing's code is imported inside its step, so importing this module (as every
+DAG file and ``diplake --help`` do) starts no JVM and loads no pyspark.
 """
 
 from __future__ import annotations
 
-from jobs import config, quality
+from decimal import Decimal
+from pathlib import Path
+
+from jobs import config
 from jobs.config import Config
-from jobs.spark import get_spark
 
 
-def _session(cfg: Config | None, name: str):
+def _session(cfg: Config | None, name: str, preload: bool = True):
+    """The settings and the SparkSession of a step (``preload``: the suites' GX first)."""
+    from jobs import quality
+    from jobs.spark import get_spark
+
     cfg = cfg or config.load()
-    return cfg, get_spark(cfg, f"dip-lake {name}", preload=quality.PRELOAD)
+    return cfg, get_spark(cfg, f"dip-lake {name}", preload=quality.PRELOAD if preload else ())
 
 
-def ingest(cfg: Config | None = None, run_date: str | None = None) -> dict:
+# --- the outside world and the ingest ------------------------------------------------
+
+
+def generate(knobs, cfg: Config | None = None, progress: bool = True) -> dict:
+    """A synthetic city's feeds, written into the landing zone (``knobs``: Knobs)."""
+    from jobs.generate import run as generator
+
+    cfg = cfg or config.load()
+    return generator.run(cfg.landing, knobs, progress=progress)
+
+
+def silver_tables() -> tuple[str, ...]:
+    """The silver tables the ingest writes (the DAGs' Assets; plain data, no Spark)."""
+    from jobs.ingest.feeds import SILVER_TABLES
+
+    return SILVER_TABLES
+
+
+def ingest(run_date: str | None = None, cfg: Config | None = None) -> dict:
     """Every new landed file up to ``run_date`` (default today); later folders are held."""
-    from jobs.ingest import run
+    from jobs.ingest import run as ingest_run
 
     cfg, spark = _session(cfg, "ingest")
-    report = run.run(spark, cfg, run_date)
+    report = ingest_run.run(spark, cfg, run_date)
     totals: dict[str, dict[str, int]] = {}
     for c in report.files:
-        mine = totals.setdefault(c.source, {"files": 0, "records_read": 0, "to_silver": 0})
+        mine = totals.setdefault(
+            c.source,
+            dict.fromkeys(
+                ("files", "records_read", "to_silver", "quarantined", "duplicates", "superseded"),
+                0,
+            ),
+        )
         mine["files"] += 1
-        mine["records_read"] += c.records_read
-        mine["to_silver"] += c.to_silver
+        for column in tuple(mine)[1:]:
+            mine[column] += getattr(c, column)
     return {
         "run_date": report.run_date,
         "sources": totals,
         "rejected_files": {f.relative: f.problem for f in report.rejected},
-        "held_files": len(report.held),
+        "held_files": sorted(f.day for f in report.held),
     }
 
 
-def catalogue(year: int, cfg: Config | None = None) -> dict:
-    from jobs.dip import catalogue as job
+def ingest_score(cfg: Config | None = None) -> dict:
+    """The lake against the generator's ``_truth/defects.csv`` (evaluation only)."""
+    from jobs.ingest import score
+
+    cfg, spark = _session(cfg, "ingest-score", preload=False)
+    return score.run(spark, cfg)
+
+
+# --- the DIP wing -----------------------------------------------------------------
+
+
+def catalogue(
+    year: int,
+    threshold: int = 15,
+    weights: tuple[int, int, int] = (1, 2, 7),
+    rw_scale: int = 1000,
+    cfg: Config | None = None,
+) -> dict:
+    """The DIP catalogue and level coefficients of ``year`` from its three base years."""
+    from jobs.dip import catalogue as dip_catalogue
 
     cfg, spark = _session(cfg, f"catalogue {year}")
-    summary = job.build(spark, cfg, job.Params(year))
-    return {k: summary[k] for k in ("year", "types", "core_types", "core_coverage", "M")}
+    params = dip_catalogue.Params(year, threshold, weights, rw_scale)
+    return dip_catalogue.run(spark, cfg, params)
 
 
-def points(year: int, cfg: Config | None = None, with_report: bool = True) -> dict:
+def points(year: int, with_report: bool = True, cfg: Config | None = None) -> dict:
     """Case points of ``year``; with the catalogue report (plots) unless told not to."""
-    from jobs.dip import points as job
-    from jobs.dip import report
+    from jobs.dip import points as dip_points
 
     cfg, spark = _session(cfg, f"points {year}")
-    summary = {k: str(v) for k, v in job.compute(spark, cfg, year).items()}
+    summary = dip_points.run(spark, cfg, year)
     if with_report:
-        summary["report"] = str(report.write(spark, cfg, year))
+        summary["report"] = catalogue_report(year, cfg)["report"]
     return summary
+
+
+def catalogue_report(year: int, cfg: Config | None = None) -> dict:
+    """``reports/catalogue-<year>/``: the catalogue's and the points' plots and tables."""
+    from jobs.dip import report
+
+    cfg, spark = _session(cfg, f"catalogue report {year}", preload=False)
+    return {"report": str(report.run(spark, cfg, year))}
 
 
 def clearing_draft(
     year: int,
-    budget: object,
+    budget: str | Decimal,
     pv_method: str = "ratio",
     dry_run: bool = False,
     cfg: Config | None = None,
 ) -> dict:
-    from jobs.clearing import run as job
+    """The year-end clearing of ``year``, saved as a draft with its statements.
+
+    ``budget`` is the fund's DIP budget in yuan, as text or Decimal (never a float:
+    it is parsed exactly, at most two decimals).
+    """
+    from jobs.clearing import run as clearing
+    from jobs.clearing import statements
 
     cfg, spark = _session(cfg, f"clearing {year}")
-    run_id, result = job.run(spark, cfg, year, budget, pv_method, dry_run)
-    return {"run_id": run_id, "summary": job.summary_text(run_id, year, result)}
+    run_id, result = clearing.run(spark, cfg, year, budget, pv_method, dry_run)
+    return {
+        "run_id": run_id,
+        "summary": clearing.summary_text(run_id, year, result),
+        "statements": str(statements.folder(cfg, run_id) / "index.html") if run_id else None,
+    }
 
 
 def clearing_publish(run_id: str, reason: str | None = None, cfg: Config | None = None) -> str:
-    from jobs.clearing import run as job
+    """Make a draft final; a second publication for a year needs a reason."""
+    from jobs.clearing import run as clearing
 
-    cfg, spark = _session(cfg, "clearing publish")
-    return job.publish(spark, cfg, run_id, reason)
+    cfg, spark = _session(cfg, "clearing publish", preload=False)
+    return clearing.publish(spark, cfg, run_id, reason)
+
+
+def clearing_runs(year: int | None = None, cfg: Config | None = None) -> str:
+    """The clearing runs (of ``year``), as a table to print."""
+    from jobs.clearing import run as clearing
+
+    cfg, spark = _session(cfg, "clearing show", preload=False)
+    return clearing.show(spark, cfg, year)
+
+
+def monitoring(year: int, cfg: Config | None = None) -> dict:
+    """``gold/hospital_monitoring`` of ``year``: indicators and review flags per hospital."""
+    from jobs.clearing import monitoring as hospital_monitoring
+
+    cfg, spark = _session(cfg, f"monitoring {year}", preload=False)
+    table = hospital_monitoring.run(spark, cfg, year)
+    flagged = table.filter("review_flag").orderBy("hospital_code")
+    columns = ("hospital_code", "level", "case_mix_index", "cost_growth")
+    return {
+        "year": year,
+        "hospitals": table.count(),
+        "flagged": [{c: _plain(r[c]) for c in columns} for r in flagged.collect()],
+    }
+
+
+def _plain(value):
+    return str(value) if isinstance(value, Decimal) else value
+
+
+# --- the fraud wing ---------------------------------------------------------------
+
+
+def fraud_rules() -> list[dict]:
+    """The rule base, one row per rule (no Spark)."""
+    from jobs.fraud.rules import rules_table
+
+    return rules_table().to_dict(orient="records")
 
 
 def fraud_features(year: int, cfg: Config | None = None) -> dict:
+    """``gold/fraud_features_{case,provider,person,doctor}`` of ``year``."""
     from jobs.fraud import feature_tables
 
-    cfg, spark = _session(cfg, f"fraud features {year}")
+    cfg, spark = _session(cfg, f"fraud features {year}", preload=False)
     return feature_tables.run(spark, cfg, year)
 
 
-def fraud_train(year: int, cfg: Config | None = None) -> list[dict]:
+def fraud_train(
+    year: int, levels: tuple[str, ...] | None = None, cfg: Config | None = None
+) -> list[dict]:
+    """Fit the models on ``year``-1, judge them on ``year``, register, move the champion."""
     from jobs.fraud import train
 
-    cfg, spark = _session(cfg, f"fraud train {year}")
-    return train.run(spark, cfg, year)
+    cfg, spark = _session(cfg, f"fraud train {year}", preload=False)
+    return train.run(spark, cfg, year, tuple(levels or train.LEVELS))
 
 
-def fraud_score(year: int | None = None, cfg: Config | None = None) -> dict:
+def fraud_score(
+    year: int | None = None,
+    case_budget: int | None = None,
+    provider_budget: int | None = None,
+    cfg: Config | None = None,
+) -> dict:
     """Rules and champion models over ``year`` (default: the newest discharge year)."""
-    from pyspark.sql import functions as F
-
-    from jobs import lake
-    from jobs.fraud import score
+    from jobs.fraud import score, train
 
     cfg, spark = _session(cfg, f"fraud score {year or 'newest year'}")
     if year is None:
-        discharges = lake.read_version(spark, lake.table_path(cfg, "silver", "discharges"))
-        year = int(discharges.agg(F.max("discharge_year")).first()[0])
-    return score.run(spark, cfg, year)
+        year = score.newest_year(spark, cfg)
+    return score.run(
+        spark,
+        cfg,
+        year,
+        case_budget or train.TOP_K["case"],
+        provider_budget or train.TOP_K["provider"],
+    )
 
 
-def maintain(cfg: Config | None = None) -> dict:
-    from jobs import maintain as job
+def fraud_evaluate(year: int, truth: Path | None = None, cfg: Config | None = None) -> dict:
+    """The year's alerts against the planted truth (default ``<landing>/_truth``)."""
+    from jobs.fraud import evaluate
 
-    cfg, spark = _session(cfg, "maintain")
-    return job.run(spark, cfg)
+    cfg, spark = _session(cfg, f"fraud evaluate {year}", preload=False)
+    return evaluate.run(spark, cfg, year, truth or cfg.landing / "_truth")
+
+
+# --- lake-wide jobs ----------------------------------------------------------------
+
+
+def maintain(retain_hours: int = 168, cfg: Config | None = None) -> dict:
+    """OPTIMIZE and VACUUM every Delta table of the lake."""
+    from jobs.ops import maintain as maintenance
+
+    cfg, spark = _session(cfg, "maintain", preload=False)
+    return maintenance.run(spark, cfg, retain_hours)
+
+
+def roundtrip(cfg: Config | None = None) -> str:
+    """The Delta round trip (write, MERGE, time travel, history), as a report."""
+    from jobs.ops import roundtrip as delta_roundtrip
+
+    cfg, spark = _session(cfg, "roundtrip", preload=False)
+    return delta_roundtrip.report(delta_roundtrip.run(spark, cfg))

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from jobs.config import REPO_ROOT, Config
+from jobs.config import REPO_ROOT, Config, class_archive_target
 
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
@@ -32,7 +32,6 @@ SCHEDULER_POOLS = REPO_ROOT / "conf" / "fairscheduler.xml"
 # slower (the settlement-list conform was the same either way). Let the JIT compile them.
 JIT_OPTION = "-XX:-DontCompileHugeMethods"
 ROW_GROUP_BYTES = 16 * 2**20
-ARCHIVE_DUMP_ENV = "DIPLAKE_WRITE_CLASS_ARCHIVE"
 JARS_COMMAND = (
     "make jars   (runs: mvn -q -f pom.xml dependency:copy-dependencies -DoutputDirectory=.jars)"
 )
@@ -70,11 +69,11 @@ def class_archive(cfg: Config) -> Path:
 def driver_java_options(cfg: Config) -> str:
     """The driver JVM's flags, for a local session and for spark-submit alike.
 
-    With ``ARCHIVE_DUMP_ENV`` set to a file, the JVM writes its class archive there
-    when it exits (how ``jobs/jvm_archive.py`` builds :func:`class_archive`).
+    With ``DIPLAKE_WRITE_CLASS_ARCHIVE`` set to a file, the JVM writes its class archive there
+    when it exits (how ``jobs/tools/jvm_archive.py`` builds :func:`class_archive`).
     """
     options = [JIT_OPTION]
-    dump_to = os.environ.get(ARCHIVE_DUMP_ENV)
+    dump_to = class_archive_target()
     if dump_to:
         options += [f"-XX:ArchiveClassesAtExit={dump_to}", "-Xlog:cds=error,cds+dynamic=error"]
     elif class_archive(cfg).is_file():

@@ -58,7 +58,7 @@ def tiny_landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
         seed=21, institutions=30, insured=4_000, discharges_per_year=500, mess_rate=0.08
     )
     out = tmp_path_factory.mktemp("tiny-landing")
-    generate.generate(out, knobs, progress=False)
+    generate.run(out, knobs, progress=False)
     return out
 
 

@@ -20,13 +20,13 @@ import time
 from pathlib import Path
 
 from jobs import config
-from jobs.airflow_local import airflow_command, airflow_environment
-from jobs.cluster import free_ports
 from jobs.generate import run as generate
 from jobs.generate.knobs import preset
+from jobs.tools.airflow_local import airflow_command, airflow_environment
+from jobs.tools.cluster import free_ports
 
 YEAR = preset("demo").settlement_year
-BUDGET = 20_000_000  # yuan, for the clearing DAG's draft
+BUDGET = "20000000"  # yuan, for the clearing DAG's draft (the form takes text)
 TEST_KEY = "test-only-key"
 CHAIN = (
     ("dip_ingest_daily", {}),
@@ -88,7 +88,7 @@ def build(home: Path) -> Path:
     secrets.mkdir(mode=0o700, exist_ok=True)
     if not (secrets / "hmac.key").is_file():
         (secrets / "hmac.key").write_text(TEST_KEY)
-    generate.generate(home / "landing", preset("demo"), progress=False)
+    generate.run(home / "landing", preset("demo"), progress=False)
     env = environment(home, home / "airflow-home")
     airflow(env, "db", "migrate", timeout=300)
     timings = {}

@@ -24,8 +24,8 @@ from conftest import copy_home
 from pyspark.sql import functions as F
 
 from jobs import config, lake
-from jobs.airflow_local import PASSWORDS_FILE, airflow_command
-from jobs.cluster import free_ports
+from jobs.tools.airflow_local import PASSWORDS_FILE, airflow_command
+from jobs.tools.cluster import free_ports
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = config.REPO_ROOT / "docs" / "img" / "clearing_trigger_form.png"
@@ -185,7 +185,7 @@ def test_finance_triggers_the_year_end_clearing_from_the_form(spark, demo_home, 
     finally:
         server.stop()
     assert run["state"] == "success", run
-    assert run["conf"]["budget"] == 23456789.12 and run["conf"]["year"] == demo.YEAR
+    assert run["conf"]["budget"] == "23456789.12" and run["conf"]["year"] == demo.YEAR
     rows = lake.read_version(spark, runs_path).collect()
     new = [r for r in rows if r.run_id not in before]
     assert [(r.settlement_year, r.status, r.budget) for r in new] == [

@@ -1,6 +1,6 @@
 """The benchmark's DuckDB reference reads SPEC 5.1-5.2 as the Spark jobs do, case by case.
 
-Two engines written separately (SQL in jobs/bench/reference.py, Spark in jobs/dip/) over
+Two engines written separately (SQL in jobs/tools/bench/reference.py, Spark in jobs/dip/) over
 the demo city's silver tables must agree on every type and every case's points.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 import demo_home as demo
 import pytest
 
-from jobs.bench import compare, reference
-from jobs.bench import report as bench_report
+from jobs.tools.bench import compare, reference
+from jobs.tools.bench import report as bench_report
 
 
 def test_duckdb_and_spark_give_the_same_catalogue_and_points(demo_home):
@@ -65,7 +65,7 @@ def test_growth_and_marginal_cost_by_hand(tmp_path):
 
 
 def test_a_scaled_run_keeps_its_factor_in_the_file_name(tmp_path):
-    from jobs.bench import run
+    from jobs.tools.bench import run
 
     as_json, as_md = run.output_paths(tmp_path, "2026-12-02", "city-0.1x")
     assert (as_json.name, as_md.name) == ("2026-12-02-city-0.1x.json", "2026-12-02-city-0.1x.md")
@@ -105,7 +105,7 @@ def test_ratios_of_a_first_run_and_of_a_run_with_the_duckdb_command():
 
 
 def test_the_pipeline_leaves_out_only_the_synthetic_data(tmp_path):
-    from jobs.bench import run
+    from jobs.tools.bench import run
 
     stages = {name: {"records": 1_000, "seconds": 10.0} for name in STAGES}
     stages["generate"]["seconds"] = 400.0
@@ -118,7 +118,7 @@ def test_the_pipeline_leaves_out_only_the_synthetic_data(tmp_path):
 
 def test_the_floor_ratio_by_hand(tmp_path):
     """Two floor processes of 16 s and 18 s against a 10 s DuckDB command: 34 s, ratio 3.4."""
-    from jobs.bench import run
+    from jobs.tools.bench import run
 
     assert run.floor_ratio([16.0, 18.0], 10.0) == 3.4
     now = _run("city", 1_000_000, 50.0) | {
@@ -135,8 +135,8 @@ def test_the_floor_ratio_by_hand(tmp_path):
 def test_the_floor_reads_the_years_coefficients_and_names_a_missing_year(demo_home):
     from deltalake import DeltaTable
 
-    from jobs.bench import floor
     from jobs.spark import get_spark
+    from jobs.tools.bench import floor
 
     cfg = demo.settings(demo_home)
     # The expected row read by delta-rs, not by Spark.

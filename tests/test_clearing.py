@@ -72,8 +72,8 @@ def tiny(spark, tmp_path_factory):
         + [("F99", "H9", 2025, 1, D("50.00"))],
         "record_id string, hospital_code string, year int, month int, amount decimal(18,2)",
     ).write.format("delta").save(lake.table_path(cfg, "silver", "prepayments"))
-    catalogue.build(spark, cfg, catalogue.Params(2025))
-    points.compute(spark, cfg, 2025)
+    catalogue.run(spark, cfg, catalogue.Params(2025))
+    points.run(spark, cfg, 2025)
     return cfg
 
 
@@ -191,7 +191,7 @@ def test_points_without_their_discharge_are_refused(spark, tiny):
 
 
 def test_hospital_monitoring(spark, tiny):
-    rows = {r.hospital_code: r for r in monitoring.build(spark, tiny, 2025).collect()}
+    rows = {r.hospital_code: r for r in monitoring.run(spark, tiny, 2025).collect()}
     h3 = rows["H3"]
     # y1 discharged 10 January, y2 admitted 20 January: one readmission in two discharges.
     assert (h3.cases, h3.readmission_rate_15d, h3.case_mix_index) == (2, 0.5, 1000.0)

@@ -53,6 +53,73 @@ def test_a_bad_setting_is_a_usage_error(tmp_path, capsys):
     assert "whole number" in capsys.readouterr().err
 
 
-def test_submit_refuses_a_missing_script(tmp_path):
-    with pytest.raises(SystemExit, match="no job file"):
-        cli.main(["submit", "--home", str(tmp_path), str(tmp_path / "nope.py")])
+def test_submit_refuses_what_is_not_a_spark_job(tmp_path):
+    for job in ("nope", "bench", "generate"):
+        with pytest.raises(SystemExit, match="is not a Spark job"):
+            cli.main(["submit", "--home", str(tmp_path), job])
+
+
+HEAVY = ("pyspark", "delta", "mlflow", "great_expectations")
+
+
+@pytest.mark.parametrize("command", [None, *cli.COMMANDS])
+def test_help_loads_no_spark_delta_mlflow_or_gx(command):
+    """`diplake --help` and `diplake <command> --help` read arguments, not the jobs."""
+    argv = [*([command] if command else []), "--help"]
+    probe = "\n".join(
+        [
+            "import sys",
+            "from jobs import cli",
+            "try:",
+            f"    cli.main({argv!r})",
+            "except SystemExit:",
+            "    pass",
+            f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))",
+        ]
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert "usage: diplake" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_refusal_is_reported_not_raised(tmp_path, capsys):
+    """A job's refusal (jobs.Refused) is one line on stderr and exit code 2."""
+    truth = tmp_path / "no-truth"
+    code = cli.main(
+        ["fraud", "evaluate", "--year", "2025", "--home", str(tmp_path), "--truth", str(truth)]
+    )
+    assert code == 2
+    assert f"refused: no fraud_labels.csv in {truth}" in capsys.readouterr().err
+
+
+def _pipeline_calls(path) -> set[str]:
+    """The names X of every ``pipeline.X`` in a file (read with ast, not run)."""
+    import ast
+
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "pipeline"
+    }
+
+
+def test_both_doors_call_the_same_steps():
+    """Every step of jobs/pipeline.py has a subcommand; every DAG task calls a real step."""
+    import inspect
+    from pathlib import Path
+
+    from jobs import pipeline
+
+    root = Path(__file__).resolve().parent.parent
+    steps = {
+        name
+        for name, fn in inspect.getmembers(pipeline, inspect.isfunction)
+        if fn.__module__ == pipeline.__name__ and not name.startswith("_")
+    }
+    from_cli = _pipeline_calls(root / "jobs" / "cli.py")
+    assert steps - {"silver_tables"} <= from_cli, steps - from_cli
+    from_dags = set().union(*(_pipeline_calls(p) for p in (root / "dags").glob("*.py")))
+    assert from_dags and from_dags <= steps, from_dags - steps

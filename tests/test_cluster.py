@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 
 from jobs import lake
-from jobs.cluster import standalone_cluster
 from jobs.config import REPO_ROOT
 from jobs.spark import submit_command
+from jobs.tools.cluster import standalone_cluster
 
 pytestmark = pytest.mark.cluster
 
@@ -28,8 +28,8 @@ def test_roundtrip_through_spark_submit_on_a_standalone_cluster(spark, cfg, tmp_
         pids = cluster.pids
         command = submit_command(
             cfg,
-            REPO_ROOT / "jobs" / "roundtrip.py",
-            ["--lake", str(cfg.lake)],
+            REPO_ROOT / "jobs" / "cli.py",  # the diplake command line as the driver script
+            ["roundtrip", "--lake", str(cfg.lake), "--home", str(cfg.home)],
             master=cluster.master_url,
             extra_conf={"spark.executor.memory": "512m", "spark.driver.memory": "1g"},
         )

@@ -141,7 +141,7 @@ def test_exactly_threshold_cases_is_core_one_less_is_not(spark, cfg):
         ("y2", "H2", 2025, "I10", [], "40.00"),
     ]
     _lake(spark, cfg, cases)
-    summary = catalogue.build(spark, cfg, catalogue.Params(2025))
+    summary = catalogue.run(spark, cfg, catalogue.Params(2025))
     rows = {
         r.dip_code: r
         for r in lake.read_version(spark, lake.table_path(cfg, "gold", "dip_catalogue")).collect()
@@ -184,7 +184,7 @@ def test_exactly_threshold_cases_is_core_one_less_is_not(spark, cfg):
     assert "silver/discharges" in coefficients[0].input_versions
 
     # Points of 2025 against catalogue 2025, through the job and its Delta tables.
-    summary = points.compute(spark, cfg, 2025)
+    summary = points.run(spark, cfg, 2025)
     got = {
         r.case_id: r
         for r in lake.read_version(spark, lake.table_path(cfg, "gold", "dip_case_points")).collect()
@@ -205,13 +205,13 @@ def test_exactly_threshold_cases_is_core_one_less_is_not(spark, cfg):
     )
     assert summary["cases"] == 2
     # Running it again leaves the same rows.
-    points.compute(spark, cfg, 2025)
+    points.run(spark, cfg, 2025)
     again = lake.read_version(spark, lake.table_path(cfg, "gold", "dip_case_points")).count()
     assert again == 2
 
     from jobs.dip import report
 
-    index = report.write(spark, cfg, 2025)
+    index = report.run(spark, cfg, 2025)
     text = index.read_text(encoding="utf-8")
     assert "# DIP catalogue 2025" in text and "| core | 1 | 15 |" in text
     assert "| comprehensive | 2 | 16 |" in text
@@ -368,13 +368,13 @@ def test_every_base_case_falls_in_exactly_one_type(spark, classes, cases, thresh
 
 def test_points_refuse_without_a_catalogue(spark, cfg):
     with pytest.raises(points.PointsError, match="catalogue"):
-        points.compute(spark, cfg, 2025)
+        points.run(spark, cfg, 2025)
 
 
 def test_catalogue_refuses_without_base_cases(spark, cfg):
     _lake(spark, cfg, [("a", "H3", 2025, "I10", [], "1.00")])  # only the settlement year
     with pytest.raises(catalogue.CatalogueError, match="no silver discharges"):
-        catalogue.build(spark, cfg, catalogue.Params(2025))
+        catalogue.run(spark, cfg, catalogue.Params(2025))
 
 
 def _keys_by_hand(procedures, classes):

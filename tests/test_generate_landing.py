@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from jobs.generate import mess, run
-from jobs.generate.fraud import PATTERNS
+from jobs.generate import mess
+from jobs.generate import run as generator
 from jobs.generate.knobs import preset
+from jobs.terms import PATTERNS
 
 SEED = 11
 SOURCES = {
@@ -43,7 +44,7 @@ def valid_id(id_no: str) -> bool:
 @pytest.fixture(scope="module")
 def landing(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("landing")
-    run.generate(out, preset("demo").replace(seed=SEED), progress=False)
+    generator.run(out, preset("demo").replace(seed=SEED), progress=False)
     return out
 
 
@@ -69,10 +70,10 @@ def test_every_source_lands_in_dated_folders(landing: Path):
 
 def test_same_seed_same_bytes_other_seed_other_data(landing: Path, tmp_path: Path):
     again = tmp_path / "again"
-    run.generate(again, preset("demo").replace(seed=SEED), progress=False)
+    generator.run(again, preset("demo").replace(seed=SEED), progress=False)
     assert _digest(again) == _digest(landing)
     other = tmp_path / "other"
-    run.generate(other, preset("demo").replace(seed=SEED + 1), progress=False)
+    generator.run(other, preset("demo").replace(seed=SEED + 1), progress=False)
     first = sorted((landing / "settlement_lists").rglob("A_*.jsonl"))[0]
     assert (other / first.relative_to(landing)).read_bytes() != first.read_bytes()
 

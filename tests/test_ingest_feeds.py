@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from jobs.ingest import feeds
-from jobs.ingest.pseudonymise import person_key_value
+from jobs.ingest import csv_feeds, feeds
 from jobs.ingest.reference import parse_csv
+from jobs.pseudonymise import person_key_value
 
 GOOD_ID = "11010519491231002X"  # GB 11643 example number, valid checksum
 BAD_ID = "110105194912310021"
@@ -34,7 +34,7 @@ def institutions(spark):
 
 def _reasons(spark, institutions, source: str, rows: list[str]) -> list[list[str]]:
     feed = feeds.FEEDS[source]
-    out = feeds.conform(feed, _lines(spark, feed, rows), institutions).orderBy("line")
+    out = csv_feeds.conform(feed, _lines(spark, feed, rows), institutions).orderBy("line")
     return [sorted(r.reasons) for r in out.collect()]
 
 
@@ -144,7 +144,7 @@ def test_a_wrong_header_rejects_the_file(spark, institutions, tmp_path):
     raw = [(f"{feed.source}/2024-01-01/x.csv", 2, "F1,H1,2024,1,100.00", "2024-01-01")]
     frame = spark.createDataFrame(raw, "source_file string, line int, text string, day string")
     parsed = parse_csv(frame, feed.columns, ["prepayments/2024-01-01/x.csv"])
-    got = feeds.conform(feed, parsed, institutions).first()
+    got = csv_feeds.conform(feed, parsed, institutions).first()
     assert got.reasons == ["unexpected_header"]
 
 
@@ -159,15 +159,15 @@ def test_silver_rows_are_typed_and_pseudonymised(spark, institutions):
             "U1,case,ZY1,,cleared,2023-12-01",
         ],
     )
-    rows = feeds.to_silver(feed, feeds.conform(feed, lines, institutions), key).collect()
+    rows = csv_feeds.to_silver(feed, csv_feeds.conform(feed, lines, institutions), key).collect()
     by_id = {r.record_id: r for r in rows}
     assert by_id["U2"].entity_id == person_key_value(key, GOOD_ID)
     assert by_id["U1"].entity_id == "ZY1"  # only persons are pseudonymised
     feed = feeds.FEEDS["doctors"]
     lines = _lines(spark, feed, ["R1,D1,张医生,H1,,active,2021-01-01,"])
-    silver = feeds.to_silver(feed, feeds.conform(feed, lines, institutions), key)
+    silver = csv_feeds.to_silver(feed, csv_feeds.conform(feed, lines, institutions), key)
     assert "name" not in silver.columns
     feed = feeds.FEEDS["prepayments"]
     lines = _lines(spark, feed, ["F1,H1,2024,1,1297822.05"])
-    row = feeds.to_silver(feed, feeds.conform(feed, lines, institutions), key).first()
+    row = csv_feeds.to_silver(feed, csv_feeds.conform(feed, lines, institutions), key).first()
     assert (row.year, row.month, row.amount) == (2024, 1, Decimal("1297822.05"))

@@ -23,8 +23,8 @@ import demo_home as demo
 import pytest
 
 from jobs import lake
-from jobs.bench.increments import DEFAULT_DAYS, land_until
 from jobs.ingest import run as ingest
+from jobs.tools.bench.increments import DEFAULT_DAYS, land_until
 
 SILVER = ingest.SILVER_TABLES
 

@@ -1,6 +1,6 @@
 from pyspark.sql import functions as F
 
-from jobs.ingest.pseudonymise import person_key
+from jobs.pseudonymise import person_key
 
 
 def test_person_key_is_rfc4231_hmac_sha256(spark):

@@ -8,7 +8,7 @@ from pyspark.errors import AnalysisException
 from pyspark.sql.types import StringType, StructField, StructType
 
 from jobs import lake
-from jobs.roundtrip import SCHEMA
+from jobs.ops.roundtrip import SCHEMA
 
 
 def _rows(spark, rows):
@@ -138,7 +138,7 @@ def test_latest_version_reads_the_newest_commit_past_a_checkpoint(spark, cfg):
 def test_maintenance_keeps_ten_years_of_history_of_what_a_clearing_records(spark, cfg):
     """VACUUM at 0 hours (safety check off) removes a scratch table's old files; an audited
     table's version 0 survives it, because the ten-year retention is the table's own."""
-    from jobs import maintain
+    from jobs.ops import maintain
 
     rows = [("A", 3, Decimal("1.5000"))]
     audited = lake.table_path(cfg, "gold", "dip_case_points")

@@ -1,6 +1,6 @@
 from decimal import Decimal
 
-from jobs import roundtrip
+from jobs.ops import roundtrip
 
 
 def test_round_trip_reads_the_seed_back_by_time_travel(spark, cfg, capsys):

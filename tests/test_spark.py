@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 
 from jobs import config
+from jobs.config import WRITE_CLASS_ARCHIVE
 from jobs.spark import (
-    ARCHIVE_DUMP_ENV,
     DELTA_CATALOG,
     DELTA_EXTENSION,
     MissingJarsError,
@@ -47,14 +47,14 @@ def test_submit_command_attaches_the_jars_from_disk(tmp_path: Path):
     for name in ("delta-spark_4.2_2.13-4.4.0.jar", "delta-storage-4.4.0.jar"):
         (tmp_path / name).write_bytes(b"")
     cfg = config.load({"home": str(tmp_path), "jars_dir": str(tmp_path)}, env={})
-    cmd = submit_command(cfg, Path("jobs/roundtrip.py"), ["--lake", "/l"], master="spark://h:1")
+    cmd = submit_command(cfg, Path("jobs/ops/roundtrip.py"), ["--lake", "/l"], master="spark://h:1")
     assert cmd[cmd.index("--master") + 1] == "spark://h:1"
     jars = cmd[cmd.index("--jars") + 1].split(",")
     assert jars == [
         str(tmp_path / "delta-spark_4.2_2.13-4.4.0.jar"),
         str(tmp_path / "delta-storage-4.4.0.jar"),
     ]
-    assert cmd[-3:] == ["jobs/roundtrip.py", "--lake", "/l"]
+    assert cmd[-3:] == ["jobs/ops/roundtrip.py", "--lake", "/l"]
     assert "--packages" not in cmd
 
 
@@ -66,7 +66,7 @@ def test_shared_session_has_delta_and_the_test_settings(spark):
 
 
 def test_the_class_archive_is_used_only_once_it_exists(tmp_path: Path, monkeypatch):
-    monkeypatch.delenv(ARCHIVE_DUMP_ENV, raising=False)
+    monkeypatch.delenv(WRITE_CLASS_ARCHIVE, raising=False)
     cfg = config.load({"home": str(tmp_path), "jars_dir": str(tmp_path)}, env={})
     assert "SharedArchiveFile" not in driver_java_options(cfg)
     (tmp_path / "driver.jsa").write_bytes(b"archive")
@@ -75,7 +75,7 @@ def test_the_class_archive_is_used_only_once_it_exists(tmp_path: Path, monkeypat
 
 def test_writing_the_class_archive_never_maps_the_old_one(tmp_path: Path, monkeypatch):
     (tmp_path / "driver.jsa").write_bytes(b"archive")
-    monkeypatch.setenv(ARCHIVE_DUMP_ENV, str(tmp_path / "new.jsa"))
+    monkeypatch.setenv(WRITE_CLASS_ARCHIVE, str(tmp_path / "new.jsa"))
     cfg = config.load({"home": str(tmp_path), "jars_dir": str(tmp_path)}, env={})
     options = driver_java_options(cfg).split()
     assert f"-XX:ArchiveClassesAtExit={tmp_path / 'new.jsa'}" in options

@@ -13,18 +13,25 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
+from jobs import Refused
 from jobs.dip.exact import round_half_up
 
 PV_METHODS = ("ratio", "budget_plus_self_pay")
 FEN = Fraction(1, 100)
 
 
-class ClearingRefused(ValueError):
+class ClearingRefused(Refused, ValueError):
     """The clearing will not run as asked; the message says why. Nothing is written."""
 
 
-def parse_budget(text: object) -> Decimal:
-    """The budget as yuan with at most 2 decimals, strictly positive."""
+def parse_budget(text: str | Decimal | None) -> Decimal:
+    """The budget as yuan with at most 2 decimals, strictly positive.
+
+    Text (the form's, the command line's) or a Decimal; never a float, which has
+    already lost the fen it was given with.
+    """
+    if isinstance(text, float):
+        raise TypeError(f"a budget is text or Decimal, never a float ({text!r})")
     if text is None or str(text).strip() == "":
         raise ClearingRefused("no budget given: pass --budget in yuan, e.g. --budget 1850000000")
     raw = str(text).strip().replace(",", "").replace("_", "")

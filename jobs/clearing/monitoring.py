@@ -13,14 +13,11 @@ interviewed: a case-mix index at least 10% above the median of their level
 
 from __future__ import annotations
 
-import argparse
-
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from jobs import lake
 from jobs.config import Config
-from jobs.spark import get_spark
 
 READMISSION_DAYS = 15
 CMI_ABOVE_PEERS = 1.10
@@ -48,7 +45,7 @@ def readmissions(discharges: DataFrame) -> DataFrame:
     )
 
 
-def build(spark: SparkSession, cfg: Config, year: int) -> DataFrame:
+def run(spark: SparkSession, cfg: Config, year: int) -> DataFrame:
     reads = lake.PinnedReads(spark, cfg)
     discharges = reads.table("silver", "discharges").filter(
         F.col("discharge_year").between(year - 1, year)
@@ -114,19 +111,3 @@ def build(spark: SparkSession, cfg: Config, year: int) -> DataFrame:
     return lake.read_version(spark, lake.table_path(cfg, "gold", "hospital_monitoring")).filter(
         F.col("year") == year
     )
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--year", type=int, required=True, help="settlement year Y")
-
-
-def command(cfg: Config, args: argparse.Namespace) -> int:
-    spark = get_spark(cfg, f"dip-lake monitoring {args.year}")
-    table = build(spark, cfg, args.year)
-    flagged = table.filter("review_flag").orderBy("hospital_code").toPandas()
-    print(
-        f"gold/hospital_monitoring {args.year}: {table.count()} hospitals, {len(flagged)} flagged"
-    )
-    if len(flagged):
-        print(flagged[["hospital_code", "level", "case_mix_index", "cost_growth"]].to_string())
-    return 0

@@ -18,7 +18,6 @@ Every refusal says why and writes nothing.
 
 from __future__ import annotations
 
-import argparse
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -47,8 +46,6 @@ from jobs.clearing.allocate import (
     parse_budget,
 )
 from jobs.config import Config
-from jobs.config import add_arguments as add_settings
-from jobs.spark import get_spark
 
 RUNS_SCHEMA = StructType(
     [
@@ -96,37 +93,62 @@ def inputs(spark: SparkSession, cfg: Config, year: int):
     (a what-if calls it with other budgets and methods, writing nothing).
     """
     reads = lake.PinnedReads(spark, cfg)
-    points_path = lake.table_path(cfg, "gold", "dip_case_points")
-    if not lake.is_table(spark, points_path):
+    pts, adjustments = _checked_inputs(spark, cfg, reads, year)
+    try:
+        rows = _case_sums(reads, pts, year)
+        hospitals = _hospital_inputs(rows, adjustments)
+    finally:
+        for df in (pts, *adjustments.values()):
+            if df is not None:
+                df.unpersist()
+    fund_paid = sum((r.fund_paid for r in rows), Decimal(0))
+    total_cost = sum((r.total_cost for r in rows), Decimal(0))
+    return hospitals, fund_paid, total_cost, reads
+
+
+ADJUSTMENTS = ("assessment_scores", "audit_deductions", "prepayments")
+
+
+def _checked_inputs(spark: SparkSession, cfg: Config, reads: lake.PinnedReads, year: int):
+    """The year's case points and adjustment tables (None where a table is absent), cached,
+    each passing its suite; a refusal names what to run first."""
+    if not lake.is_table(spark, lake.table_path(cfg, "gold", "dip_case_points")):
         raise ClearingRefused(f"no case points at all: run `diplake points --year {year}` first")
-    catalogue_path = lake.table_path(cfg, "gold", "dip_catalogue")
-    if not lake.is_table(spark, catalogue_path):
+    if not lake.is_table(spark, lake.table_path(cfg, "gold", "dip_catalogue")):
         raise ClearingRefused(f"no catalogue: run `diplake catalogue --year {year}` first")
     if reads.table("gold", "dip_catalogue").filter(F.col("catalogue_version") == year).isEmpty():
         raise ClearingRefused(f"no catalogue version {year}: run `diplake catalogue --year {year}`")
     pts = reads.table("gold", "dip_case_points").filter(F.col("settlement_year") == year).cache()
     if pts.isEmpty():
+        pts.unpersist()
         raise ClearingRefused(f"no case points for {year}: run `diplake points --year {year}`")
-    tables = {}
-    for name in ("assessment_scores", "audit_deductions", "prepayments"):
-        path = lake.table_path(cfg, "silver", name)
-        if lake.is_table(spark, path):
-            tables[name] = reads.table("silver", name).filter(F.col("year") == year).cache()
-        else:
-            tables[name] = None
+    adjustments = {
+        name: reads.table("silver", name).filter(F.col("year") == year).cache()
+        if lake.is_table(spark, lake.table_path(cfg, "silver", name))
+        else None
+        for name in ADJUSTMENTS
+    }
     checks = [(pts, "gold", "dip_case_points")] + [
-        (df, "silver", name) for name, df in tables.items() if df is not None
+        (df, "silver", name) for name, df in adjustments.items() if df is not None
     ]
     for df, layer, name in checks:
         report = quality.validate(df, layer, name, cfg.quality_root)
         if report.critical:
             failed = "; ".join(str(f) for f in report.critical)
             raise ClearingRefused(f"{layer}/{name} for {year} fails its suite: {failed}")
+    return pts, adjustments
+
+
+def _case_sums(reads: lake.PinnedReads, pts, year: int) -> list:
+    """Per hospital: cases, points, self-paid, fund-paid and total cost of its cases.
+
+    One pass over the join of points and discharges; a case with points that silver
+    does not hold refuses the clearing (the points are stale).
+    """
     cases = reads.table("silver", "discharges").filter(F.col("discharge_year") == year)
     per_case = pts.select("case_id", "hospital_code", "points").join(
         cases.select("case_id", "fund_paid", "total_cost", "self_paid"), "case_id", "left"
     )
-    # One pass over the join: the per-hospital sums, and the cases it could not match.
     rows = (
         per_case.groupBy("hospital_code")
         .agg(
@@ -145,14 +167,18 @@ def inputs(spark: SparkSession, cfg: Config, year: int):
             f"{missing} case(s) with points are not in silver/discharges for {year}: "
             "recompute the points first"
         )
-    hospitals: dict[str, dict] = {
-        r.hospital_code: {"cases": r.cases, "points": r.points, "self_paid": r.self_paid}
-        for r in rows
-    }
-    fund_paid = sum((r.fund_paid for r in rows), Decimal(0))
-    total_cost = sum((r.total_cost for r in rows), Decimal(0))
+    return rows
 
-    def per_hospital(df, column: str, how: str) -> dict[str, Decimal]:
+
+def _hospital_inputs(rows: list, adjustments: dict) -> dict[str, HospitalInput]:
+    """What :func:`clear` takes per hospital: the case sums and the year's adjustments.
+
+    A hospital with a deduction or a prepayment but no case is in the clearing with
+    gross 0; one without an assessment score has coefficient 1.
+    """
+
+    def per_hospital(name: str, column: str, how: str) -> dict[str, Decimal]:
+        df = adjustments[name]
         if df is None:
             return {}
         agg = F.sum(column) if how == "sum" else F.max(column)
@@ -160,12 +186,16 @@ def inputs(spark: SparkSession, cfg: Config, year: int):
             r.hospital_code: r.v for r in df.groupBy("hospital_code").agg(agg.alias("v")).collect()
         }
 
-    assessment = per_hospital(tables["assessment_scores"], "coefficient", "max")
-    deductions = per_hospital(tables["audit_deductions"], "amount", "sum")
-    prepaid = per_hospital(tables["prepayments"], "amount", "sum")
+    assessment = per_hospital("assessment_scores", "coefficient", "max")
+    deductions = per_hospital("audit_deductions", "amount", "sum")
+    prepaid = per_hospital("prepayments", "amount", "sum")
+    hospitals: dict[str, dict] = {
+        r.hospital_code: {"cases": r.cases, "points": r.points, "self_paid": r.self_paid}
+        for r in rows
+    }
     for code in set(deductions) | set(prepaid):
-        hospitals.setdefault(code, {})  # in the clearing with gross 0
-    per_hospital_inputs = {
+        hospitals.setdefault(code, {})
+    return {
         code: HospitalInput(
             cases=int(v.get("cases", 0)),
             points=Decimal(v.get("points", 0)),
@@ -176,18 +206,13 @@ def inputs(spark: SparkSession, cfg: Config, year: int):
         )
         for code, v in hospitals.items()
     }
-    pts.unpersist()
-    for df in tables.values():
-        if df is not None:
-            df.unpersist()
-    return per_hospital_inputs, fund_paid, total_cost, reads
 
 
 def run(
     spark: SparkSession,
     cfg: Config,
     year: int,
-    budget_text: object,
+    budget_text: str | Decimal,
     pv_method: str = "ratio",
     dry_run: bool = False,
 ) -> tuple[str | None, Clearing]:
@@ -300,38 +325,3 @@ def summary_text(run_id: str | None, year: int, result: Clearing) -> str:
             f"  hospitals     {len(result.hospitals):>20,}",
         ]
     )
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    run_p = sub.add_parser("run", help="compute a clearing and save it as a draft")
-    run_p.add_argument("--year", type=int, required=True, help="settlement year Y")
-    run_p.add_argument("--budget", required=True, help="the fund's DIP budget for Y, in yuan")
-    run_p.add_argument("--pv-method", choices=PV_METHODS, default="ratio", help="(ratio)")
-    run_p.add_argument("--dry-run", action="store_true", help="compute and print, write nothing")
-    pub = sub.add_parser("publish", help="make a draft final (never changed afterwards)")
-    pub.add_argument("--run-id", required=True)
-    pub.add_argument("--reason", help="required when the year already has a published run")
-    show_p = sub.add_parser("show", help="list clearing runs")
-    show_p.add_argument("--year", type=int)
-    for action in (run_p, pub, show_p):
-        add_settings(action, nested=True)
-
-
-def command(cfg: Config, args: argparse.Namespace) -> int:
-    spark = get_spark(cfg, f"dip-lake clearing {args.action}", preload=quality.PRELOAD)
-    try:
-        if args.action == "run":
-            run_id, result = run(spark, cfg, args.year, args.budget, args.pv_method, args.dry_run)
-            print(summary_text(run_id, args.year, result))
-            if run_id:
-                print(f"Statements: {statements.folder(cfg, run_id) / 'index.html'}")
-                print(f"Publish with: diplake clearing publish --run-id {run_id}")
-        elif args.action == "publish":
-            print(publish(spark, cfg, args.run_id, args.reason))
-        else:
-            print(show(spark, cfg, args.year))
-    except (ClearingRefused, lake.TableMissingError) as error:
-        print(f"diplake clearing {args.action}: refused: {error}")
-        return 2
-    return 0

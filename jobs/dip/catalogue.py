@@ -15,7 +15,6 @@ rounded once, where the spec says. Output, both versioned by Y (rows replaced by
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
@@ -40,11 +39,10 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from jobs import lake, quality
+from jobs import Refused, lake, quality
 from jobs.config import Config
 from jobs.dip import keys
 from jobs.dip.exact import WIDE, round_half_up, units
-from jobs.spark import get_spark
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +96,7 @@ class Params:
         return dict(zip(self.base_years, self.weights, strict=True))
 
 
-class CatalogueError(RuntimeError):
+class CatalogueError(Refused):
     """The catalogue cannot be built as asked (no base cases, broken invariant)."""
 
 
@@ -246,7 +244,7 @@ def _names(spark: SparkSession, icd10: DataFrame, classes: DataFrame):
     return name
 
 
-def build(spark: SparkSession, cfg: Config, params: Params) -> dict:
+def run(spark: SparkSession, cfg: Config, params: Params) -> dict:
     reads = lake.PinnedReads(spark, cfg)
     discharges = reads.table("silver", "discharges")
     classes = reads.table("silver", "procedure_classes")
@@ -333,53 +331,3 @@ def build(spark: SparkSession, cfg: Config, params: Params) -> dict:
         "k": {level: str(v) for level, v in sorted(k.items())},
         "input_versions": json.loads(reads.as_json()),
     }
-
-
-def parse_weights(text: str) -> tuple[int, int, int]:
-    parts = text.split(":")
-    if len(parts) != 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise argparse.ArgumentTypeError(
-            f"weights are three positive integers like 1:2:7, not {text!r}"
-        )
-    return tuple(int(p) for p in parts)  # type: ignore[return-value]
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--year", type=int, required=True, help="settlement year Y (base: Y-3..Y-1)"
-    )
-    parser.add_argument("--threshold", type=int, default=15, help="core type minimum cases (15)")
-    parser.add_argument(
-        "--weights",
-        type=parse_weights,
-        default=(1, 2, 7),
-        help="base year weights, oldest first (1:2:7)",
-    )
-    parser.add_argument(
-        "--rw-scale", type=int, default=1000, help="RW of a type at mean cost M (1000)"
-    )
-
-
-def command(cfg: Config, args: argparse.Namespace) -> int:
-    spark = get_spark(cfg, f"dip-lake catalogue {args.year}", preload=quality.PRELOAD)
-    params = Params(args.year, args.threshold, args.weights, args.rw_scale)
-    try:
-        summary = build(spark, cfg, params)
-    except (CatalogueError, lake.TableMissingError) as error:
-        print(f"diplake catalogue: {error}")
-        return 1
-    print(
-        f"Catalogue {summary['year']}: {summary['types']:,} types "
-        f"({summary['core_types']:,} core, {summary['comprehensive_types']:,} comprehensive), "
-        f"core coverage {summary['core_coverage']:.1%} of {summary['base_cases']:,} base cases; "
-        f"M = {summary['M']}; K = {summary['k']}"
-    )
-    return 0
-
-
-if __name__ == "__main__":  # spark-submit jobs/dip/catalogue.py --year 2025 --lake ...
-    import sys
-
-    from jobs.cli import main
-
-    sys.exit(main(["catalogue", *sys.argv[1:]]))

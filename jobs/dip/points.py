@@ -19,7 +19,6 @@ ascending) get ``special_review``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 from decimal import Decimal
@@ -27,11 +26,10 @@ from decimal import Decimal
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs import lake, quality
+from jobs import Refused, lake, quality
 from jobs.config import Config
 from jobs.dip import keys
 from jobs.dip.exact import WIDE, divide_half_up, units
-from jobs.spark import get_spark
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +37,7 @@ REVIEW_SHARE = (5, 1000)  # floor(0.005 · N)
 REVIEW_RATIO = 5
 
 
-class PointsError(RuntimeError):
+class PointsError(Refused):
     """Points cannot be computed as asked (no catalogue for the year, no cases)."""
 
 
@@ -175,7 +173,7 @@ def flag_reviews(scored: DataFrame, n_cases: int) -> DataFrame:
     )
 
 
-def compute(spark: SparkSession, cfg: Config, year: int) -> dict:
+def run(spark: SparkSession, cfg: Config, year: int) -> dict:
     reads = lake.PinnedReads(spark, cfg)
     catalogue_path = lake.table_path(cfg, "gold", "dip_catalogue")
     if not lake.is_table(spark, catalogue_path):
@@ -258,37 +256,3 @@ def compute(spark: SparkSession, cfg: Config, year: int) -> dict:
         "total_points": str(total),
         "input_versions": json.loads(reads.as_json()),
     }
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--year", type=int, required=True, help="settlement year Y")
-    parser.add_argument(
-        "--no-report", action="store_true", help="skip reports/catalogue-<Y>/ (written by default)"
-    )
-
-
-def command(cfg: Config, args: argparse.Namespace) -> int:
-    spark = get_spark(cfg, f"dip-lake points {args.year}", preload=quality.PRELOAD)
-    try:
-        summary = compute(spark, cfg, args.year)
-    except (PointsError, lake.TableMissingError) as error:
-        print(f"diplake points: {error}")
-        return 1
-    classes = ", ".join(f"{k} {v:,}" for k, v in sorted(summary["classes"].items()))
-    print(
-        f"Points {summary['year']}: {summary['cases']:,} cases ({classes}); "
-        f"{summary['special_review']:,} for special review; total {summary['total_points']} points"
-    )
-    if not args.no_report:
-        from jobs.dip import report
-
-        print(f"Catalogue report: {report.write(spark, cfg, args.year)}")
-    return 0
-
-
-if __name__ == "__main__":  # spark-submit jobs/dip/points.py --year 2025 --lake ...
-    import sys
-
-    from jobs.cli import main
-
-    sys.exit(main(["points", *sys.argv[1:]]))

@@ -10,7 +10,6 @@ high and unmatched cases in settlement year Y. Written after ``diplake points``
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import matplotlib
@@ -23,7 +22,6 @@ from pyspark.sql import functions as F
 
 from jobs import lake
 from jobs.config import Config
-from jobs.spark import get_spark
 
 
 def _gold(spark: SparkSession, cfg: Config, table: str, where: str) -> pd.DataFrame:
@@ -37,7 +35,8 @@ def _table(frame: pd.DataFrame) -> str:
     return "\n".join([head, rule, *rows])
 
 
-def write(spark: SparkSession, cfg: Config, year: int) -> Path:
+def run(spark: SparkSession, cfg: Config, year: int) -> Path:
+    """Read the year's catalogue, coefficients and points; write the plots and the page."""
     out = cfg.reports / f"catalogue-{year}"
     out.mkdir(parents=True, exist_ok=True)
     cat = _gold(spark, cfg, "dip_catalogue", f"catalogue_version = {year}")
@@ -47,14 +46,20 @@ def write(spark: SparkSession, cfg: Config, year: int) -> Path:
     )
     classes = pts_df.groupBy("case_class", "match_kind").agg(F.count("*").alias("cases")).toPandas()
     reviews = pts_df.filter("special_review").count()
-    n_cases = int(classes.cases.sum())
     cat["avg_cost"] = cat.avg_cost.astype(float)
-    core = cat[cat.type_kind == "core"]
-    comp = cat[cat.type_kind == "comprehensive"]
-    base = int(cat.case_count.sum())
+    _plot_distributions(out, cat)
+    shares = classes.groupby("case_class").cases.sum() / max(int(classes.cases.sum()), 1)
+    _plot_classes_and_levels(out, year, shares, coef)
+    index = out / "index.md"
+    index.write_text(_page(year, cat, coef, classes, shares, reviews), encoding="utf-8")
+    return index
 
+
+def _plot_distributions(out: Path, cat: pd.DataFrame) -> None:
+    """distributions.png: the CV of cost within a type and the cases per type, by kind."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    for kind, frame in (("core", core), ("comprehensive", comp)):
+    for kind in ("core", "comprehensive"):
+        frame = cat[cat.type_kind == kind]
         axes[0].hist(frame.cv.dropna(), bins=40, alpha=0.6, label=kind)
         axes[1].hist(frame.case_count, bins=50, alpha=0.6, label=kind, log=True)
     axes[0].set(title="CV of cost within a type", xlabel="CV", ylabel="types")
@@ -65,7 +70,9 @@ def write(spark: SparkSession, cfg: Config, year: int) -> Path:
     fig.savefig(out / "distributions.png", dpi=110)
     plt.close(fig)
 
-    shares = classes.groupby("case_class").cases.sum() / max(n_cases, 1)
+
+def _plot_classes_and_levels(out: Path, year: int, shares: pd.Series, coef: pd.DataFrame) -> None:
+    """classes_and_levels.png: the settlement year's case classes and the level coefficients."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
     shares.sort_values().plot.barh(ax=axes[0], color="#4477aa")
     axes[0].set(title=f"Case classes, {year}", xlabel="share of cases")
@@ -77,6 +84,20 @@ def write(spark: SparkSession, cfg: Config, year: int) -> Path:
     fig.savefig(out / "classes_and_levels.png", dpi=110)
     plt.close(fig)
 
+
+def _page(
+    year: int,
+    cat: pd.DataFrame,
+    coef: pd.DataFrame,
+    classes: pd.DataFrame,
+    shares: pd.Series,
+    reviews: int,
+) -> str:
+    """index.md: the catalogue in figures, the year's matches and classes, the notable types."""
+    core = cat[cat.type_kind == "core"]
+    comp = cat[cat.type_kind == "comprehensive"]
+    base = int(cat.case_count.sum())
+    n_cases = int(classes.cases.sum())
     largest = cat.nlargest(15, "case_count")[["dip_code", "dip_name", "case_count", "rw"]]
     costliest = cat[cat.case_count >= 15].nlargest(15, "avg_cost")[
         ["dip_code", "dip_name", "case_count", "avg_cost", "rw"]
@@ -137,16 +158,4 @@ def write(spark: SparkSession, cfg: Config, year: int) -> Path:
         _table(costliest),
         "",
     ]
-    index = out / "index.md"
-    index.write_text("\n".join(lines), encoding="utf-8")
-    return index
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--year", type=int, required=True, help="settlement year Y")
-
-
-def command(cfg: Config, args: argparse.Namespace) -> int:
-    spark = get_spark(cfg, f"dip-lake catalogue report {args.year}")
-    print(f"Report: {write(spark, cfg, args.year)}")
-    return 0
+    return "\n".join(lines)

@@ -29,7 +29,7 @@ from pyspark.sql import functions as F
 from jobs import lake
 from jobs.config import Config
 from jobs.fraud import models, score, train
-from jobs.ingest.pseudonymise import person_key_value
+from jobs.pseudonymise import person_key_value
 
 
 def load_truth(truth_dir: Path, key: bytes) -> pd.DataFrame:

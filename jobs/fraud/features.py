@@ -15,7 +15,9 @@ from datetime import date
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-PARTS = ("drugs", "consumables", "exams", "treatment", "nursing", "bed", "other")
+from jobs.terms import FEE_CATEGORIES
+
+PARTS = FEE_CATEGORIES
 CARE = ("nursing", "drugs", "treatment", "exams")
 NO_GAP = 9999  # days since a previous stay, when there was none
 
@@ -142,36 +144,32 @@ def case_fees(fee_details: DataFrame, case_ids: DataFrame) -> DataFrame:
     )
 
 
-def case_features(tables: dict[str, DataFrame], start: date, end: date) -> DataFrame:
-    """One row per case discharged in [start, end]: ``case_id``, ``hospital_code``,
-    ``person_key``, ``discharge_date`` and the :data:`CASE_FEATURES`."""
-    t = up_to(tables, end)
-    d = t["discharges"]
-    by_dx, by_cat = _dx_costs(d)
-    cost = F.col("total_cost").cast("double")
+def _with_stay_gaps(discharges: DataFrame) -> DataFrame:
+    """``readmit_gap``: days since the person's previous discharge at the same hospital
+    in the same ``category``; ``any_gap``: since their previous discharge anywhere.
+    Null for a first stay."""
     stays = Window.partitionBy("person_key").orderBy("admission_date", "case_id")
     same_cat = Window.partitionBy("person_key", "hospital_code", "category").orderBy(
         "admission_date", "case_id"
     )
-    history = (
-        d.withColumn("category", F.substring("principal_dx", 1, 3))
-        .withColumn(
-            "readmit_gap",
-            F.datediff("admission_date", F.lag("discharge_date").over(same_cat)),
-        )
-        .withColumn("any_gap", F.datediff("admission_date", F.lag("discharge_date").over(stays)))
-    )
-    # Templated bundles: stays at one hospital with the same diagnosis and the same cost.
+    return discharges.withColumn(
+        "readmit_gap",
+        F.datediff("admission_date", F.lag("discharge_date").over(same_cat)),
+    ).withColumn("any_gap", F.datediff("admission_date", F.lag("discharge_date").over(stays)))
+
+
+def _with_identical_stays(discharges: DataFrame) -> DataFrame:
+    """``identical_stays``: the other stays at the hospital with the same diagnosis and
+    the same cost, the mark of a templated bundle."""
     same_bundle = Window.partitionBy("hospital_code", "principal_dx", "total_cost")
-    history = history.withColumn("identical_stays", F.count("*").over(same_bundle) - 1)
-    in_period = _between(F.col("discharge_date"), start, end)
-    cases = history.filter(in_period)
-    # The ids from discharges itself, not from ``cases``: no window is computed for them.
-    fees = case_fees(t["fee_details"], d.filter(in_period).select("case_id"))
-    persons = t["insured_persons"].select("person_key", "death_date")
+    return discharges.withColumn("identical_stays", F.count("*").over(same_bundle) - 1)
+
+
+def _face_checked(stays: DataFrame, face_checks: DataFrame) -> DataFrame:
+    """``face_checked`` = 1 per stay whose person was matched by an identity check at
+    its hospital between admission and discharge; other stays are absent."""
     checks = (
-        t["face_checks"]
-        .filter((F.col("subject_type") == "person") & F.col("matched"))
+        face_checks.filter((F.col("subject_type") == "person") & F.col("matched"))
         .select(
             F.col("subject_id").alias("person_key"),
             F.col("institution_code").alias("hospital_code"),
@@ -179,19 +177,21 @@ def case_features(tables: dict[str, DataFrame], start: date, end: date) -> DataF
         )
         .distinct()
     )
-    stay = cases.select(
-        "case_id", "person_key", "hospital_code", "admission_date", "discharge_date"
-    )
-    checked = (
-        stay.join(checks, ["person_key", "hospital_code"])
+    return (
+        stays.join(checks, ["person_key", "hospital_code"])
         .filter(F.col("check_day").between(F.col("admission_date"), F.col("discharge_date")))
         .select("case_id")
         .distinct()
         .withColumn("face_checked", F.lit(1))
     )
-    sales = t["outpatient_pharmacy"].select("person_key", F.to_date("txn_time").alias("sale_day"))
-    shopping = (
-        stay.join(sales, "person_key")
+
+
+def _pharmacy_during_stay(stays: DataFrame, pharmacy: DataFrame) -> DataFrame:
+    """``pharmacy_during_stay``: outpatient pharmacy sales on the person's card strictly
+    between admission and discharge day; stays without any are absent."""
+    sales = pharmacy.select("person_key", F.to_date("txn_time").alias("sale_day"))
+    return (
+        stays.join(sales, "person_key")
         .filter(
             (F.col("sale_day") > F.col("admission_date"))
             & (F.col("sale_day") < F.col("discharge_date"))
@@ -199,30 +199,25 @@ def case_features(tables: dict[str, DataFrame], start: date, end: date) -> DataF
         .groupBy("case_id")
         .agg(F.count("*").alias("pharmacy_during_stay"))
     )
-    together = d.groupBy("hospital_code", "admission_date").agg(
+
+
+def _admitted_together(discharges: DataFrame) -> DataFrame:
+    """``admitted_that_day`` per hospital and admission day."""
+    return discharges.groupBy("hospital_code", "admission_date").agg(
         F.count("*").alias("admitted_that_day")
     )
-    levels = t["institutions"].select(F.col("institution_code").alias("hospital_code"), "level")
+
+
+def _case_feature_columns() -> list[Column]:
+    """The :data:`CASE_FEATURES`, in their order, from a stay joined to its diagnosis
+    costs, fees, person, checks, sales, same-day admissions and hospital level."""
+    cost = F.col("total_cost").cast("double")
     los = F.greatest(F.datediff("discharge_date", "admission_date"), F.lit(1))
-    out = (
-        cases.join(by_dx, "principal_dx", "left")
-        .join(by_cat, "category", "left")
-        .join(fees, "case_id", "left")
-        .join(persons, "person_key", "left")
-        .join(checked, "case_id", "left")
-        .join(shopping, "case_id", "left")
-        .join(together, ["hospital_code", "admission_date"], "left")
-        .join(levels, "hospital_code", "left")
-    )
     shares = [
         (F.col(f"{p}_cost").cast("double") / F.greatest(cost, F.lit(0.01))).alias(f"{p}_share")
         for p in PARTS
     ]
-    return out.select(
-        "case_id",
-        "hospital_code",
-        "person_key",
-        "discharge_date",
+    return [
         los.cast("double").alias("los"),
         (F.col("admission_type") == "emergency").cast("double").alias("emergency"),
         (F.year("admission_date") - F.year("birth_date")).cast("double").alias("age"),
@@ -248,6 +243,42 @@ def case_features(tables: dict[str, DataFrame], start: date, end: date) -> DataF
         (F.col("admitted_that_day") - 1).cast("double").alias("co_admitted"),
         F.col("identical_stays").cast("double").alias("identical_stays"),
         F.col("level").cast("double").alias("level"),
+    ]
+
+
+def case_features(tables: dict[str, DataFrame], start: date, end: date) -> DataFrame:
+    """One row per case discharged in [start, end]: ``case_id``, ``hospital_code``,
+    ``person_key``, ``discharge_date`` and the :data:`CASE_FEATURES`."""
+    t = up_to(tables, end)
+    d = t["discharges"]
+    by_dx, by_cat = _dx_costs(d)
+    in_period = _between(F.col("discharge_date"), start, end)
+    # The windows run over every stay up to ``end``; only then is the period cut.
+    cases = (
+        d.withColumn("category", F.substring("principal_dx", 1, 3))
+        .transform(_with_stay_gaps)
+        .transform(_with_identical_stays)
+        .filter(in_period)
+    )
+    # The ids from discharges itself, not from ``cases``: no window is computed for them.
+    fees = case_fees(t["fee_details"], d.filter(in_period).select("case_id"))
+    persons = t["insured_persons"].select("person_key", "death_date")
+    stays = cases.select(
+        "case_id", "person_key", "hospital_code", "admission_date", "discharge_date"
+    )
+    levels = t["institutions"].select(F.col("institution_code").alias("hospital_code"), "level")
+    return (
+        cases.join(by_dx, "principal_dx", "left")
+        .join(by_cat, "category", "left")
+        .join(fees, "case_id", "left")
+        .join(persons, "person_key", "left")
+        .join(_face_checked(stays, t["face_checks"]), "case_id", "left")
+        .join(_pharmacy_during_stay(stays, t["outpatient_pharmacy"]), "case_id", "left")
+        .join(_admitted_together(d), ["hospital_code", "admission_date"], "left")
+        .join(levels, "hospital_code", "left")
+        .select(
+            "case_id", "hospital_code", "person_key", "discharge_date", *_case_feature_columns()
+        )
     )
 
 

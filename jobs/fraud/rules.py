@@ -22,7 +22,7 @@ import yaml
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs.fraud.patterns import PATTERNS
+from jobs.terms import PATTERNS
 
 RULES_DIR = Path(__file__).with_name("rules")
 REFERENCE_DIR = Path(__file__).with_name("reference")

@@ -25,7 +25,7 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs import lake, quality
+from jobs import Refused, lake, quality
 from jobs.config import Config
 from jobs.fraud import features, models, rules, train
 
@@ -41,7 +41,7 @@ SCORES_SCHEMA = (
 )
 
 
-class ScoringError(RuntimeError):
+class ScoringError(Refused):
     """Scoring cannot start: no champion model, or no data for the year."""
 
 
@@ -121,6 +121,15 @@ def _score(spark: SparkSession, frame: DataFrame, uri: str, columns: list[str]) 
     doubles = {spec.name for spec in signature.inputs.inputs if str(spec.type).lower() == "double"}
     inputs = [F.col(c).cast("double").alias(c) if c in doubles else F.col(c) for c in columns]
     return frame.withColumn("score", udf(F.struct(*inputs)))
+
+
+def newest_year(spark: SparkSession, cfg: Config) -> int:
+    """The newest discharge year in silver: what a scoring run without a year scores."""
+    discharges = lake.read_version(spark, lake.table_path(cfg, "silver", "discharges"))
+    newest = discharges.agg(F.max("discharge_year")).first()[0]
+    if newest is None:
+        raise ScoringError("no discharges in silver: nothing to score")
+    return int(newest)
 
 
 def _top(scored: DataFrame, id_column: str, columns: list[str], k: int) -> pd.DataFrame:

@@ -20,6 +20,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from jobs.terms import FEE_CATEGORIES
+
 DIALECTS = ("A", "B", "C")
 DIALECT_SHARE = (0.4, 0.35, 0.25)
 EXTENSION = {"A": "jsonl", "B": "csv", "C": "txt"}
@@ -87,7 +89,7 @@ C_HEADER = [
 C_SEX = {"M": "1", "F": "2"}
 C_ADMISSION = {"emergency": "1", "elective": "2"}
 C_STATUS = {"cured": "1", "transferred": "2", "died": "5", "left": "4"}
-PARTS = ("drugs", "consumables", "exams", "treatment", "nursing", "bed", "other")
+PARTS = FEE_CATEGORIES
 
 
 def yuan(fen: int) -> str:

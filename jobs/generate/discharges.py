@@ -13,9 +13,10 @@ import pandas as pd
 from jobs.generate.clinical import LEVEL_COST, SEASON, YEARLY_GROWTH, ClinicalModel
 from jobs.generate.knobs import Knobs
 from jobs.generate.world import World
+from jobs.terms import FEE_CATEGORIES
 from jobs.vocab import sex_of_diagnosis
 
-COST_PARTS = ("drugs", "consumables", "exams", "treatment", "nursing", "bed", "other")
+COST_PARTS = FEE_CATEGORIES
 # Dirichlet concentration of the cost breakdown by treatment class.
 PART_SHAPE = {
     "C": np.array([40, 6, 20, 12, 8, 9, 5], dtype=float),

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from jobs.fraud.patterns import PATTERNS  # noqa: F401  (re-exported: the planted set)
 from jobs.generate.knobs import Knobs
 from jobs.generate.world import World
+from jobs.terms import FEE_CATEGORIES
 from jobs.vocab import sex_of_diagnosis
 
 
@@ -182,7 +182,7 @@ def plant_low_standard(p: Planted, world: World, knobs: Knobs, rng: np.random.Ge
     for col in [col for col in extra.columns if col.endswith("_fen")]:
         extra[col] = (extra[col] * scale).round().astype(np.int64)
     extra["other_fen"] = extra.total_fen - extra[
-        [f"{x}_fen" for x in ("drugs", "consumables", "exams", "treatment", "nursing", "bed")]
+        [f"{x}_fen" for x in FEE_CATEGORIES if x != "other"]
     ].sum(axis=1)
     extra["self_fen"] = extra.total_fen - extra.fund_fen
     extra = _copy_cases(extra, _next_case_ids(len(extra), knobs.settlement_year, "W"))
@@ -273,10 +273,7 @@ def plant_fictitious(p: Planted, world: World, knobs: Knobs, rng: np.random.Gene
         factor = rng.uniform(0.8, 1.25, len(camp))
         for col in [x for x in camp.columns if x.endswith("_fen") and x != "total_fen"]:
             camp[col] = (camp[col] * factor).round().astype(np.int64)
-        parts = [
-            f"{x}_fen"
-            for x in ("drugs", "consumables", "exams", "treatment", "nursing", "bed", "other")
-        ]
+        parts = [f"{x}_fen" for x in FEE_CATEGORIES]
         camp["total_fen"] = camp[parts].sum(axis=1)
         camp["self_fen"] = camp.total_fen - camp.fund_fen
         camp = _copy_cases(camp, _next_case_ids(len(camp), knobs.settlement_year, "M"))

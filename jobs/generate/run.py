@@ -9,7 +9,6 @@ The same seed and knobs give byte-identical files.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import time
@@ -20,12 +19,11 @@ import pandas as pd
 from tqdm import tqdm
 
 from jobs import vocab
-from jobs.config import Config
 from jobs.generate import activity, calibrate, clinical, discharges, feeds, fraud, mess
 from jobs.generate.broken_files import land_broken_files
-from jobs.generate.knobs import SCALES, Knobs, preset
+from jobs.generate.knobs import Knobs
 from jobs.generate.settlement import assign_dialects, write_settlement_lists
-from jobs.generate.world import build_world
+from jobs.generate.world import World, build_world
 
 # A new stream goes last: SeedSequence children keep their index, so the others stay.
 STREAMS = ("world", "clinical", "cases", "fraud", "mess", "feeds", "activity", "files")
@@ -53,18 +51,10 @@ def _by_month(
     return files
 
 
-def generate(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
+def run(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
+    """Rewrite ``landing`` with the city ``knobs`` describe; return the run's summary."""
     started = time.perf_counter()
-    rngs = dict(
-        zip(
-            STREAMS,
-            (
-                np.random.default_rng(s)
-                for s in np.random.SeedSequence(knobs.seed).spawn(len(STREAMS))
-            ),
-            strict=True,
-        )
-    )
+    rngs = _streams(knobs.seed)
     steps = tqdm(total=10, desc="generate", unit="step", disable=not progress)
 
     def step(name: str) -> None:
@@ -82,11 +72,7 @@ def generate(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
     step("discharges")
     planted = fraud.plant_all(cases, world, knobs, rngs["fraud"])
     cases = planted.cases
-    for doctor_id, day in planted.deregistered.items():
-        world.doctors.loc[world.doctors.doctor_id == doctor_id, ["status", "deregistered_on"]] = [
-            "deregistered",
-            day,
-        ]
+    _deregister(world.doctors, planted.deregistered)
     step("fraud")
 
     log = mess.DefectLog()
@@ -99,13 +85,7 @@ def generate(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
     step("registries written")
     hospitals = world.institutions.institution_code[world.institutions.type == "hospital"]
     dialect_of = assign_dialects(hospitals.to_numpy(), rngs["mess"])
-    known_dx = set(vocabularies.icd10.code) | set(vocabularies.icd10.category)
-    codes = mess.SpoilerCodes(
-        unknown_dx=mess.unknown_codes(known_dx, "icd10", rngs["mess"]),
-        unknown_px=mess.unknown_codes(set(vocabularies.icd9.code), "icd9", rngs["mess"]),
-        icd10_cm=mess.icd10_cm_codes().code.to_numpy(),
-        sex_specific=mess.sex_specific_codes(clinical.diagnosis_pool(vocabularies).code),
-    )
+    codes = _spoiler_codes(vocabularies, rngs["mess"])
     n_files = write_settlement_lists(
         cases,
         landing,
@@ -126,69 +106,24 @@ def generate(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
     n_files += fee_files
     step("fee details")
 
-    sales_rows = 0
-    for period, sales in activity.pharmacy_months(world, planted, knobs, rngs["activity"]):
-        sales.insert(
-            0,
-            "record_id",
-            np.char.add(
-                "T", np.char.zfill(np.arange(sales_rows, sales_rows + len(sales)).astype("U10"), 10)
-            ),
-        )
-        sales_rows += len(sales)
-        sales["amount"] = feeds.yuan_text(sales.pop("amount_fen").to_numpy())
-        sales["txn_time"] = sales.txn_time.dt.strftime("%Y-%m-%d %H:%M:%S")
-        day = (period + 1).to_timestamp().strftime("%Y-%m-%d")
-        rel = f"outpatient_pharmacy/{day}/sales_{period.strftime('%Y%m')}.csv"
-        feeds.write_csv(
-            feeds.duplicate_some(
-                sales, "outpatient_pharmacy", rel, knobs.mess_rate * 0.1, log, rngs["mess"]
-            ),
-            landing / rel,
-        )
-        n_files += 1
-    checks = activity.face_checks(world, planted, knobs, rngs["activity"])
-    checks.insert(0, "record_id", [f"K{i:010d}" for i in range(len(checks))])
-    when = checks.check_time
-    checks["check_time"] = checks.check_time.dt.strftime("%Y-%m-%d %H:%M:%S")
-    n_files += _by_month(
-        checks, when, "face_checks", "face_checks", landing, 0.0, log, rngs["mess"]
+    sales_rows, sales_files = _land_pharmacy_sales(
+        world, planted, knobs, landing, log, rngs["activity"], rngs["mess"]
+    )
+    n_files += sales_files
+    n_files += _land_face_checks(
+        world, planted, knobs, landing, log, rngs["activity"], rngs["mess"]
     )
     # Beside the real files of the CSV feeds, a few that hold no records at all.
     n_files += land_broken_files(landing, log, rngs["files"])
     step("pharmacy and face checks")
 
-    ext = activity.external_enrolments(world, planted, knobs, rngs["activity"])
-    ext.insert(0, "record_id", [f"X{i:07d}" for i in range(len(ext))])
-    for column in ("enrol_start", "enrol_end"):
-        ext[column] = ext[column].dt.strftime("%Y-%m-%d").fillna("")
-    feeds.write_csv(
-        ext,
-        landing
-        / "external_enrolments"
-        / f"{knobs.settlement_year}-12-31"
-        / "external_enrolments.csv",
-    )
+    _land_external_enrolments(world, planted, knobs, landing, rngs["activity"])
     feeds.write_finance(cases, world, landing, knobs.year_list, knobs.mess_rate, log, rngs["mess"])
-    outcomes = activity.audit_outcomes(planted, knobs, rngs["activity"])
-    outcomes.insert(0, "record_id", [f"U{i:07d}" for i in range(len(outcomes))])
-    outcomes["investigated_on"] = outcomes.investigated_on.dt.strftime("%Y-%m-%d")
-    feeds.write_csv(
-        outcomes,
-        landing / "audit_outcomes" / f"{knobs.settlement_year + 1}-01-15" / "audit_outcomes.csv",
-    )
+    _land_audit_outcomes(planted, knobs, landing, rngs["activity"])
     step("enrolments, finance, audits")
 
     truth = landing / "_truth"
-    truth.mkdir()
-    labels = pd.DataFrame(planted.labels, columns=["entity_type", "entity_id", "pattern"])
-    labels = labels.drop_duplicates().sort_values(["pattern", "entity_type", "entity_id"])
-    labels.to_csv(truth / "fraud_labels.csv", index=False, lineterminator="\n")
-    looks = pd.DataFrame(planted.lookalikes, columns=["entity_type", "entity_id", "pattern"])
-    looks.drop_duplicates().sort_values(["pattern", "entity_type", "entity_id"]).to_csv(
-        truth / "lookalikes.csv", index=False, lineterminator="\n"
-    )
-    (truth / "defects.csv").write_text(log.to_csv(), encoding="utf-8")
+    n_labels = _write_truth(truth, planted, log)
     step("truth")
 
     base = cases[cases.year < knobs.settlement_year]
@@ -206,7 +141,7 @@ def generate(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
         "fee_detail_rows": fee_rows,
         "pharmacy_rows": sales_rows,
         "defects": len(log.rows),
-        "fraud_labels": len(labels),
+        "fraud_labels": n_labels,
         "catalogue_types": size.types,
         "core_types": size.core_types,
         "comprehensive_types": size.comprehensive_types,
@@ -221,41 +156,128 @@ def generate(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
     return summary
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--scale",
-        choices=SCALES,
-        default="demo",
-        help="preset size: demo (a few thousand discharges a year), small "
-        "(a tenth of city), city (706 institutions, ~5M insured, 350k/yr)",
-    )
-    parser.add_argument("--seed", type=int, help="random seed (same seed, same bytes)")
-    knobs = parser.add_argument_group("knobs", "override the preset")
-    knobs.add_argument("--institutions", type=int)
-    knobs.add_argument("--insured", type=int, help="insured persons")
-    knobs.add_argument("--discharges-per-year", type=int)
-    knobs.add_argument("--first-year", type=int)
-    knobs.add_argument("--years", type=int, help="years to generate (3 base + settlement: 4)")
-    knobs.add_argument("--mess-rate", type=float, help="share of records with a defect (0.02)")
-    knobs.add_argument("--fee-detail-years", type=int, help="years with itemised fee details")
-
-
-def knobs_from_args(args: argparse.Namespace) -> Knobs:
-    return preset(args.scale).replace(
-        seed=args.seed,
-        institutions=args.institutions,
-        insured=args.insured,
-        discharges_per_year=args.discharges_per_year,
-        first_year=args.first_year,
-        years=args.years,
-        mess_rate=args.mess_rate,
-        fee_detail_years=args.fee_detail_years,
+def _streams(seed: int) -> dict[str, np.random.Generator]:
+    """One generator per part of the city, so that a part drawing more leaves the others' draws
+    as they were."""
+    return dict(
+        zip(
+            STREAMS,
+            (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(STREAMS))),
+            strict=True,
+        )
     )
 
 
-def command(cfg: Config, args: argparse.Namespace) -> int:
-    knobs = knobs_from_args(args)
-    summary = generate(cfg.landing, knobs)
-    print(json.dumps(summary, indent=2, default=str))
-    print(f"\nLanding zone: {cfg.landing}  (truth in {cfg.landing / '_truth'})")
-    return 0
+def _deregister(doctors: pd.DataFrame, deregistered: dict[str, pd.Timestamp]) -> None:
+    """Mark in the doctors' registry those the planted fraud struck off, and on which day."""
+    for doctor_id, day in deregistered.items():
+        doctors.loc[doctors.doctor_id == doctor_id, ["status", "deregistered_on"]] = [
+            "deregistered",
+            day,
+        ]
+
+
+def _spoiler_codes(vocabularies: vocab.Vocabularies, rng: np.random.Generator) -> mess.SpoilerCodes:
+    """The wrong codes a spoiled settlement record may carry."""
+    known_dx = set(vocabularies.icd10.code) | set(vocabularies.icd10.category)
+    return mess.SpoilerCodes(
+        unknown_dx=mess.unknown_codes(known_dx, "icd10", rng),
+        unknown_px=mess.unknown_codes(set(vocabularies.icd9.code), "icd9", rng),
+        icd10_cm=mess.icd10_cm_codes().code.to_numpy(),
+        sex_specific=mess.sex_specific_codes(clinical.diagnosis_pool(vocabularies).code),
+    )
+
+
+def _land_pharmacy_sales(
+    world: World,
+    planted: fraud.Planted,
+    knobs: Knobs,
+    landing: Path,
+    log: mess.DefectLog,
+    rng: np.random.Generator,
+    mess_rng: np.random.Generator,
+) -> tuple[int, int]:
+    """One file of outpatient pharmacy sales per month, record ids running on across the
+    months; return the rows and the files written."""
+    rows = files = 0
+    for period, sales in activity.pharmacy_months(world, planted, knobs, rng):
+        sales.insert(
+            0,
+            "record_id",
+            np.char.add("T", np.char.zfill(np.arange(rows, rows + len(sales)).astype("U10"), 10)),
+        )
+        rows += len(sales)
+        sales["amount"] = feeds.yuan_text(sales.pop("amount_fen").to_numpy())
+        sales["txn_time"] = sales.txn_time.dt.strftime("%Y-%m-%d %H:%M:%S")
+        day = (period + 1).to_timestamp().strftime("%Y-%m-%d")
+        rel = f"outpatient_pharmacy/{day}/sales_{period.strftime('%Y%m')}.csv"
+        feeds.write_csv(
+            feeds.duplicate_some(
+                sales, "outpatient_pharmacy", rel, knobs.mess_rate * 0.1, log, mess_rng
+            ),
+            landing / rel,
+        )
+        files += 1
+    return rows, files
+
+
+def _land_face_checks(
+    world: World,
+    planted: fraud.Planted,
+    knobs: Knobs,
+    landing: Path,
+    log: mess.DefectLog,
+    rng: np.random.Generator,
+    mess_rng: np.random.Generator,
+) -> int:
+    """The identity checks at admission, one file a month; return the files written."""
+    checks = activity.face_checks(world, planted, knobs, rng)
+    checks.insert(0, "record_id", [f"K{i:010d}" for i in range(len(checks))])
+    when = checks.check_time
+    checks["check_time"] = checks.check_time.dt.strftime("%Y-%m-%d %H:%M:%S")
+    return _by_month(checks, when, "face_checks", "face_checks", landing, 0.0, log, mess_rng)
+
+
+def _land_external_enrolments(
+    world: World, planted: fraud.Planted, knobs: Knobs, landing: Path, rng: np.random.Generator
+) -> None:
+    """Enrolments reported by other pooling regions, one file at the settlement year's end."""
+    ext = activity.external_enrolments(world, planted, knobs, rng)
+    ext.insert(0, "record_id", [f"X{i:07d}" for i in range(len(ext))])
+    for column in ("enrol_start", "enrol_end"):
+        ext[column] = ext[column].dt.strftime("%Y-%m-%d").fillna("")
+    feeds.write_csv(
+        ext,
+        landing
+        / "external_enrolments"
+        / f"{knobs.settlement_year}-12-31"
+        / "external_enrolments.csv",
+    )
+
+
+def _land_audit_outcomes(
+    planted: fraud.Planted, knobs: Knobs, landing: Path, rng: np.random.Generator
+) -> None:
+    """The investigations' outcomes, one file in the January after the settlement year."""
+    outcomes = activity.audit_outcomes(planted, knobs, rng)
+    outcomes.insert(0, "record_id", [f"U{i:07d}" for i in range(len(outcomes))])
+    outcomes["investigated_on"] = outcomes.investigated_on.dt.strftime("%Y-%m-%d")
+    feeds.write_csv(
+        outcomes,
+        landing / "audit_outcomes" / f"{knobs.settlement_year + 1}-01-15" / "audit_outcomes.csv",
+    )
+
+
+def _write_truth(truth: Path, planted: fraud.Planted, log: mess.DefectLog) -> int:
+    """The ground truth beside the feeds: fraud labels, look-alikes and every injected defect;
+    return the number of fraud labels."""
+    truth.mkdir()
+    labels = pd.DataFrame(planted.labels, columns=["entity_type", "entity_id", "pattern"])
+    labels = labels.drop_duplicates().sort_values(["pattern", "entity_type", "entity_id"])
+    labels.to_csv(truth / "fraud_labels.csv", index=False, lineterminator="\n")
+    looks = pd.DataFrame(planted.lookalikes, columns=["entity_type", "entity_id", "pattern"])
+    looks.drop_duplicates().sort_values(["pattern", "entity_type", "entity_id"]).to_csv(
+        truth / "lookalikes.csv", index=False, lineterminator="\n"
+    )
+    (truth / "defects.csv").write_text(log.to_csv(), encoding="utf-8")
+    return len(labels)

@@ -198,14 +198,39 @@ def write_settlement_lists(
     ``unregistered``: ID numbers whose registry line was spoiled; their otherwise
     clean claims are logged as ``person_not_enrolled``.
     """
+    frame = _with_dialect_and_day(cases, dialect_of)
+    kinds = mess.draw_defects(len(frame), mess_rate, mess.SETTLEMENT_MIX, rng)
+    kinds = fit_defects(frame, kinds, unregistered, rng)
+    records = _records_sent(frame, kinds, codes, rng)
+    _number_records(records, rng)
+    groups = list(records.groupby(["dialect", "submitted"], sort=True))
+    cut = _transfers_cut_short(groups, records, rng)
+    for g, ((dialect, submitted), group) in enumerate(groups):
+        _write_list(group, dialect, submitted, g in cut, landing, unregistered, log, rng)
+    return len(groups)
+
+
+def _with_dialect_and_day(cases: pd.DataFrame, dialect_of: dict[str, str]) -> pd.DataFrame:
+    """The discharges with their hospital's dialect and the day their list is submitted."""
     frame = cases.copy()
     frame["dialect"] = frame.hospital_code.map(dialect_of)
     if frame.dialect.isna().any():
         strays = sorted(frame.hospital_code[frame.dialect.isna()].unique())[:5]
         raise ValueError(f"discharges at institutions that are not hospitals: {strays}")
     frame["submitted"] = submission_date(frame.discharge_date)
-    kinds = mess.draw_defects(len(frame), mess_rate, mess.SETTLEMENT_MIX, rng)
-    kinds = fit_defects(frame, kinds, unregistered, rng)
+    return frame
+
+
+def _records_sent(
+    frame: pd.DataFrame,
+    kinds: np.ndarray,
+    codes: mess.SpoilerCodes,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """The records as the hospitals send them, in their files' order: each first version
+    (spoiled as ``kinds`` says) and the corrections and extra copies besides; ``kind`` says
+    which is which."""
+    kinds = kinds.copy()
     # Extra-record defects: the record itself is sent as it should be, and more besides.
     stale = kinds == "stale_resubmission"
     kinds[stale] = "superseded_by_correction"
@@ -235,42 +260,51 @@ def write_settlement_lists(
         for day, m in zip(stales.submitted, rng.integers(2, 4, len(stales)), strict=True)
     ]
     conflicts = _conflicting_copies(spoiled[conflicted], spoiled, rng)
-    everything = pd.concat([spoiled, corrections, duplicates, stales, conflicts], ignore_index=True)
-    everything = everything.sort_values(
+    records = pd.concat([spoiled, corrections, duplicates, stales, conflicts], ignore_index=True)
+    return records.sort_values(
         ["dialect", "submitted", "discharge_date", "case_id", "kind"],
         kind="stable",
         ignore_index=True,
     )
+
+
+def _number_records(records: pd.DataFrame, rng: np.random.Generator) -> None:
+    """Give every record its ``record_id`` and ``submitted_at`` (in place)."""
     # Serial numbers per dialect and submission month; a duplicate copy keeps its original's,
     # and so does a conflicting copy.
-    serial = everything.groupby(["dialect", "submitted"]).cumcount()
-    everything["record_id"] = (
-        everything.dialect + everything.submitted.dt.strftime("%Y%m") + serial.map("{:07d}".format)
+    serial = records.groupby(["dialect", "submitted"]).cumcount()
+    records["record_id"] = (
+        records.dialect + records.submitted.dt.strftime("%Y%m") + serial.map("{:07d}".format)
     )
     # When the sender submitted each record (dialect A writes it): the landing day and an
     # hour of the working day.
-    seconds = rng.integers(8 * 3600, 20 * 3600, len(everything))
-    everything["submitted_at"] = (
-        everything.submitted + pd.to_timedelta(seconds, unit="s")
-    ).dt.strftime("%Y-%m-%d %H:%M:%S")
-    firsts = ~everything.kind.isin(["correction", *COPIES])
-    originals = everything[firsts].drop_duplicates("case_id").set_index("case_id")
-    same_id = everything.kind.isin(["duplicate_copy", "conflict_copy"])
-    everything.loc[same_id, "record_id"] = everything.loc[same_id, "case_id"].map(
-        originals.record_id
+    seconds = rng.integers(8 * 3600, 20 * 3600, len(records))
+    records["submitted_at"] = (records.submitted + pd.to_timedelta(seconds, unit="s")).dt.strftime(
+        "%Y-%m-%d %H:%M:%S"
     )
+    firsts = ~records.kind.isin(["correction", *COPIES])
+    originals = records[firsts].drop_duplicates("case_id").set_index("case_id")
+    same_id = records.kind.isin(["duplicate_copy", "conflict_copy"])
+    records.loc[same_id, "record_id"] = records.loc[same_id, "case_id"].map(originals.record_id)
     # The stale copy still says when the first version was submitted.
-    is_stale = everything.kind == "stale_copy"
-    everything.loc[is_stale, "submitted_at"] = everything.loc[is_stale, "case_id"].map(
+    is_stale = records.kind == "stale_copy"
+    records.loc[is_stale, "submitted_at"] = records.loc[is_stale, "case_id"].map(
         originals.submitted_at
     )
 
-    files = 0
-    groups = list(everything.groupby(["dialect", "submitted"], sort=True))
-    conflicted_ids = set(everything.record_id[everything.kind == "conflict_copy"])
-    # About 3% of transfers are cut short, and always at least one, so every landing
-    # zone shows the defect (a demo city has only a hundred-odd files). Only a file whose
-    # last record is plain is cut, so no other defect (nor a correction) is lost to it.
+
+def _transfers_cut_short(
+    groups: list[tuple[tuple[str, pd.Timestamp], pd.DataFrame]],
+    records: pd.DataFrame,
+    rng: np.random.Generator,
+) -> set[int]:
+    """Which files (by their place in ``groups``) arrive cut short.
+
+    About 3% of transfers are cut short, and always at least one, so every landing
+    zone shows the defect (a demo city has only a hundred-odd files). Only a file whose
+    last record is plain is cut, so no other defect (nor a correction) is lost to it.
+    """
+    conflicted_ids = set(records.record_id[records.kind == "conflict_copy"])
     can_cut = [
         g
         for g, (_, group) in enumerate(groups)
@@ -278,53 +312,63 @@ def write_settlement_lists(
         and group.kind.iat[-1] == ""
         and group.record_id.iat[-1] not in conflicted_ids
     ]
-    cut = set(
+    return set(
         rng.choice(
             can_cut, size=min(len(can_cut), max(1, round(0.03 * len(groups)))), replace=False
         )
     )
-    for g, ((dialect, submitted), group) in enumerate(groups):
-        name = f"{dialect}_{submitted:%Y%m}.{dialects.EXTENSION[dialect]}"
-        folder = landing / SOURCE / f"{submitted:%Y-%m-%d}"
-        folder.mkdir(parents=True, exist_ok=True)
-        rel = f"{SOURCE}/{submitted:%Y-%m-%d}/{name}"
-        group = group.reset_index(drop=True)
-        lines = dialects.FORMATTERS[dialect](group, rng)
-        offset = dialects.HEADER_LINES[dialect]
-        sent: dict[str, str] = {}
+
+
+def _write_list(
+    group: pd.DataFrame,
+    dialect: str,
+    submitted: pd.Timestamp,
+    cut: bool,
+    landing: Path,
+    unregistered: set[str],
+    log: DefectLog,
+    rng: np.random.Generator,
+) -> None:
+    """One dialect's file for one submission day, every defect logged at the line it is on."""
+    name = f"{dialect}_{submitted:%Y%m}.{dialects.EXTENSION[dialect]}"
+    folder = landing / SOURCE / f"{submitted:%Y-%m-%d}"
+    folder.mkdir(parents=True, exist_ok=True)
+    rel = f"{SOURCE}/{submitted:%Y-%m-%d}/{name}"
+    group = group.reset_index(drop=True)
+    lines = dialects.FORMATTERS[dialect](group, rng)
+    offset = dialects.HEADER_LINES[dialect]
+    sent: dict[str, str] = {}
+    for i, row in enumerate(group.itertuples(index=False)):
+        line_no = i + offset + 1
+        kind = row.kind
+        if kind == "duplicate_copy":
+            lines[i + offset] = sent[row.record_id]  # the very same bytes again
+        if kind in ("code_format_variant", "date_format_variant"):
+            lines[i + offset] = _format_variant(lines[i + offset], dialect, kind, group.iloc[i])
+        sent.setdefault(row.record_id, lines[i + offset])
+        defect = COPIES.get(kind, kind)
+        would_pass = defect not in mess.DEFECTS or mess.DEFECTS[defect] != "quarantine"
+        if would_pass and row.id_no in unregistered:
+            # Resends, corrections and variants alike: nobody in the registry to pay for.
+            log.add(SOURCE, row.record_id, rel, line_no, "person_not_enrolled")
+        elif defect in mess.DEFECTS:
+            log.add(SOURCE, row.record_id, rel, line_no, defect)
+    encoding = dialects.ENCODING[dialect]
+    if dialect == "B" and rng.random() < 0.05:
+        # Now and then a vendor's export runs in UTF-8 (with BOM) instead of GBK.
+        encoding = "utf-8-sig"
         for i, row in enumerate(group.itertuples(index=False)):
-            line_no = i + offset + 1
-            kind = row.kind
-            if kind == "duplicate_copy":
-                lines[i + offset] = sent[row.record_id]  # the very same bytes again
-            if kind in ("code_format_variant", "date_format_variant"):
-                lines[i + offset] = _format_variant(lines[i + offset], dialect, kind, group.iloc[i])
-            sent.setdefault(row.record_id, lines[i + offset])
-            defect = COPIES.get(kind, kind)
-            would_pass = defect not in mess.DEFECTS or mess.DEFECTS[defect] != "quarantine"
-            if would_pass and row.id_no in unregistered:
-                # Resends, corrections and variants alike: nobody in the registry to pay for.
-                log.add(SOURCE, row.record_id, rel, line_no, "person_not_enrolled")
-            elif defect in mess.DEFECTS:
-                log.add(SOURCE, row.record_id, rel, line_no, defect)
-        encoding = dialects.ENCODING[dialect]
-        if dialect == "B" and rng.random() < 0.05:
-            # Now and then a vendor's export runs in UTF-8 (with BOM) instead of GBK.
-            encoding = "utf-8-sig"
-            for i, row in enumerate(group.itertuples(index=False)):
-                if row.kind == "" and row.id_no not in unregistered:
-                    log.add(SOURCE, row.record_id, rel, i + offset + 1, "encoding_variant")
-        if g in cut:
-            # A transfer cut short: the last record ends mid-line.
-            last = lines[-1]
-            lines[-1] = last[: max(5, len(last) // 2)]
-            row = group.iloc[-1]
-            # Whatever else was wrong with that line, it is now a truncated record.
-            log.rows = [r for r in log.rows if not (r[2] == rel and r[3] == len(lines))]
-            log.add(SOURCE, row.record_id, rel, len(lines), "truncated_record")
-        (folder / name).write_bytes(("\n".join(lines)).encode(encoding))
-        files += 1
-    return files
+            if row.kind == "" and row.id_no not in unregistered:
+                log.add(SOURCE, row.record_id, rel, i + offset + 1, "encoding_variant")
+    if cut:
+        # A transfer cut short: the last record ends mid-line.
+        last = lines[-1]
+        lines[-1] = last[: max(5, len(last) // 2)]
+        row = group.iloc[-1]
+        # Whatever else was wrong with that line, it is now a truncated record.
+        log.rows = [r for r in log.rows if not (r[2] == rel and r[3] == len(lines))]
+        log.add(SOURCE, row.record_id, rel, len(lines), "truncated_record")
+    (folder / name).write_bytes(("\n".join(lines)).encode(encoding))
 
 
 def _conflicting_copies(

@@ -14,18 +14,9 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, BooleanType, StringType, StructField, StructType
 
-MONEY = (
-    "total",
-    "drugs",
-    "consumables",
-    "exams",
-    "treatment",
-    "nursing",
-    "bed",
-    "other",
-    "fund_paid",
-    "self_paid",
-)
+from jobs.terms import FEE_CATEGORIES
+
+MONEY = ("total", *FEE_CATEGORIES, "fund_paid", "self_paid")
 FIELDS = (
     "record_id",
     "case_id",

@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 
 from jobs.ingest import codes, plausibility
 from jobs.ingest.dialects import FIELDS, MONEY
+from jobs.terms import FEE_CATEGORIES
 
 SEX = {"M": "M", "F": "F", "男": "M", "女": "F", "1": "M", "2": "F"}
 ADMISSION = {
@@ -39,7 +40,7 @@ STATUS = {
     "5": "died",
     "4": "left",
 }
-PARTS = ("drugs", "consumables", "exams", "treatment", "nursing", "bed", "other")
+PARTS = FEE_CATEGORIES
 REQUIRED = (
     "record_id",
     "case_id",

@@ -16,8 +16,8 @@ from jobs.config import Config
 from jobs.ingest import codes, versions
 from jobs.ingest.batch import FileCounts, land_and_check
 from jobs.ingest.landing import LandedFile
-from jobs.ingest.pseudonymise import person_key
 from jobs.ingest.reference import csv_check, record_lines
+from jobs.pseudonymise import person_key
 
 COLUMNS = (
     "record_id",

@@ -20,7 +20,6 @@ checked before the row is written. A file is marked done only by its ledger row
 
 from __future__ import annotations
 
-import argparse
 import logging
 import threading
 import time
@@ -39,6 +38,7 @@ from jobs import lake, quality, vocab
 from jobs.config import Config
 from jobs.ingest import (
     codes,
+    csv_feeds,
     dialects,
     discharges,
     feeds,
@@ -49,9 +49,9 @@ from jobs.ingest import (
     versions,
 )
 from jobs.ingest.batch import FileCounts, drop_staging, land_and_check, numbered_lines, release_held
+from jobs.ingest.feeds import SILVER_TABLES  # noqa: F401  (the tables a run writes)
 from jobs.ingest.landing import LandedFile, discover, undecodable, with_revisions, wrong_headers
-from jobs.ingest.pseudonymise import person_key
-from jobs.spark import get_spark
+from jobs.pseudonymise import person_key
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ INGESTERS = {
     "institutions": reference.ingest_institutions,
     "insured_registry": registry.ingest_insured_registry,
     "settlement_lists": ingest_settlement_lists,
-    **{source: partial(feeds.ingest, feed) for source, feed in feeds.FEEDS.items()},
+    **{source: partial(csv_feeds.ingest, feed) for source, feed in feeds.FEEDS.items()},
 }
 assert set(INGESTERS) == set(SOURCES), "every source has an ingester"
 
@@ -200,14 +200,6 @@ def _record_run(spark: SparkSession, cfg: Config, run_id: str, status: str, repo
     df = spark.createDataFrame([row], RUNS_SCHEMA)
     df.write.format("delta").mode("append").save(lake.table_path(cfg, "ops", "ingest_runs"))
 
-
-# The silver tables the ingest writes (discharges from the settlement lists).
-SILVER_TABLES = (
-    "institutions",
-    "insured_persons",
-    "discharges",
-    *(feed.table for feed in feeds.FEEDS.values()),
-)
 
 # What each source reads from another source's silver (see jobs/ingest/schedule.py).
 DEPENDS_ON = {source: ("institutions",) for source in SOURCES[1:]} | {
@@ -335,34 +327,3 @@ def run(spark: SparkSession, cfg: Config, run_date: str | None = None) -> Ingest
         _record_run(spark, cfg, run_id, "succeeded", counts, "")
         log.info("Data Docs: %s", quality.build_docs(cfg.quality_root))
     return report
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--date",
-        help="the run date (YYYY-MM-DD, default today): landing folders dated after it are "
-        "held until their day, every new file dated on or before it is taken",
-    )
-
-
-def command(cfg: Config, args: argparse.Namespace) -> int:
-    spark = get_spark(cfg, "dip-lake ingest", preload=quality.PRELOAD)
-    report = run(spark, cfg, args.date)
-    for f in report.rejected:
-        print(f"rejected whole: {f.relative} ({f.problem})")
-    if report.held:
-        days = sorted({f.day for f in report.held})
-        print(
-            f"held until their day: {len(report.held)} files in folders dated after "
-            f"{report.run_date} ({days[0]}{' .. ' + days[-1] if len(days) > 1 else ''})"
-        )
-    if not report.files:
-        print("Nothing new in the landing zone.")
-        return 0
-    frame = pd.DataFrame([c.__dict__ for c in report.files]).drop(columns=["sha256"])
-    totals = frame.groupby("source")[
-        ["records_read", "to_silver", "quarantined", "duplicates", "superseded"]
-    ].sum()
-    print(totals.to_string())
-    print(f"\n{len(report.files)} files ingested into {cfg.lake} (run date {report.run_date})")
-    return 0

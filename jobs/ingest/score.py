@@ -16,10 +16,6 @@ clean records read.
 
 from __future__ import annotations
 
-import argparse
-import json
-from pathlib import Path
-
 import pandas as pd
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -27,7 +23,6 @@ from pyspark.sql import functions as F
 from jobs import lake
 from jobs.config import Config
 from jobs.ingest.feeds import FEEDS
-from jobs.spark import get_spark
 
 # defect -> the quarantine reason that names it (None: any ``missing_*`` reason)
 REASON_FOR = {
@@ -51,7 +46,7 @@ def _reason_ok(defect: str, reasons: list[str]) -> bool:
     return want in reasons
 
 
-def score(spark: SparkSession, cfg: Config) -> dict:
+def run(spark: SparkSession, cfg: Config) -> dict:
     truth = pd.read_csv(cfg.landing / "_truth" / "defects.csv", dtype=str, keep_default_na=False)
     truth["line"] = truth.line.astype(int)
     per_defect: dict[str, dict[str, int]] = {}
@@ -136,26 +131,3 @@ def _silver_rows(spark: SparkSession, cfg: Config, source: str, mine: pd.DataFra
     counts = lake.read_version(spark, path).groupBy(key).agg(F.count("*").alias("n"))
     got = keys.join(counts, key, "left").select("record_id", F.coalesce("n", F.lit(0)).alias("n"))
     return {r.record_id: r.n for r in got.collect()}
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
-
-
-def command(cfg: Config, args: argparse.Namespace) -> int:
-    spark = get_spark(cfg, "dip-lake ingest-score")
-    result = score(spark, cfg)
-    table = pd.DataFrame(result["per_defect"]).T
-    table["recall"] = (table.handled / table.injected).round(4)
-    print(table.sort_index().to_string())
-    print(
-        f"\ndefects handled: {result['defects_handled']:,} of {result['defects_injected']:,} "
-        f"({result['defect_recall']:.4%})"
-    )
-    print(
-        f"clean records quarantined: {result['clean_quarantined']:,} of "
-        f"{result['clean_records']:,} ({result['clean_quarantine_rate']:.4%})"
-    )
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2), encoding="utf-8")
-    return 0

@@ -1,6 +1,6 @@
 """Catalogue and points twice in one Spark session: what they cost once the JVM is warm.
 
-    python -m jobs.bench.warm --year 2025     (settings from DIPLAKE_*)
+    python -m jobs.tools.bench.warm --year 2025     (settings from DIPLAKE_*)
 
 The commands the benchmark times pay, each, for a JVM start, the Great
 Expectations import, first-query code generation and JIT warm-up. A scheduler
@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import time
 
-from jobs.bench import year_session
 from jobs.dip import catalogue, points
+from jobs.tools.bench import year_session
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,9 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     out = {"session": round(session, 1)}
     for round_ in ("first", "second"):
         t0 = time.monotonic()
-        catalogue.build(spark, cfg, catalogue.Params(year))
+        catalogue.run(spark, cfg, catalogue.Params(year))
         t1 = time.monotonic()
-        points.compute(spark, cfg, year)
+        points.run(spark, cfg, year)
         t2 = time.monotonic()
         out[f"catalogue_{round_}"] = round(t1 - t0, 1)
         out[f"points_{round_}"] = round(t2 - t1, 1)

@@ -74,7 +74,7 @@ def measure(cfg: Config, scale: str, work: Path, days: tuple[str, ...]) -> dict:
 
     source = work / "landing"
     if not (source / "_truth" / "summary.json").is_file():
-        generate.generate(source, preset(scale))
+        generate.run(source, preset(scale))
     settings = {"spark_master": cfg.spark_master, "shuffle_partitions": cfg.shuffle_partitions}
     one = config.load({"home": str(work / "one-shot"), "landing": str(source), **settings})
     inc = config.load({"home": str(work / "increments"), **settings})
@@ -103,7 +103,7 @@ def measure(cfg: Config, scale: str, work: Path, days: tuple[str, ...]) -> dict:
             }
         )
     (inc.landing / "_truth").symlink_to(source / "_truth")  # ingest-score reads it; ingest never
-    scores = {"one_shot": score.score(spark, one), "increments": score.score(spark, inc)}
+    scores = {"one_shot": score.run(spark, one), "increments": score.run(spark, inc)}
     for s in scores.values():
         s.pop("per_defect")
     return {

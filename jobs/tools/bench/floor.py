@@ -1,6 +1,6 @@
 """The least a dip-lake Spark command costs: start, read one row of the lake, stop.
 
-    python -m jobs.bench.floor --year 2025     (settings from DIPLAKE_*)
+    python -m jobs.tools.bench.floor --year 2025     (settings from DIPLAKE_*)
 
 What ``diplake catalogue`` and ``diplake points`` each do before their own work
 and after it, and nothing else: the session they build (same settings, Great
@@ -22,7 +22,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from jobs import config, lake, quality
-from jobs.bench import year_session
+from jobs.tools.bench import year_session
 
 
 class FloorError(RuntimeError):

@@ -1,4 +1,4 @@
-"""The benchmark (:mod:`jobs.bench.run`): every stage timed, beside a DuckDB reference."""
+"""The benchmark (:mod:`jobs.tools.bench.run`): every stage timed, beside a DuckDB reference."""
 
 from __future__ import annotations
 

@@ -14,13 +14,8 @@ import json
 import math
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
-from jobs.bench.run import pipeline_seconds
 from jobs.config import REPO_ROOT, Config
+from jobs.tools.bench.run import pipeline_seconds
 
 
 def load(folder: Path) -> list[dict]:
@@ -54,7 +49,7 @@ def _ratios(r: dict) -> tuple:
 
 def _floor(r: dict) -> tuple:
     """(seconds of the two floor processes, their ratio to the DuckDB command) of a run;
-    dashes for a run that predates :mod:`jobs.bench.floor`."""
+    dashes for a run that predates :mod:`jobs.tools.bench.floor`."""
     floors = r.get("spark_floor_seconds")
     if not floors:
         return (None, None)
@@ -89,6 +84,11 @@ def marginal(runs: list[dict], stage: str) -> float | None:
 
 
 def write(runs: list[dict], out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     labels = [r["label"] for r in runs]
     stages = list(runs[-1]["stages"])  # in the order the bench ran them
     lines = [

@@ -23,13 +23,13 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-
-import duckdb
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from jobs import lake
 from jobs.config import Config
-from jobs.dip.catalogue import Params, compute
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 REVIEW_SHARE = (5, 1000)
 REVIEW_RATIO = 5
@@ -106,6 +106,11 @@ class Reference:
 
 
 def run(cfg: Config, year: int, threads: int | None = None) -> Reference:
+    import duckdb
+    import pandas as pd
+
+    from jobs.dip.catalogue import Params, compute
+
     params = Params(year)
     seconds: dict[str, float] = {}
     started = time.monotonic()

@@ -8,7 +8,7 @@ process, one after the other on a fresh home: generate, ingest, catalogue,
 points, clearing, fraud training, fraud scoring. For each: wall time, records
 per second and the peak resident memory of its whole process tree (the Python
 driver and the JVM it starts), sampled every 0.2 s. In the same run the DuckDB
-reference (:mod:`jobs.bench.reference`) computes the catalogue and the points
+reference (:mod:`jobs.tools.bench.reference`) computes the catalogue and the points
 from the same silver tables; the report gives the Spark/DuckDB ratio and says
 whether both give the same catalogue and the same points.
 
@@ -79,7 +79,7 @@ class Result:
     # The two figures the first runs compared: the commands against the reference's compute.
     spark_commands_duckdb_compute_ratio: float | None = None
     # The floor of the commands ratio: two processes that only start Spark, read one row of
-    # the lake and stop (jobs.bench.floor), against the reference's command.
+    # the lake and stop (jobs.tools.bench.floor), against the reference's command.
     spark_floor_duckdb_ratio: float | None = None
     spark_floor_seconds: list[float] = field(default_factory=list)
     warm: dict = field(default_factory=dict)
@@ -242,7 +242,7 @@ def run(args: argparse.Namespace, cfg: Config) -> Result:
     for name, n in _records(home, year).items():
         stages[name].records = n
         stages[name].records_per_second = round(n / stages[name].seconds)
-    reference = [sys.executable, "-m", "jobs.bench.compare", "--year", str(year)]
+    reference = [sys.executable, "-m", "jobs.tools.bench.compare", "--year", str(year)]
     print(f"bench {label}: DuckDB reference ...", flush=True)
     ref_stage = timed("duckdb", reference, env, logs / "duckdb.log")
     compared = json.loads((logs / "duckdb.log").read_text().strip().splitlines()[-1])
@@ -262,7 +262,7 @@ def run(args: argparse.Namespace, cfg: Config) -> Result:
     result.same_catalogue = compared["same_catalogue"]
     result.same_points = compared["same_points"]
     print(f"bench {label}: two Spark commands that do nothing but start and read ...", flush=True)
-    floor = [sys.executable, "-m", "jobs.bench.floor", "--year", str(year)]
+    floor = [sys.executable, "-m", "jobs.tools.bench.floor", "--year", str(year)]
     floors = [timed(f"floor-{n}", floor, env, logs / f"floor-{n}.log").seconds for n in (1, 2)]
     result.spark_floor_seconds = floors
     result.spark_floor_duckdb_ratio = floor_ratio(floors, duck_command.seconds)
@@ -272,7 +272,7 @@ def run(args: argparse.Namespace, cfg: Config) -> Result:
         **compared["figures"],
     }
     print(f"bench {label}: catalogue and points in one warm session ...", flush=True)
-    warm_argv = [sys.executable, "-m", "jobs.bench.warm", "--year", str(year)]
+    warm_argv = [sys.executable, "-m", "jobs.tools.bench.warm", "--year", str(year)]
     timed("warm", warm_argv, env, logs / "warm.log")
     warm = json.loads((logs / "warm.log").read_text().strip().splitlines()[-1])
     result.warm = warm
@@ -286,8 +286,8 @@ def run(args: argparse.Namespace, cfg: Config) -> Result:
 def variants(year: int, env: dict[str, str], diplake: list[str], logs: Path) -> dict:
     """Catalogue and points on one core, and on a two-worker standalone cluster."""
     from jobs import config
-    from jobs.cluster import standalone_cluster
     from jobs.spark import submit_command
+    from jobs.tools.cluster import standalone_cluster
 
     out = {}
     one = env | {"DIPLAKE_SPARK_MASTER": "local[1]"}
@@ -299,13 +299,13 @@ def variants(year: int, env: dict[str, str], diplake: list[str], logs: Path) -> 
         out[f"{name}_local[1]"] = asdict(stage)
     cfg = config.load(env=env)
     with standalone_cluster(logs / "cluster", workers=2, cores=1, memory="3g") as cluster:
-        for name, script, argv in (
-            ("catalogue", "jobs/dip/catalogue.py", ["--year", str(year)]),
-            ("points", "jobs/dip/points.py", ["--year", str(year), "--no-report"]),
+        for name, argv in (
+            ("catalogue", ["catalogue", "--year", str(year)]),
+            ("points", ["points", "--year", str(year), "--no-report"]),
         ):
             command = submit_command(
                 cfg,
-                REPO_ROOT / script,
+                REPO_ROOT / "jobs" / "cli.py",
                 [*argv, "--lake", str(cfg.lake), "--home", str(cfg.home)],
                 master=cluster.master_url,
                 extra_conf={"spark.executor.memory": "3g", "spark.driver.memory": "4g"},
@@ -362,7 +362,7 @@ def markdown(result: Result) -> str:
         f"- the Spark commands against the reference's compute alone (the figure of the first "
         f"runs): ratio {result.spark_commands_duckdb_compute_ratio}",
         f"- **the floor**: two Spark processes that only start the jobs' session, read one row "
-        f"of the lake and stop (`python -m jobs.bench.floor`) took "
+        f"of the lake and stop (`python -m jobs.tools.bench.floor`) took "
         f"{' + '.join(f'{s:.1f}' for s in result.spark_floor_seconds)} s, **ratio "
         f"{result.spark_floor_duckdb_ratio}** against the reference's command before any "
         f"catalogue or points work",

@@ -12,16 +12,14 @@ retention, so a clearing paid years ago can still be reproduced by time travel.
 
 from __future__ import annotations
 
-import argparse
 import logging
 
 from delta.tables import DeltaTable
 
+from jobs import lake
 from jobs.config import Config
-from jobs.spark import get_spark
 
 log = logging.getLogger(__name__)
-LAYERS = ("bronze", "silver", "gold", "quarantine", "ops")
 # The inputs and outputs of the catalogue, the case points and the clearing, whose
 # versions each run records (input_versions): their history must outlive an audit.
 AUDITED = frozenset(
@@ -47,7 +45,7 @@ AUDIT_RETENTION = "interval 3650 days"
 def tables(cfg: Config) -> list[str]:
     """Every Delta table under the lake's layers, as paths."""
     found = []
-    for layer in LAYERS:
+    for layer in lake.LAYERS:
         root = cfg.lake / layer
         if root.is_dir():
             found += sorted(str(p) for p in root.iterdir() if (p / "_delta_log").is_dir())
@@ -75,16 +73,3 @@ def run(spark, cfg: Config, retain_hours: int = 168) -> dict:
         }
         log.info("%s: %s", path, done[name])
     return done
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--retain-hours", type=int, default=168, help="history VACUUM keeps (168 = 7 days)"
-    )
-
-
-def command(cfg: Config, args: argparse.Namespace) -> int:
-    spark = get_spark(cfg, "dip-lake maintain")
-    for table, metrics in run(spark, cfg, args.retain_hours).items():
-        print(f"{table}: {metrics['files_removed']} files compacted into {metrics['files_added']}")
-    return 0

@@ -1,17 +1,17 @@
-"""Delta round trip: the lake's smoke job, and the main job of ``make demo`` for now.
+"""Delta round trip: the lake's smoke job, on this machine or a cluster.
 
-It proves the whole foundation works on this machine or a cluster: a Delta
-table is written (version N), a keyed MERGE upserts into it (version N+1), the
-older version is read back by time travel, and the table's history is printed.
+It proves the foundation works where it runs: a Delta table
+(``ops/delta_roundtrip``) is written (version N), a keyed MERGE upserts into it
+(version N+1), the older version is read back by time travel, and the table's
+history is reported. The cluster test and ``make install``'s JVM class archive
+run it too.
 
     diplake roundtrip [--lake DIR]
-    spark-submit --jars <.jars/*.jar> jobs/roundtrip.py --lake DIR
+    diplake submit --master spark://HOST:7077 roundtrip
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -20,8 +20,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import DecimalType, IntegerType, StringType, StructField, StructType
 
 from jobs import lake
-from jobs.config import Config, parse_job_args
-from jobs.spark import get_spark
+from jobs.config import Config
 
 TABLE = ("ops", "delta_roundtrip")
 
@@ -98,22 +97,3 @@ def report(result: RoundTrip) -> str:
             f"    {h['version']:>7}  {h['timestamp']!s:<26}  {h['operation']:<18}  {metrics}"
         )
     return "\n".join(lines)
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    del parser  # settings flags only
-
-
-def command(cfg: Config, args: argparse.Namespace | None = None) -> int:
-    spark = get_spark(cfg, "dip-lake roundtrip")
-    print(report(run(spark, cfg)))
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    cfg, args = parse_job_args(__doc__.splitlines()[0], argv)
-    return command(cfg, args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,8 +1,8 @@
 """The DuckDB reference against what the Spark jobs wrote, figure by figure.
 
-    python -m jobs.bench.compare --year 2025     (settings from DIPLAKE_*)
+    python -m jobs.tools.bench.compare --year 2025     (settings from DIPLAKE_*)
 
-Runs :func:`jobs.bench.reference.run` on the lake's silver tables, reads
+Runs :func:`jobs.tools.bench.reference.run` on the lake's silver tables, reads
 ``gold/dip_catalogue``, ``gold/dip_level_coefficients`` and ``gold/dip_case_points``
 of the year with delta-rs, and prints one JSON line: the reference's seconds,
 whether the catalogue (every type's kind, case count, avg_cost and RW, plus M and
@@ -19,7 +19,7 @@ from decimal import Decimal
 import pandas as pd
 
 from jobs import config, lake
-from jobs.bench.reference import Reference, run
+from jobs.tools.bench.reference import Reference, run
 
 
 def _gold(cfg: config.Config, table: str, columns: list[str]) -> pd.DataFrame:

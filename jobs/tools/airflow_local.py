@@ -21,7 +21,8 @@ import shutil
 import sys
 from pathlib import Path
 
-from jobs.config import ENV_PREFIX, REPO_ROOT, Config
+from jobs import config
+from jobs.config import REPO_ROOT, Config
 
 DAGS = REPO_ROOT / "dags"
 PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
@@ -56,16 +57,7 @@ def airflow_environment(
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "30",
         "NO_COLOR": "1",
-        ENV_PREFIX + "HOME": str(cfg.home),
-        ENV_PREFIX + "LAKE": str(cfg.lake),
-        ENV_PREFIX + "LANDING": str(cfg.landing),
-        ENV_PREFIX + "MLFLOW_URI": cfg.mlflow_uri,
-        ENV_PREFIX + "MLFLOW_ARTIFACTS": str(cfg.mlflow_artifacts),
-        ENV_PREFIX + "HMAC_KEY_FILE": str(cfg.hmac_key_file),
-        ENV_PREFIX + "JARS_DIR": str(cfg.jars_dir),
-        ENV_PREFIX + "SPARK_MASTER": cfg.spark_master,
-        ENV_PREFIX + "DRIVER_MEMORY": cfg.driver_memory,
-        ENV_PREFIX + "SHUFFLE_PARTITIONS": str(cfg.shuffle_partitions),
+        **config.as_environment(cfg),
     }
     # The project's console scripts (airflow, diplake) come first on the path.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])

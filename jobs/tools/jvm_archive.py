@@ -1,6 +1,6 @@
 """Build the driver's class-data-sharing archive (``make install`` runs it once).
 
-    python -m jobs.jvm_archive
+    python -m jobs.tools.jvm_archive
 
 One Delta round trip (write, MERGE, history, time travel) on a scratch lake in a
 driver JVM started with ``-XX:ArchiveClassesAtExit``; HotSpot writes the classes
@@ -16,8 +16,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from jobs import config, roundtrip
-from jobs.spark import ARCHIVE_DUMP_ENV, class_archive, get_spark
+from jobs import config
+from jobs.config import WRITE_CLASS_ARCHIVE
+from jobs.ops import roundtrip
+from jobs.spark import class_archive, get_spark
 
 
 def build(cfg: config.Config) -> Path:
@@ -25,7 +27,7 @@ def build(cfg: config.Config) -> Path:
     partial = target.with_name(target.name + ".partial")
     target.unlink(missing_ok=True)
     partial.unlink(missing_ok=True)
-    os.environ[ARCHIVE_DUMP_ENV] = str(partial)
+    os.environ[WRITE_CLASS_ARCHIVE] = str(partial)
     try:
         with tempfile.TemporaryDirectory(prefix="diplake-archive-") as scratch:
             scratch_cfg = cfg.replace(home=Path(scratch), lake=Path(scratch) / "lake")
@@ -37,7 +39,7 @@ def build(cfg: config.Config) -> Path:
             jvm.stdin.close()
             code = jvm.wait(timeout=300)
     finally:
-        del os.environ[ARCHIVE_DUMP_ENV]
+        del os.environ[WRITE_CLASS_ARCHIVE]
     if code != 0 or not partial.is_file() or partial.stat().st_size == 0:
         partial.unlink(missing_ok=True)
         raise RuntimeError(f"the driver JVM exited with {code} and wrote no class archive")

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 
-from jobs.config import ENV_PREFIX, SETTINGS, Config, ConfigError
-from jobs.spark import MissingJarsError, delta_jars
+from jobs.config import SETTINGS, Config, ConfigError, source_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -15,13 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def command(cfg: Config, args: argparse.Namespace) -> int:
     for setting in SETTINGS:
-        env_name = ENV_PREFIX + setting.name.upper()
-        if getattr(args, setting.name, None) is not None:
-            source = setting.flag
-        elif env_name in os.environ:
-            source = env_name
-        else:
-            source = "default"
+        source = source_of(setting, args)
         print(f"{setting.name:<20} {getattr(cfg, setting.name)!s:<60} ({source})")
     try:
         cfg.hmac_key()
@@ -29,6 +21,8 @@ def command(cfg: Config, args: argparse.Namespace) -> int:
     except ConfigError:
         key_state = "MISSING (set DIPLAKE_HMAC_KEY or run `make key` for a local demo key)"
     print(f"{'hmac key':<20} {key_state}")
+    from jobs.spark import MissingJarsError, delta_jars
+
     try:
         jars = delta_jars(cfg.jars_dir)
         print(f"{'delta jars':<20} {len(jars)} jars in {cfg.jars_dir}")

@@ -45,7 +45,6 @@ def _fund_paid(cfg: Config, year: int) -> str:
 
 
 def command(cfg: Config, args: argparse.Namespace) -> int:
-    from jobs.generate import run as generate
     from jobs.generate.knobs import preset
 
     started = time.monotonic()
@@ -53,45 +52,35 @@ def command(cfg: Config, args: argparse.Namespace) -> int:
     year = knobs.settlement_year
     steps = []
 
-    def step(name: str, fn, *a):
+    def step(name: str, fn, *a, **kw):
         t0 = time.monotonic()
         print(f"==> {name}", flush=True)
-        out = fn(*a)
+        out = fn(*a, cfg=cfg, **kw)
         steps.append((name, time.monotonic() - t0))
         return out
 
     if not (cfg.landing / "_truth" / "summary.json").is_file():
-        step("generate the demo city", generate.generate, cfg.landing, knobs)
-    step("ingest", pipeline.ingest, cfg)
-    step(f"catalogue {year}", pipeline.catalogue, year, cfg)
-    points = step(f"case points {year}", pipeline.points, year, cfg)
+        step("generate the demo city", pipeline.generate, knobs)
+    step("ingest", pipeline.ingest)
+    step(f"catalogue {year}", pipeline.catalogue, year)
+    points = step(f"case points {year}", pipeline.points, year)
     budget = args.budget or _fund_paid(cfg, year)
-    clearing = step(
-        f"clearing {year} (draft)", pipeline.clearing_draft, year, budget, "ratio", False, cfg
-    )
-    step(f"fraud training {year}", pipeline.fraud_train, year, cfg)
-    fraud = step(f"fraud scoring {year}", pipeline.fraud_score, year, cfg)
-    evaluation = step(f"fraud evaluation {year}", _evaluate, cfg, year)
+    clearing = step(f"clearing {year} (draft)", pipeline.clearing_draft, year, budget)
+    step(f"fraud training {year}", pipeline.fraud_train, year)
+    fraud = step(f"fraud scoring {year}", pipeline.fraud_score, year)
+    evaluation = step(f"fraud evaluation {year}", pipeline.fraud_evaluate, year)
 
     print()
     print(clearing["summary"])
     print(f"\nFraud alerts {year}: {fraud['alerts']} ({fraud['rule_hits']} rule hits)")
     print("\nWhere things are:")
     print(f"  lake               {cfg.lake}")
-    print(f"  clearing statements {cfg.reports / clearing['run_id'] / 'index.html'}")
+    print(f"  clearing statements {clearing['statements']}")
     print(f"  catalogue report   {points['report']}")
-    print(f"  fraud evaluation   {evaluation}")
+    print(f"  fraud evaluation   {evaluation['report']}")
     print(f"  data quality       {cfg.quality_root}")
     print(f"  MLflow             {cfg.mlflow_uri}  (mlflow ui --backend-store-uri ...)")
     print(f"  publish the draft  diplake clearing publish --run-id {clearing['run_id']}")
     print("\n" + "  ".join(f"{n}: {s:.0f} s" for n, s in steps))
     print(f"demo finished in {time.monotonic() - started:.0f} s")
     return 0
-
-
-def _evaluate(cfg: Config, year: int) -> str:
-    from jobs.fraud import evaluate
-    from jobs.spark import get_spark
-
-    spark = get_spark(cfg, "dip-lake demo")
-    return evaluate.run(spark, cfg, year, cfg.landing / "_truth")["report"]

@@ -1,0 +1,25 @@
+"""The bureau's fixed terms, named alike on both sides of the landing contract.
+
+The generator writes them, the ingest checks them and the wings group by them;
+each is stated here once.
+"""
+
+# The seven fee categories of a settlement list's cost breakdown and of a fee
+# detail line (SPEC 3), in the order the lists print them.
+FEE_CATEGORIES = ("drugs", "consumables", "exams", "treatment", "nursing", "bed", "other")
+
+# The twelve fraud patterns of SPEC 6: what the generator plants and the rules and alerts name.
+PATTERNS = (
+    "SPLIT_ADMISSION",
+    "GHOST_BED",
+    "LOW_STANDARD_ADMISSION",
+    "UPCODING",
+    "FICTITIOUS_SERVICE",
+    "IDENTITY_FRAUD",
+    "DRUG_RESALE",
+    "DUPLICATE_BILLING",
+    "OVER_TESTING",
+    "SHADOW_DOCTOR",
+    "GANG",
+    "DUPLICATE_ENROLMENT",
+)
