@@ -47,7 +47,7 @@ class Command:
     arguments: Callable[[argparse.ArgumentParser], None] | None = None
     run: Callable[[config_module.Config, argparse.Namespace], int] | None = None
     tool: str | None = None
-    spark: bool = True  # a Spark job (what ``diplake submit`` can send to a cluster)
+    spark: bool = True  # a job's command that starts Spark (``diplake submit`` can send it)
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         if self.tool:
@@ -393,37 +393,30 @@ COMMANDS: dict[str, Command] = {
     "airflow": Command(
         "Airflow 3 standalone (SQLite) with the project's DAGs",
         tool="jobs.tools.airflow_local",
-        spark=False,
     ),
     "bench": Command(
         "time every stage at a scale, beside a DuckDB reference",
         tool="jobs.tools.bench.run",
-        spark=False,
     ),
     "bench-reference": Command(
         "the DuckDB reference of the catalogue and points (what the bench compares)",
         tool="jobs.tools.bench.reference",
-        spark=False,
     ),
     "bench-report": Command(
         "the scaling series of bench/results in one page",
         tool="jobs.tools.bench.report",
-        spark=False,
     ),
     "bench-increments": Command(
         "a city ingested day by day against the same city in one go (score, silver compared)",
         tool="jobs.tools.bench.increments",
-        spark=False,
     ),
     "submit": Command(
         "run a diplake command through spark-submit with the Delta jars",
         tool="jobs.tools.submit",
-        spark=False,
     ),
     "config": Command(
         "print the resolved settings and where each came from",
         tool="jobs.tools.show_config",
-        spark=False,
     ),
 }
 # What `diplake submit` can send to a cluster: the Spark jobs among the commands.
