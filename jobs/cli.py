@@ -119,8 +119,10 @@ dated on or before the run date; later folders are held until their day. Bad
 records go to quarantine/<source> with reason codes, whole unreadable files to
 ops/file_rejections; ops/ingest_ledger balances every file. A rerun takes only
 what is new, so running it twice changes nothing; a killed run is simply run
-again. Needs the pseudonymisation key (DIPLAKE_HMAC_KEY or the key file, see
-`diplake config`; `make key` writes a local demo key).
+again. Needs the pseudonymisation key: DIPLAKE_HMAC_KEY, or the key file
+(--hmac-key-file below; `make key` writes a local demo key); without one it
+stops before reading anything. Reads <landing>/<source>/<yyyy-mm-dd>/ and
+writes <lake>/{bronze,silver,quarantine,ops}/ (folders in force below).
 """
 
 

@@ -180,16 +180,26 @@ def load(
 def add_arguments(parser: argparse.ArgumentParser, *, nested: bool = False) -> None:
     """Add one flag per setting; every default is None so the environment can fill in.
 
-    ``nested``: the parser is an action under a command that has the flags already
-    (``diplake clearing run``); an absent flag then leaves the command's value alone,
-    so ``clearing --lake X run`` and ``clearing run --lake X`` mean the same.
+    Each flag's help ends with the value in force without it (from ``DIPLAKE_*`` or the
+    default, resolved against the current folder), so ``--help`` shows where a job
+    would read and write. ``nested``: the parser is an action under a command that
+    has the flags already (``diplake clearing run``); an absent flag then leaves the
+    command's value alone, so ``clearing --lake X run`` and ``clearing run --lake X``
+    mean the same.
     """
     group = parser.add_argument_group(
         "settings", "each also reads DIPLAKE_<NAME> from the environment (see jobs/config.py)"
     )
     default = argparse.SUPPRESS if nested else None
+    try:
+        in_force: Config | None = load()
+    except ConfigError:  # a malformed variable: the run itself will say which
+        in_force = None
     for setting in SETTINGS:
-        group.add_argument(setting.flag, dest=setting.name, default=default, help=setting.help)
+        text = setting.help
+        if in_force is not None:
+            text += f" (now: {getattr(in_force, setting.name)})".replace("%", "%%")
+        group.add_argument(setting.flag, dest=setting.name, default=default, help=text)
 
 
 def from_args(args: argparse.Namespace) -> Config:

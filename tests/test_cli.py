@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 
@@ -123,3 +124,20 @@ def test_both_doors_call_the_same_steps():
     assert steps - {"silver_tables"} <= from_cli, steps - from_cli
     from_dags = set().union(*(_pipeline_calls(p) for p in (root / "dags").glob("*.py")))
     assert from_dags and from_dags <= steps, from_dags - steps
+
+
+def test_ingest_help_names_the_key_and_the_folders_in_force(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIPLAKE_")}
+    env["DIPLAKE_HOME"] = str(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "jobs.cli", "ingest", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    text = " ".join(done.stdout.split())  # argparse wraps lines (at hyphens, too)
+    assert "DIPLAKE_HMAC_KEY" in text and "changes nothing" in text
+    packed = "".join(done.stdout.split())
+    assert f"(now:{tmp_path / 'lake'})" in packed
+    assert f"(now:{tmp_path / '.secrets' / 'hmac.key'})" in packed

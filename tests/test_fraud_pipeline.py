@@ -129,3 +129,15 @@ def test_no_raw_id_number_or_name_reaches_mlflow(trained):
     assert len(text) > 1000, "the scan read the store"
     leaked = [s for s in secrets if s in text]
     assert leaked == []
+
+
+def test_only_the_intended_local_environment_warning_is_dropped(caplog):
+    """spark_udf's env_manager="local" warning is dropped (the intent; jobs.fraud.score
+    installs the filter on import), nothing else."""
+    import logging
+
+    pyfunc = logging.getLogger("mlflow.pyfunc")
+    with caplog.at_level(logging.WARNING, logger="mlflow.pyfunc"):
+        pyfunc.warning('Calling `spark_udf()` with `env_manager="local"` does not recreate ...')
+        pyfunc.warning("No 'result_type' provided for spark_udf")
+    assert [r.getMessage() for r in caplog.records] == ["No 'result_type' provided for spark_udf"]

@@ -41,6 +41,23 @@ SCORES_SCHEMA = (
 )
 
 
+class _LocalEnvironmentMeant(logging.Filter):
+    """Drops one MLflow warning that every scoring run would print, and says why here.
+
+    ``spark_udf(env_manager="local")`` warns on each call that it does not rebuild the
+    training environment. Here that is the intent: the executors run in the driver's
+    virtualenv, installed from requirements.lock, the one the models were trained in
+    (no conda, no network at job start). A real mismatch of the model's requirements
+    is still reported, by ``mlflow.utils.requirements_utils``.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return 'env_manager="local"' not in record.getMessage()
+
+
+logging.getLogger("mlflow.pyfunc").addFilter(_LocalEnvironmentMeant())
+
+
 class ScoringError(Refused):
     """Scoring cannot start: no champion model, or no data for the year."""
 
