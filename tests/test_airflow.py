@@ -15,11 +15,13 @@ import shutil
 import signal
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from decimal import Decimal
 from pathlib import Path
 
 import demo_home as demo
+import pytest
 from conftest import copy_home
 from pyspark.sql import functions as F
 
@@ -87,6 +89,7 @@ class Standalone:
     """`diplake airflow` (airflow standalone) on free loopback ports, stopped on exit."""
 
     def __init__(self, home: Path, airflow_home: Path):
+        self.home = home
         self.port = free_ports(1)[0]
         self.url = f"http://127.0.0.1:{self.port}"
         self.password = "finance-" + os.urandom(6).hex()
@@ -112,6 +115,14 @@ class Standalone:
         )
         with urllib.request.urlopen(request, timeout=30) as answer:
             return json.loads(answer.read())
+
+    def get(self, path: str, token: str) -> str:
+        """A page as text, with the bearer token."""
+        request = urllib.request.Request(
+            self.url + path, headers={"Authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.read().decode("utf-8")
 
     def token(self) -> str:
         return self.api("/auth/token", body={"username": "admin", "password": self.password})[
@@ -148,42 +159,73 @@ class Standalone:
         self.log.close()
 
 
-def test_finance_triggers_the_year_end_clearing_from_the_form(spark, demo_home, tmp_path):
+@pytest.fixture(scope="module")
+def airflow_server(demo_home, tmp_path_factory):
+    """`diplake airflow` on a copy of the demo home, the clearing DAG parsed; stopped after."""
+    work = tmp_path_factory.mktemp("standalone")
+    parts = ("landing", "lake", ".secrets", "reports")
+    server = Standalone(copy_home(demo_home, work / "home", parts), work / "airflow-home")
+    try:
+        server.wait_for_dag("dip_clearing_year_end")
+        yield server
+    finally:
+        server.stop()
+
+
+def statements_page(home: Path) -> tuple[str, Path]:
+    """The URL path and the file of the demo clearing's statements index."""
+    statements = sorted((home / "reports").glob("clearing-*/index.html"))[0]
+    return "/reports/" + str(statements.relative_to(home / "reports")), statements
+
+
+def test_reports_are_served_to_a_logged_in_user_only(airflow_server):
+    server = airflow_server
+    path, statements = statements_page(server.home)
+    for headers in ({}, {"Authorization": "Bearer forged.token.value"}):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(urllib.request.Request(server.url + path, headers=headers))
+        assert refused.value.code in (401, 403), headers
+    page = server.get(path, server.token())
+    assert page == statements.read_text(encoding="utf-8")
+    plugins = server.api("/api/v2/plugins", server.token())["plugins"]
+    (mine,) = [p for p in plugins if p["name"] == "dip_reports"]
+    assert [v["href"] for v in mine["external_views"]] == ["reports/"]
+
+
+def test_finance_triggers_the_year_end_clearing_from_the_form(spark, airflow_server, tmp_path):
     assert CHROMIUM.exists(), "the browser test needs Debian's chromium (make test installs it)"
     from playwright.sync_api import sync_playwright
 
-    home = copy_home(demo_home, tmp_path / "home")
-    cfg = demo.settings(home)
+    server = airflow_server
+    cfg = demo.settings(server.home)
     runs_path = lake.table_path(cfg, "gold", "dip_clearing_runs")
     before = {r.run_id for r in lake.read_version(spark, runs_path).select("run_id").collect()}
-    server = Standalone(home, tmp_path / "airflow-home")
-    try:
-        server.wait_for_dag("dip_clearing_year_end")
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
-            page.goto(server.url + "/")
-            page.get_by_label("Username").fill("admin")
-            page.get_by_label("Password").fill(server.password)
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(lambda url: "/auth/login" not in url, timeout=60_000)
-            page.goto(server.url + "/dags/dip_clearing_year_end")
-            page.get_by_role("button", name="Trigger").first.click()
-            form = page.get_by_role("dialog")
-            form.get_by_text("Clearing", exact=True).click()  # the form's Params section
-            form.locator("input[name=element_year]").fill(str(demo.YEAR))
-            form.locator("input[name=element_budget]").fill("23456789.12")
-            shot = tmp_path / SCREENSHOT.name
-            page.screenshot(path=str(shot))
-            if os.environ.get("DIP_SAVE_SCREENSHOTS"):
-                SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(shot, SCREENSHOT)
-            form.get_by_role("button", name="Trigger").click()
-            page.wait_for_url(lambda url: "/runs/" in url, timeout=60_000)
-            browser.close()
-        run = server.wait_for_run("dip_clearing_year_end")
-    finally:
-        server.stop()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(server.url + "/")
+        page.get_by_label("Username").fill("admin")
+        page.get_by_label("Password").fill(server.password)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(lambda url: "/auth/login" not in url, timeout=60_000)
+        page.goto(server.url + "/dags/dip_clearing_year_end")
+        page.get_by_role("button", name="Trigger").first.click()
+        form = page.get_by_role("dialog")
+        form.get_by_text("Clearing", exact=True).click()  # the form's Params section
+        form.locator("input[name=element_year]").fill(str(demo.YEAR))
+        form.locator("input[name=element_budget]").fill("23456789.12")
+        shot = tmp_path / SCREENSHOT.name
+        page.screenshot(path=str(shot))
+        if os.environ.get("DIP_SAVE_SCREENSHOTS"):
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(shot, SCREENSHOT)
+        form.get_by_role("button", name="Trigger").click()
+        page.wait_for_url(lambda url: "/runs/" in url, timeout=60_000)
+        # The session the browser holds opens the reports too (the plugin reads its cookie).
+        opened = page.goto(server.url + statements_page(server.home)[0])
+        assert opened.status == 200
+        browser.close()
+    run = server.wait_for_run("dip_clearing_year_end")
     assert run["state"] == "success", run
     assert run["conf"]["budget"] == "23456789.12" and run["conf"]["year"] == demo.YEAR
     rows = lake.read_version(spark, runs_path).collect()

@@ -9,8 +9,9 @@ inside functions included), and each is checked against the floor plan:
   the doors (``jobs.cli``, ``jobs.pipeline``, ``dags/``), the lake-wide jobs or
   the tools, nor another wing unless :data:`WING_BUILDS_ON` says it builds on it;
 - the lake-wide jobs (``jobs/ops/``) stand on the ground floor only;
-- the DAGs reach the project only through ``jobs.pipeline``;
-- nothing imports ``dags/``.
+- the DAGs reach the project only through ``jobs.pipeline``; the Airflow plugins
+  (``plugins/``) stand on the ground floor;
+- nothing imports ``dags/`` or ``plugins/``.
 
 A crossing fails the test with the file and line that makes it.
 """
@@ -65,7 +66,7 @@ def imports(root: Path, path: Path) -> list[tuple[int, str]]:
                 found.append((node.lineno, child if is_module(root, child) else node.module))
     if path.parent.name == "dags":  # Airflow puts dags/ on the path: `import _common`
         found = [(n, f"dags.{m}" if is_module(root, f"dags.{m}") else m) for n, m in found]
-    return [(n, m) for n, m in found if m.split(".")[0] in ("jobs", "dags")]
+    return [(n, m) for n, m in found if m.split(".")[0] in ("jobs", "dags", "plugins")]
 
 
 def kind(name: str) -> tuple[str, str | None]:
@@ -73,6 +74,8 @@ def kind(name: str) -> tuple[str, str | None]:
     parts = name.split(".")
     if parts[0] == "dags":
         return "dag", None
+    if parts[0] == "plugins":
+        return "plugin", None
     if name in DOORS or any(name.startswith(d + ".") for d in DOORS):
         return "door", None
     if len(parts) == 1 or (len(parts) == 2 and not is_package_name(parts[1])):
@@ -93,6 +96,10 @@ def rule_broken(importer: str, imported: str) -> str | None:
     (mine, my_wing), (theirs, their_wing) = kind(importer), kind(imported)
     if theirs == "dag" and mine != "dag":
         return "nothing imports dags/"
+    if theirs == "plugin":
+        return "nothing imports plugins/"
+    if mine == "plugin" and theirs != "ground":
+        return "an Airflow plugin stands on the ground floor only"
     if mine == "ground" and theirs != "ground":
         return "the ground floor imports nothing above it"
     if mine == "wing":
@@ -115,7 +122,13 @@ def rule_broken(importer: str, imported: str) -> str | None:
 def crossings(root: Path) -> list[Crossing]:
     _PACKAGES.clear()
     _PACKAGES.update(p.parent.name for p in (root / "jobs").glob("*/__init__.py"))
-    files = sorted([*(root / "jobs").rglob("*.py"), *(root / "dags").glob("*.py")])
+    files = sorted(
+        [
+            *(root / "jobs").rglob("*.py"),
+            *(root / "dags").glob("*.py"),
+            *(root / "plugins").glob("*.py"),
+        ]
+    )
     out = []
     for path in files:
         importer = module_name(root, path)
@@ -142,6 +155,7 @@ def test_the_floor_plan_is_read_as_documented():
     assert kind("jobs.ops.maintain") == ("ops", None)
     assert kind("jobs.tools.bench.run") == ("tools", None)
     assert kind("dags._common") == ("dag", None)
+    assert kind("plugins.dip_reports") == ("plugin", None)
     wings = {p.parent.name for p in (REPO / "jobs").glob("*/__init__.py")} - OUTSIDE_WINGS
     assert wings >= {"generate", "ingest", "dip", "clearing", "fraud"}
 
@@ -181,6 +195,7 @@ def test_a_planted_crossing_is_named_with_its_file_and_line(tmp_path):
             "dags/_common.py": "",
             "dags/d.py": "from _common import x\nfrom jobs import pipeline\n"
             "from jobs.dip import exact\n",
+            "plugins/p.py": "from jobs import config\nfrom jobs.fraud import score\n",
         },
     )
     found = {(c.file, c.line, c.imported) for c in crossings(tmp_path)}
@@ -191,4 +206,5 @@ def test_a_planted_crossing_is_named_with_its_file_and_line(tmp_path):
         ("jobs/ops/maintain.py", 1, "jobs.tools.demo"),  # ops stand on the ground floor
         ("jobs/vocab.py", 1, "jobs.dip.exact"),  # the ground floor imports no wing
         ("dags/d.py", 3, "jobs.dip.exact"),  # DAGs go through the pipeline
+        ("plugins/p.py", 2, "jobs.fraud.score"),  # a plugin stands on the ground floor
     }

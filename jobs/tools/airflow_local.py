@@ -25,6 +25,7 @@ from jobs import config
 from jobs.config import REPO_ROOT, Config
 
 DAGS = REPO_ROOT / "dags"
+PLUGINS = REPO_ROOT / "plugins"  # the reports, served to logged-in users
 PASSWORDS_FILE = "simple_auth_manager_passwords.json.generated"
 
 
@@ -42,6 +43,7 @@ def airflow_environment(
     env = {
         "AIRFLOW_HOME": str(airflow_home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "1",
