@@ -14,6 +14,8 @@ from pathlib import Path
 from _common import DEFAULT_ARGS, START
 from airflow.sdk import Param, dag, task
 
+from jobs.pipeline import PV_METHODS
+
 # Yuan with at most two decimals, more than zero (the clearing refuses anything else too).
 BUDGET_PATTERN = r"^(?!0+(\.0+)?$)[0-9]+(\.[0-9]{1,2})?$"
 
@@ -48,7 +50,7 @@ BUDGET_PATTERN = r"^(?!0+(\.0+)?$)[0-9]+(\.[0-9]{1,2})?$"
         "pv_method": Param(
             "ratio",
             type="string",
-            enum=["ratio", "budget_plus_self_pay"],
+            enum=list(PV_METHODS),
             title="Point-value method",
             section="Clearing",
         ),

@@ -33,6 +33,7 @@ if __package__ in (None, ""):  # run as a script by spark-submit: the repository
 from jobs import Refused, __version__, pipeline
 from jobs import config as config_module
 from jobs.quality import QualityGateError
+from jobs.terms import PV_METHODS
 
 
 @dataclass(frozen=True)
@@ -135,20 +136,19 @@ def _ingest_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _ingest(cfg, args) -> int:
-    cfg.hmac_key()  # before a JVM starts: without a key nothing can be pseudonymised
     summary = pipeline.ingest(args.date, cfg)
     for relative, problem in summary["rejected_files"].items():
         print(f"rejected whole: {relative} ({problem})")
-    if held := summary["held_files"]:
-        days = f"{held[0]}{' .. ' + held[-1] if held[-1] != held[0] else ''}"
+    if summary["held_files"]:
+        first, last = summary["held_days"]
         print(
-            f"held until their day: {len(held)} files in folders dated after "
-            f"{summary['run_date']} ({days})"
+            f"held until their day: {summary['held_files']} files in folders dated after "
+            f"{summary['run_date']} ({first}{' .. ' + last if last != first else ''})"
         )
     if not summary["sources"]:
         print("Nothing new in the landing zone.")
         return 0
-    columns = ("records_read", "to_silver", "quarantined", "duplicates", "superseded")
+    columns = pipeline.INGEST_COUNTS
     width = max(len(s) for s in summary["sources"])
     print(f"{'source':<{width}}  " + "  ".join(f"{c:>12}" for c in columns))
     for source, counts in sorted(summary["sources"].items()):
@@ -196,13 +196,12 @@ def parse_weights(text: str) -> tuple[int, int, int]:
 
 def _catalogue_arguments(parser: argparse.ArgumentParser) -> None:
     _year(parser, "settlement year Y (base: Y-3..Y-1)")
-    parser.add_argument("--threshold", type=int, default=15, help="core type minimum cases (15)")
+    # No defaults here: a value not given is the catalogue's own (jobs/dip/catalogue.py Params).
+    parser.add_argument("--threshold", type=int, help="core type minimum cases (SPEC: 15)")
     parser.add_argument(
-        "--weights", type=parse_weights, default=(1, 2, 7), help="base year weights (1:2:7)"
+        "--weights", type=parse_weights, help="base year weights, oldest first (SPEC: 1:2:7)"
     )
-    parser.add_argument(
-        "--rw-scale", type=int, default=1000, help="RW of a type at mean cost M (1000)"
-    )
+    parser.add_argument("--rw-scale", type=int, help="RW of a type at mean cost M (SPEC: 1000)")
 
 
 def _catalogue(cfg, args) -> int:
@@ -246,9 +245,7 @@ def _clearing_arguments(parser: argparse.ArgumentParser) -> None:
     _year(run_p)
     run_p.add_argument("--budget", required=True, help="the fund's DIP budget for Y, in yuan")
     run_p.add_argument(
-        "--pv-method",
-        default="ratio",
-        help="point-value method of SPEC 5.3: ratio (default) or budget_plus_self_pay",
+        "--pv-method", choices=PV_METHODS, default=PV_METHODS[0], help=f"({PV_METHODS[0]})"
     )
     run_p.add_argument("--dry-run", action="store_true", help="compute and print, write nothing")
     pub = sub.add_parser("publish", help="make a draft final (never changed afterwards)")
@@ -276,8 +273,10 @@ def _clearing(cfg, args) -> int:
 
 def _monitoring(cfg, args) -> int:
     s = pipeline.monitoring(args.year, cfg)
-    print(f"gold/hospital_monitoring {s['year']}: {s['hospitals']} hospitals, "
-          f"{len(s['flagged'])} flagged")  # fmt: skip
+    flagged = s["flagged"]
+    print(
+        f"gold/hospital_monitoring {s['year']}: {s['hospitals']} hospitals, {len(flagged)} flagged"
+    )
     for row in s["flagged"]:
         print("  " + "  ".join(f"{k} {v}" for k, v in row.items()))
     return 0
@@ -300,8 +299,9 @@ def _fraud_arguments(parser: argparse.ArgumentParser) -> None:
         "--level", choices=("case", "provider"), action="append", help="only this level"
     )
     score_p = sub.add_parser("score", help="rules and champion models over year Y -> alerts")
-    score_p.add_argument("--case-budget", type=int, help="case alerts (default: the model's)")
-    score_p.add_argument("--provider-budget", type=int, help="hospital alerts (the model's)")
+    # Not given: the budgets the models are judged at (jobs/fraud/train.py TOP_K).
+    score_p.add_argument("--case-budget", type=int, help="case alerts (default 100)")
+    score_p.add_argument("--provider-budget", type=int, help="hospital alerts (default 20)")
     eval_p = sub.add_parser("evaluate", help="the year's alerts against the planted truth")
     eval_p.add_argument(
         "--truth", type=Path, help="the generator's truth folder (default <landing>/_truth)"
@@ -328,10 +328,7 @@ def _fraud(cfg, args) -> int:
     elif args.action == "score":
         _print_json(pipeline.fraud_score(args.year, args.case_budget, args.provider_budget, cfg))
     else:
-        truth = args.truth or cfg.landing / "_truth"
-        if not (truth / "fraud_labels.csv").is_file():
-            raise Refused(f"no fraud_labels.csv in {truth}")
-        _print_json(pipeline.fraud_evaluate(args.year, truth, cfg))
+        _print_json(pipeline.fraud_evaluate(args.year, args.truth, cfg))
     return 0
 
 
@@ -340,7 +337,7 @@ def _fraud(cfg, args) -> int:
 
 def _maintain_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--retain-hours", type=int, default=168, help="history VACUUM keeps (168 = 7 days)"
+        "--retain-hours", type=int, help="history VACUUM keeps (default 168 = 7 days)"
     )
 
 

@@ -6,17 +6,22 @@ SparkSession, runs the wing's ``run`` (read, compute, write) and returns a
 small JSON-able summary: Airflow keeps it as the task's return value, the
 command line prints it (jobs/cli.py). The two doors differ only in that.
 
-A wing's code is imported inside its step, so importing this module (as every
-DAG file and ``diplake --help`` do) starts no JVM and loads no pyspark.
+A wing's code is imported inside its step, so importing this module (as the DAG
+tasks and ``diplake`` do) starts no JVM and loads no pyspark.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jobs import config
 from jobs.config import Config
+from jobs.terms import PV_METHODS  # noqa: F401  (the clearing form's choices)
+
+if TYPE_CHECKING:
+    from jobs.generate.knobs import Knobs
 
 
 def _session(cfg: Config | None, name: str, preload: bool = True):
@@ -31,12 +36,16 @@ def _session(cfg: Config | None, name: str, preload: bool = True):
 # --- the outside world and the ingest ------------------------------------------------
 
 
-def generate(knobs, cfg: Config | None = None, progress: bool = True) -> dict:
+def generate(knobs: Knobs, cfg: Config | None = None, progress: bool = True) -> dict:
     """A synthetic city's feeds, written into the landing zone (``knobs``: Knobs)."""
     from jobs.generate import run as generator
 
     cfg = cfg or config.load()
     return generator.run(cfg.landing, knobs, progress=progress)
+
+
+# A ledger row's counts: records_read = to_silver + quarantined + duplicates + superseded.
+INGEST_COUNTS = ("records_read", "to_silver", "quarantined", "duplicates", "superseded")
 
 
 def silver_tables() -> tuple[str, ...]:
@@ -50,25 +59,23 @@ def ingest(run_date: str | None = None, cfg: Config | None = None) -> dict:
     """Every new landed file up to ``run_date`` (default today); later folders are held."""
     from jobs.ingest import run as ingest_run
 
+    cfg = cfg or config.load()
+    cfg.hmac_key()  # before a JVM starts: without a key nothing can be pseudonymised
     cfg, spark = _session(cfg, "ingest")
     report = ingest_run.run(spark, cfg, run_date)
     totals: dict[str, dict[str, int]] = {}
     for c in report.files:
-        mine = totals.setdefault(
-            c.source,
-            dict.fromkeys(
-                ("files", "records_read", "to_silver", "quarantined", "duplicates", "superseded"),
-                0,
-            ),
-        )
+        mine = totals.setdefault(c.source, dict.fromkeys(("files", *INGEST_COUNTS), 0))
         mine["files"] += 1
-        for column in tuple(mine)[1:]:
+        for column in INGEST_COUNTS:
             mine[column] += getattr(c, column)
+    held = sorted({f.day for f in report.held})
     return {
         "run_date": report.run_date,
         "sources": totals,
         "rejected_files": {f.relative: f.problem for f in report.rejected},
-        "held_files": sorted(f.day for f in report.held),
+        "held_files": len(report.held),
+        "held_days": [held[0], held[-1]] if held else [],
     }
 
 
@@ -85,16 +92,20 @@ def ingest_score(cfg: Config | None = None) -> dict:
 
 def catalogue(
     year: int,
-    threshold: int = 15,
-    weights: tuple[int, int, int] = (1, 2, 7),
-    rw_scale: int = 1000,
+    threshold: int | None = None,
+    weights: tuple[int, int, int] | None = None,
+    rw_scale: int | None = None,
     cfg: Config | None = None,
 ) -> dict:
-    """The DIP catalogue and level coefficients of ``year`` from its three base years."""
+    """The DIP catalogue and level coefficients of ``year`` from its three base years.
+
+    A parameter left None takes the catalogue's own default (``dip.catalogue.Params``).
+    """
     from jobs.dip import catalogue as dip_catalogue
 
     cfg, spark = _session(cfg, f"catalogue {year}")
-    params = dip_catalogue.Params(year, threshold, weights, rw_scale)
+    given = {"threshold": threshold, "weights": weights, "rw_scale": rw_scale}
+    params = dip_catalogue.Params(year, **{k: v for k, v in given.items() if v is not None})
     return dip_catalogue.run(spark, cfg, params)
 
 
@@ -220,28 +231,34 @@ def fraud_score(
         spark,
         cfg,
         year,
-        case_budget or train.TOP_K["case"],
-        provider_budget or train.TOP_K["provider"],
+        train.TOP_K["case"] if case_budget is None else case_budget,
+        train.TOP_K["provider"] if provider_budget is None else provider_budget,
     )
 
 
 def fraud_evaluate(year: int, truth: Path | None = None, cfg: Config | None = None) -> dict:
     """The year's alerts against the planted truth (default ``<landing>/_truth``)."""
+    from jobs import Refused
     from jobs.fraud import evaluate
 
+    cfg = cfg or config.load()
+    truth = truth or cfg.landing / "_truth"
+    if not (truth / "fraud_labels.csv").is_file():
+        raise Refused(f"no fraud_labels.csv in {truth}")
     cfg, spark = _session(cfg, f"fraud evaluate {year}", preload=False)
-    return evaluate.run(spark, cfg, year, truth or cfg.landing / "_truth")
+    return evaluate.run(spark, cfg, year, truth)
 
 
 # --- lake-wide jobs ----------------------------------------------------------------
 
 
-def maintain(retain_hours: int = 168, cfg: Config | None = None) -> dict:
-    """OPTIMIZE and VACUUM every Delta table of the lake."""
+def maintain(retain_hours: int | None = None, cfg: Config | None = None) -> dict:
+    """OPTIMIZE and VACUUM every Delta table of the lake (``retain_hours``: maintain's default)."""
     from jobs.ops import maintain as maintenance
 
     cfg, spark = _session(cfg, "maintain", preload=False)
-    return maintenance.run(spark, cfg, retain_hours)
+    given = {} if retain_hours is None else {"retain_hours": retain_hours}
+    return maintenance.run(spark, cfg, **given)
 
 
 def roundtrip(cfg: Config | None = None) -> str:

@@ -8,6 +8,9 @@ each is stated here once.
 # detail line (SPEC 3), in the order the lists print them.
 FEE_CATEGORIES = ("drugs", "consumables", "exams", "treatment", "nursing", "bed", "other")
 
+# The point-value methods of the year-end clearing (SPEC 5.3), the first the default.
+PV_METHODS = ("ratio", "budget_plus_self_pay")
+
 # The twelve fraud patterns of SPEC 6: what the generator plants and the rules and alerts name.
 PATTERNS = (
     "SPLIT_ADMISSION",

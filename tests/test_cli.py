@@ -141,3 +141,67 @@ def test_ingest_help_names_the_key_and_the_folders_in_force(tmp_path):
     packed = "".join(done.stdout.split())
     assert f"(now:{tmp_path / 'lake'})" in packed
     assert f"(now:{tmp_path / '.secrets' / 'hmac.key'})" in packed
+
+
+def test_each_job_command_prints_its_steps_summary(monkeypatch, capsys, tmp_path):
+    """The subcommands only print what their pipeline step returns (canned here)."""
+    from jobs import pipeline
+
+    canned = {
+        "catalogue": {
+            "year": 2025,
+            "types": 1042,
+            "core_types": 900,
+            "comprehensive_types": 142,
+            "core_coverage": 0.9512,
+            "base_cases": 9000,
+            "M": "8123.45",
+            "k": {"1": "0.9", "2": "1.0", "3": "1.2"},
+        },
+        "points": {
+            "year": 2025,
+            "cases": 3044,
+            "classes": {"normal": 3000, "high": 44},
+            "special_review": 2,
+            "total_points": "123.4500",
+            "report": "/r/catalogue-2025/index.md",
+        },
+        "ingest": {
+            "run_date": "2026-01-02",
+            "sources": {"doctors": dict.fromkeys(("files", *pipeline.INGEST_COUNTS), 1)},
+            "rejected_files": {"fee_details/2026-01-01/x.csv.gz": "compressed_file"},
+            "held_files": 3,
+            "held_days": ["2026-01-03", "2026-01-05"],
+        },
+        "monitoring": {"year": 2025, "hospitals": 25, "flagged": [{"hospital_code": "H1"}]},
+        "maintain": {"silver/doctors": {"files_removed": 4, "files_added": 1}},
+    }
+    for step, summary in canned.items():
+        monkeypatch.setattr(pipeline, step, lambda *a, s=summary, **k: s)
+    home = ["--home", str(tmp_path)]
+    expected = {
+        ("catalogue", "--year", "2025"): [
+            "Catalogue 2025: 1,042 types (900 core, 142 comprehensive), core coverage 95.1%"
+        ],
+        ("points", "--year", "2025"): [
+            "Points 2025: 3,044 cases (high 44, normal 3,000); 2 for special review; "
+            "total 123.4500 points",
+            "Catalogue report: /r/catalogue-2025/index.md",
+        ],
+        ("ingest", "--date", "2026-01-02"): [
+            "rejected whole: fee_details/2026-01-01/x.csv.gz (compressed_file)",
+            "held until their day: 3 files in folders dated after 2026-01-02 "
+            "(2026-01-03 .. 2026-01-05)",
+            "1 files ingested into",
+        ],
+        ("monitoring", "--year", "2025"): [
+            "gold/hospital_monitoring 2025: 25 hospitals, 1 flagged",
+            "hospital_code H1",
+        ],
+        ("maintain",): ["silver/doctors: 4 files compacted into 1"],
+    }
+    for argv, lines in expected.items():
+        assert cli.main([*argv, *home]) == 0, argv
+        out = capsys.readouterr().out
+        for line in lines:
+            assert line in out, (argv, line, out)

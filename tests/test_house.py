@@ -24,6 +24,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DOORS = frozenset({"jobs.cli", "jobs.pipeline"})
+# The modules the root of jobs/ may hold: the ground floor and the doors, nothing else.
+ROOT_MODULES = frozenset(
+    {"config", "spark", "lake", "quality", "vocab", "terms", "pseudonymise", "cli", "pipeline"}
+)
 OUTSIDE_WINGS = frozenset({"ops", "tools"})
 # wing -> the wings whose code it may import. Keep this short: a wing reads another
 # wing's tables, not its code.
@@ -60,17 +64,24 @@ def imports(root: Path, path: Path) -> list[tuple[int, str]]:
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if isinstance(node, ast.Import):
             found += [(node.lineno, alias.name) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        elif isinstance(node, ast.ImportFrom) and node.level:
+            found.append((node.lineno, "relative import"))  # the house spells imports out
+        elif isinstance(node, ast.ImportFrom) and node.module:
             for alias in node.names:
                 child = f"{node.module}.{alias.name}"
                 found.append((node.lineno, child if is_module(root, child) else node.module))
     if path.parent.name == "dags":  # Airflow puts dags/ on the path: `import _common`
         found = [(n, f"dags.{m}" if is_module(root, f"dags.{m}") else m) for n, m in found]
-    return [(n, m) for n, m in found if m.split(".")[0] in ("jobs", "dags", "plugins")]
+    return [
+        (n, m)
+        for n, m in found
+        if m.split(".")[0] in ("jobs", "dags", "plugins", "relative import")
+    ]
 
 
-def kind(name: str) -> tuple[str, str | None]:
-    """The floor of a module: door, dag, ground, ops, tools or wing (with the wing's name)."""
+def kind(name: str, packages: frozenset[str]) -> tuple[str, str | None]:
+    """The floor of a module: door, dag, plugin, ground, ops, tools or wing (with the wing's
+    name); ``packages``: the packages of jobs/."""
     parts = name.split(".")
     if parts[0] == "dags":
         return "dag", None
@@ -78,22 +89,21 @@ def kind(name: str) -> tuple[str, str | None]:
         return "plugin", None
     if name in DOORS or any(name.startswith(d + ".") for d in DOORS):
         return "door", None
-    if len(parts) == 1 or (len(parts) == 2 and not is_package_name(parts[1])):
+    if len(parts) == 1 or (len(parts) == 2 and parts[1] not in packages):
         return "ground", None
     if parts[1] in OUTSIDE_WINGS:
         return parts[1], None
     return "wing", parts[1]
 
 
-_PACKAGES: set[str] = set()
+def packages_of(root: Path) -> frozenset[str]:
+    return frozenset(p.parent.name for p in (root / "jobs").glob("*/__init__.py"))
 
 
-def is_package_name(part: str) -> bool:
-    return part in _PACKAGES
-
-
-def rule_broken(importer: str, imported: str) -> str | None:
-    (mine, my_wing), (theirs, their_wing) = kind(importer), kind(imported)
+def rule_broken(importer: str, imported: str, packages: frozenset[str]) -> str | None:
+    if imported == "relative import":
+        return "a relative import: name the module in full, so the walls can be read"
+    (mine, my_wing), (theirs, their_wing) = kind(importer, packages), kind(imported, packages)
     if theirs == "dag" and mine != "dag":
         return "nothing imports dags/"
     if theirs == "plugin":
@@ -120,8 +130,7 @@ def rule_broken(importer: str, imported: str) -> str | None:
 
 
 def crossings(root: Path) -> list[Crossing]:
-    _PACKAGES.clear()
-    _PACKAGES.update(p.parent.name for p in (root / "jobs").glob("*/__init__.py"))
+    packages = packages_of(root)
     files = sorted(
         [
             *(root / "jobs").rglob("*.py"),
@@ -133,7 +142,7 @@ def crossings(root: Path) -> list[Crossing]:
     for path in files:
         importer = module_name(root, path)
         for line, imported in imports(root, path):
-            rule = rule_broken(importer, imported)
+            rule = rule_broken(importer, imported, packages)
             if rule:
                 out.append(Crossing(str(path.relative_to(root)), line, imported, rule))
     return out
@@ -144,20 +153,23 @@ def test_every_module_keeps_the_walls():
     assert not found, "walls crossed:\n" + "\n".join(map(str, found))
 
 
+def test_the_root_of_jobs_holds_the_ground_floor_and_the_doors_only():
+    modules = {p.stem for p in (REPO / "jobs").glob("*.py")} - {"__init__"}
+    assert modules == ROOT_MODULES, "a new module at the root: a wing, ops or tools?"
+
+
 def test_the_floor_plan_is_read_as_documented():
-    _PACKAGES.clear()
-    _PACKAGES.update(p.parent.name for p in (REPO / "jobs").glob("*/__init__.py"))
-    assert kind("jobs.lake") == ("ground", None)
-    assert kind("jobs") == ("ground", None)
-    assert kind("jobs.pipeline") == ("door", None)
-    assert kind("jobs.dip.points") == ("wing", "dip")
-    assert kind("jobs.dip") == ("wing", "dip")
-    assert kind("jobs.ops.maintain") == ("ops", None)
-    assert kind("jobs.tools.bench.run") == ("tools", None)
-    assert kind("dags._common") == ("dag", None)
-    assert kind("plugins.dip_reports") == ("plugin", None)
-    wings = {p.parent.name for p in (REPO / "jobs").glob("*/__init__.py")} - OUTSIDE_WINGS
-    assert wings >= {"generate", "ingest", "dip", "clearing", "fraud"}
+    packages = packages_of(REPO)
+    assert kind("jobs.lake", packages) == ("ground", None)
+    assert kind("jobs", packages) == ("ground", None)
+    assert kind("jobs.pipeline", packages) == ("door", None)
+    assert kind("jobs.dip.points", packages) == ("wing", "dip")
+    assert kind("jobs.dip", packages) == ("wing", "dip")
+    assert kind("jobs.ops.maintain", packages) == ("ops", None)
+    assert kind("jobs.tools.bench.run", packages) == ("tools", None)
+    assert kind("dags._common", packages) == ("dag", None)
+    assert kind("plugins.dip_reports", packages) == ("plugin", None)
+    assert packages - OUTSIDE_WINGS >= {"generate", "ingest", "dip", "clearing", "fraud"}
 
 
 def _plant(root: Path, files: dict[str, str]) -> None:
@@ -189,6 +201,9 @@ def test_a_planted_crossing_is_named_with_its_file_and_line(tmp_path):
             "jobs/clearing/allocate.py": "from jobs.dip.exact import x\n",
             "jobs/ops/__init__.py": "",
             "jobs/ops/maintain.py": "from jobs.tools import demo\n",
+            "jobs/dip/report.py": "from jobs.tools import demo\nfrom jobs.ops import maintain\n"
+            "from .exact import x\n",
+            "jobs/spark.py": "from jobs import pipeline\nimport dags._common\n",
             "jobs/tools/__init__.py": "",
             "jobs/tools/demo.py": "from jobs import pipeline\nfrom jobs.generate import fraud\n",
             "jobs/vocab.py": "from jobs.dip import exact\n",
@@ -207,4 +222,9 @@ def test_a_planted_crossing_is_named_with_its_file_and_line(tmp_path):
         ("jobs/vocab.py", 1, "jobs.dip.exact"),  # the ground floor imports no wing
         ("dags/d.py", 3, "jobs.dip.exact"),  # DAGs go through the pipeline
         ("plugins/p.py", 2, "jobs.fraud.score"),  # a plugin stands on the ground floor
+        ("jobs/dip/report.py", 1, "jobs.tools.demo"),  # a wing never imports tools
+        ("jobs/dip/report.py", 2, "jobs.ops.maintain"),  # nor the lake-wide jobs
+        ("jobs/dip/report.py", 3, "relative import"),  # every import spelled out
+        ("jobs/spark.py", 1, "jobs.pipeline"),  # the ground floor imports no door
+        ("jobs/spark.py", 2, "dags._common"),  # nothing imports dags/
     }

@@ -24,9 +24,10 @@ import pytest
 
 from jobs import lake
 from jobs.ingest import run as ingest
+from jobs.ingest.feeds import SILVER_TABLES
 from jobs.tools.bench.increments import DEFAULT_DAYS, land_until
 
-SILVER = ingest.SILVER_TABLES
+SILVER = SILVER_TABLES
 
 pytestmark = pytest.mark.slow
 

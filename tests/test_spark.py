@@ -47,14 +47,16 @@ def test_submit_command_attaches_the_jars_from_disk(tmp_path: Path):
     for name in ("delta-spark_4.2_2.13-4.4.0.jar", "delta-storage-4.4.0.jar"):
         (tmp_path / name).write_bytes(b"")
     cfg = config.load({"home": str(tmp_path), "jars_dir": str(tmp_path)}, env={})
-    cmd = submit_command(cfg, Path("jobs/ops/roundtrip.py"), ["--lake", "/l"], master="spark://h:1")
+    cmd = submit_command(
+        cfg, Path("jobs/cli.py"), ["roundtrip", "--lake", "/l"], master="spark://h:1"
+    )
     assert cmd[cmd.index("--master") + 1] == "spark://h:1"
     jars = cmd[cmd.index("--jars") + 1].split(",")
     assert jars == [
         str(tmp_path / "delta-spark_4.2_2.13-4.4.0.jar"),
         str(tmp_path / "delta-storage-4.4.0.jar"),
     ]
-    assert cmd[-3:] == ["jobs/ops/roundtrip.py", "--lake", "/l"]
+    assert cmd[-4:] == ["jobs/cli.py", "roundtrip", "--lake", "/l"]
     assert "--packages" not in cmd
 
 

@@ -15,8 +15,8 @@ from fractions import Fraction
 
 from jobs import Refused
 from jobs.dip.exact import round_half_up
+from jobs.terms import PV_METHODS
 
-PV_METHODS = ("ratio", "budget_plus_self_pay")
 FEN = Fraction(1, 100)
 
 

@@ -49,7 +49,6 @@ from jobs.ingest import (
     versions,
 )
 from jobs.ingest.batch import FileCounts, drop_staging, land_and_check, numbered_lines, release_held
-from jobs.ingest.feeds import SILVER_TABLES  # noqa: F401  (the tables a run writes)
 from jobs.ingest.landing import LandedFile, discover, undecodable, with_revisions, wrong_headers
 from jobs.pseudonymise import person_key
 

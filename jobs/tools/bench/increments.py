@@ -50,7 +50,7 @@ def land_until(source: Path, target: Path, day: str | None, copy=os.link) -> int
 
 def compare_silver(spark, a: Config, b: Config) -> dict[str, dict]:
     """Per silver table: rows on each side and rows found on one side only."""
-    from jobs.ingest.run import SILVER_TABLES
+    from jobs.ingest.feeds import SILVER_TABLES
 
     out = {}
     for table in SILVER_TABLES:
