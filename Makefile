@@ -10,6 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 JARS_STAMP := .jars/.complete
+WEB_STAMP := .web/.complete
 CDS_ARCHIVE := .jars/driver.jsa
 KEY := .secrets/hmac.key
 # The demo home the suite and the notebooks read (never the developer's own ./lake).
@@ -17,7 +18,7 @@ TEST_DEMO := build/test-demo
 JOB_SOURCES := $(shell find jobs -name '*.py' -o -name '*.yaml' -o -name '*.csv') $(wildcard expectations/*/*.json)
 PYTEST_ARGS ?=
 
-.PHONY: help install jars key demo airflow bench browser test lint lock clean
+.PHONY: help install jars web key demo airflow bench browser test lint lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -41,15 +42,25 @@ $(JARS_STAMP): pom.xml
 	mvn -q -B -f pom.xml dependency:copy-dependencies -DoutputDirectory=.jars
 	touch $@
 
+# The Data Docs' scripts, styles and fonts (package.json, exact versions in package-lock.json),
+# installed once by npm; jobs/quality.py copies them into each site, so no page needs a CDN.
+$(WEB_STAMP): package.json package-lock.json
+	rm -rf .web && mkdir -p .web
+	cp package.json package-lock.json .web/
+	npm ci --prefix .web --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
 # The driver's class-data-sharing archive (jobs/tools/jvm_archive.py): the classes of one Delta
 # round trip, mapped by every later driver JVM instead of loaded again. Rebuilt with the
 # jars or the Python packages (they bring Spark's own jars).
 $(CDS_ARCHIVE): $(PY_STAMP) $(JARS_STAMP)
 	$(BIN)/python -m jobs.tools.jvm_archive
 
-install: $(PY_STAMP) $(JARS_STAMP) $(CDS_ARCHIVE) ## create .venv, install the project, fetch the Delta jars
+install: $(PY_STAMP) $(JARS_STAMP) $(CDS_ARCHIVE) $(WEB_STAMP) ## create .venv, install the project, fetch the Delta jars and the Data Docs' assets
 
 jars: $(JARS_STAMP) ## fetch the Delta jars into .jars/ (Maven, from pom.xml)
+
+web: $(WEB_STAMP) ## fetch the Data Docs' scripts, styles and fonts into .web/ (npm, from package-lock.json)
 
 # A local pseudonymisation key for the demo only: git-ignored, owner-only. Production
 # sets DIPLAKE_HMAC_KEY or DIPLAKE_HMAC_KEY_FILE from its secret store instead.
@@ -95,5 +106,5 @@ lock: $(BIN)/python ## recompile requirements.lock from pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade uv
 	$(BIN)/uv pip compile --python $(BIN)/python --extra dev --no-header --quiet pyproject.toml -o requirements.lock
 
-clean: ## remove the local lake, landing zone and MLflow store (keeps .venv and .jars)
+clean: ## remove the local lake, landing zone and MLflow store (keeps .venv, .jars and .web)
 	rm -rf lake landing mlflow.db mlruns

@@ -5,14 +5,22 @@ new table's checks are one new file). Each expectation carries GX's own
 ``severity``: a failed ``critical`` one raises :class:`QualityGateError` and the
 caller does not write; ``warning`` and ``info`` failures are reported.
 Usage statistics are switched off: nothing leaves the machine.
+
+With a root, every stored result is rendered into the Data Docs site at once, and the
+site is made offline: GX's pages ask public CDNs for their scripts, styles and fonts,
+and the site serves the same files from ``static/vendor/`` instead (:data:`VENDORED`).
 """
 
 from __future__ import annotations
 
+import filecmp
 import json
 import logging
 import os
+import re
+import shutil
 import threading
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,6 +33,50 @@ if TYPE_CHECKING:  # the gate's callers bring Spark and pandas; `diplake --help`
     from pyspark.sql import DataFrame
 
 SUITES = REPO_ROOT / "expectations"
+# The npm packages of package.json (exact versions in package-lock.json), installed by
+# `make web` at install time: a job never fetches them.
+WEB_MODULES = REPO_ROOT / ".web" / "node_modules"
+# Each file the Data Docs load, by its path in WEB_MODULES, and the address GX's pages ask for
+# it by. A render copies it to the same path under the site's static/vendor/.
+VENDORED = {
+    "bootstrap/dist/css/bootstrap.min.css": "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css",
+    "bootstrap/dist/js/bootstrap.min.js": "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js",
+    "jquery/dist/jquery.min.js": "https://code.jquery.com/jquery-3.7.1.min.js",
+    "popper.js/dist/umd/popper.min.js": "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js",
+    "bootstrap-table/dist/bootstrap-table.min.css": "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css",
+    "bootstrap-table/dist/bootstrap-table.min.js": "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js",
+    # The pages ask 1.19.0 for the filter-control stylesheet (the index its .min.css) and
+    # 1.19.1 for its script: 1.19.1's stylesheet goes with that script.
+    "bootstrap-table/dist/extensions/filter-control/bootstrap-table-filter-control.min.js": "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js",
+    "bootstrap-table/dist/extensions/filter-control/bootstrap-table-filter-control.css": "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css",
+    "bootstrap-table/dist/extensions/filter-control/bootstrap-table-filter-control.min.css": "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css",
+    "bootstrap-datepicker/dist/css/bootstrap-datepicker.min.css": "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css",
+    "bootstrap-datepicker/dist/js/bootstrap-datepicker.min.js": "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js",
+    "@fortawesome/fontawesome-free/css/all.min.css": "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css",
+    "@forevolve/bootstrap-dark/dist/css/bootstrap-prefers-dark.css": "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css",
+    # What jsDelivr serves for a bare package@major: the package's "jsdelivr" file.
+    "vega/build/vega.min.js": "https://cdn.jsdelivr.net/npm/vega@5",
+    "vega-lite/build/vega-lite.min.js": "https://cdn.jsdelivr.net/npm/vega-lite@5",
+    "vega-embed/build/vega-embed.min.js": "https://cdn.jsdelivr.net/npm/vega-embed@6",
+}
+# Folders copied whole because a vendored stylesheet loads them relatively (../webfonts/).
+VENDORED_FOLDERS = ("@fortawesome/fontawesome-free/webfonts",)
+VENDOR = "static/vendor"
+# GX's logo comes from its S3 bucket, with this context's id in the query; the site holds the
+# same image (GX ships no copy of the dark theme's variant: the one logo serves both).
+GX_ASSETS = "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/"
+LOCAL = {url: f"{VENDOR}/{path}" for path, url in VENDORED.items()} | {
+    GX_ASSETS + "logo-long.png": "static/images/logo-long.png",
+    GX_ASSETS + "full_logo_dark.png": "static/images/logo-long.png",
+}
+# What a browser fetches from outside, or from the site's static/ folder: a src or href
+# attribute, or a url(...) in an inline style.
+_FETCHED = re.compile(
+    r"""(?P<lead>(?:src|href)="|url\(['"]?)(?P<url>https?://[^"')\s]+|(?:\.\.?/)*static/)"""
+)
+# A browser refuses a script with crossorigin (and an integrity hash) from file://, where
+# there is no CORS: a localised page drops both (the copies hash as the CDN's did).
+_CDN_ONLY = re.compile(r'\s(?:integrity="[^"]*"|crossorigin="anonymous")')
 # For get_spark(preload=...): jobs that validate import GX while the JVM starts.
 PRELOAD = ("great_expectations",)
 # One suite at a time: a GX context and its stores are not made for several threads
@@ -69,6 +121,58 @@ def docs_index(root: Path) -> Path:
     return root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
 
 
+def _vendored_files() -> list[str]:
+    """The paths in WEB_MODULES a site serves; refuse if `make web` has not installed them."""
+    missing = [p for p in [*VENDORED, *VENDORED_FOLDERS] if not (WEB_MODULES / p).exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"{WEB_MODULES / missing[0]} is missing: the Data Docs' scripts and styles are"
+            " installed by `make web` (part of `make install`)"
+        )
+    folders = [sorted((WEB_MODULES / folder).iterdir()) for folder in VENDORED_FOLDERS]
+    return [*VENDORED, *(str(f.relative_to(WEB_MODULES)) for files in folders for f in files)]
+
+
+def _offline(root: Path) -> None:
+    """Copy the vendored files into the site and point every page at them, not at a CDN."""
+    site = docs_index(root).parent
+    for path in _vendored_files():
+        source, target = WEB_MODULES / path, site / VENDOR / path
+        if not (target.exists() and filecmp.cmp(source, target)):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+    # Only the pages GX wrote since the last pass: a site of years of results is not read
+    # again at every validation. (GX writes under _GX_LOCK, as this pass runs.)
+    stamp = site / VENDOR / ".localised"
+    since = stamp.stat().st_mtime_ns if stamp.exists() else -1
+    started = time.time_ns()
+    for page in site.rglob("*.html"):
+        if page.stat().st_mtime_ns < since:
+            continue
+        html = page.read_text(encoding="utf-8")
+        offline = _localise(html, "../" * (len(page.relative_to(site).parts) - 1))
+        if offline != html:
+            page.write_text(offline, encoding="utf-8")
+    stamp.touch()
+    os.utime(stamp, ns=(started, started))
+
+
+def _localise(html: str, up: str) -> str:
+    """``html`` fetching the site's copies (``up`` leads from the page to the site's root).
+
+    GX's own static files are reached by ``up`` too: its favicon link on a result page
+    climbs one folder too few.
+    """
+
+    def local(m: re.Match) -> str:
+        if m["url"].endswith("static/"):
+            return m["lead"] + up + "static/"
+        path = LOCAL.get(m["url"].split("?")[0])
+        return m["lead"] + (up + path if path else m["url"])  # links to GX's site stay
+
+    return _CDN_ONLY.sub("", _FETCHED.sub(local, html))
+
+
 @lru_cache(maxsize=4)
 def _context(root: str | None):
     """Ephemeral without a root; with one, a file context that keeps results and Data Docs."""
@@ -89,16 +193,20 @@ def validate(
     df: DataFrame | pd.DataFrame, layer: str, table: str, root: Path | None = None
 ) -> QualityReport:
     """Run the table's suite on ``df`` (Spark, or pandas for a small frame); with ``root``,
-    store the result for Data Docs.
+    store the result and render it into the Data Docs site.
 
     A pass/fail run first (BOOLEAN_ONLY: one aggregate per expectation); only when
     something fails is the suite run again at BASIC for the counts and samples that
     explain it, so a clean batch of millions of rows is not scanned for samples.
     """
+    if root is not None:
+        _vendored_files()  # refuse before the suite runs, not after
     with _GX_LOCK:
         outcome = _run_suite(df, layer, table, root, "BOOLEAN_ONLY")
         if not all(r.success for r in outcome):
             outcome = _run_suite(df, layer, table, root, "BASIC")
+        if root is not None:
+            _offline(root)
     failures = tuple(
         Failure(
             expectation=r.expectation_config.type,
@@ -118,6 +226,7 @@ def _run_suite(
     df: DataFrame | pd.DataFrame, layer: str, table: str, root: Path | None, result_format: str
 ):
     import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
 
     spec = json.loads(suite_path(layer, table).read_text(encoding="utf-8"))
     context = _context(None if root is None else str(root))
@@ -140,11 +249,15 @@ def _run_suite(
     validation = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=name, data=definition, suite=suite)
     )
-    # Results are stored by the run; the Data Docs site is rendered once per job
-    # (build_docs), not after every table.
+    # With a root the run stores its result and renders that page and the index (GX's
+    # incremental build): whichever job validates, silver or gold, its result is on the site.
+    docs = [UpdateDataDocsAction(name="data_docs")] if root is not None else []
     checkpoint = context.checkpoints.add_or_update(
         gx.Checkpoint(
-            name=name, validation_definitions=[validation], actions=[], result_format=result_format
+            name=name,
+            validation_definitions=[validation],
+            actions=docs,
+            result_format=result_format,
         )
     )
     outcome = checkpoint.run(batch_parameters={"dataframe": df})
@@ -152,9 +265,10 @@ def _run_suite(
 
 
 def build_docs(root: Path) -> Path:
-    """Render the Data Docs site of ``root`` from every stored validation result."""
+    """Render the Data Docs site of ``root`` again from every stored validation result."""
     with _GX_LOCK:
         _context(str(root)).build_data_docs()
+        _offline(root)
     return docs_index(root)
 
 
