@@ -173,13 +173,17 @@ def monitoring(year: int, cfg: Config | None = None) -> dict:
     from jobs.clearing import monitoring as hospital_monitoring
 
     cfg, spark = _session(cfg, f"monitoring {year}", preload=False)
-    table = hospital_monitoring.run(spark, cfg, year)
-    flagged = table.filter("review_flag").orderBy("hospital_code")
     columns = ("hospital_code", "level", "case_mix_index", "cost_growth")
+    rows = (  # one row per hospital: read once, counted and filtered here
+        hospital_monitoring.run(spark, cfg, year)
+        .select(*columns, "review_flag")
+        .orderBy("hospital_code")
+        .collect()
+    )
     return {
         "year": year,
-        "hospitals": table.count(),
-        "flagged": [{c: _plain(r[c]) for c in columns} for r in flagged.collect()],
+        "hospitals": len(rows),
+        "flagged": [{c: _plain(r[c]) for c in columns} for r in rows if r.review_flag],
     }
 
 

@@ -133,10 +133,10 @@ def _vendored_files() -> list[str]:
     return [*VENDORED, *(str(f.relative_to(WEB_MODULES)) for files in folders for f in files)]
 
 
-def _offline(root: Path) -> None:
-    """Copy the vendored files into the site and point every page at them, not at a CDN."""
+def _offline(root: Path, vendored: list[str]) -> None:
+    """Copy the ``vendored`` files into the site and point every page at them, not at a CDN."""
     site = docs_index(root).parent
-    for path in _vendored_files():
+    for path in vendored:
         source, target = WEB_MODULES / path, site / VENDOR / path
         if not (target.exists() and filecmp.cmp(source, target)):
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -200,13 +200,13 @@ def validate(
     explain it, so a clean batch of millions of rows is not scanned for samples.
     """
     if root is not None:
-        _vendored_files()  # refuse before the suite runs, not after
+        vendored = _vendored_files()  # refuse before the suite runs, not after
     with _GX_LOCK:
         outcome = _run_suite(df, layer, table, root, "BOOLEAN_ONLY")
         if not all(r.success for r in outcome):
             outcome = _run_suite(df, layer, table, root, "BASIC")
         if root is not None:
-            _offline(root)
+            _offline(root, vendored)
     failures = tuple(
         Failure(
             expectation=r.expectation_config.type,
@@ -268,7 +268,7 @@ def build_docs(root: Path) -> Path:
     """Render the Data Docs site of ``root`` again from every stored validation result."""
     with _GX_LOCK:
         _context(str(root)).build_data_docs()
-        _offline(root)
+        _offline(root, _vendored_files())
     return docs_index(root)
 
 

@@ -18,13 +18,14 @@ from jobs import lake, quality
 from jobs.config import Config
 from jobs.ingest import codes, plausibility, versions
 from jobs.ingest.batch import FileCounts, counts_by_file, land_and_check, stage
-from jobs.ingest.feeds import TIMESTAMP, Feed, Field
+from jobs.ingest.feeds import Feed, Field
 from jobs.ingest.landing import LandedFile
 from jobs.ingest.reference import csv_check, record_lines
 from jobs.ingest.tables import replace_files
 from jobs.pseudonymise import person_key
 
 log = logging.getLogger(__name__)
+TIMESTAMP = "yyyy-MM-dd HH:mm:ss"  # how a feed writes a timestamp field
 
 
 def _typed(f: Field) -> tuple[Column, Column | None]:

@@ -23,8 +23,6 @@ from dataclasses import dataclass
 
 from jobs.terms import FEE_CATEGORIES
 
-TIMESTAMP = "yyyy-MM-dd HH:mm:ss"
-
 
 @dataclass(frozen=True)
 class Field:
