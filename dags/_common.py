@@ -33,3 +33,26 @@ def year_param(title: str = "Settlement year") -> Param:
         title=title,
         description="Empty: the year of the run's logical date.",
     )
+
+
+def reports_site():
+    """A reporting DAG's last task: the reports site rebuilt with what the DAG wrote.
+
+    No Spark, a second or two; it fails on a broken link or a page that would ask
+    the outside network for something, so a bad page never goes unnoticed.
+    """
+    from airflow.sdk import task
+
+    @task(task_id="reports_build")
+    def reports_build() -> dict:
+        from jobs import pipeline
+
+        built = pipeline.reports_build()
+        if built["broken_links"] or built["outside_requests"]:
+            raise ValueError(
+                f"reports site: broken links {built['broken_links'][:5]}, "
+                f"outside requests {built['outside_requests'][:5]}"
+            )
+        return built
+
+    return reports_build()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from _common import DEFAULT_ARGS, START
+from _common import DEFAULT_ARGS, START, reports_site
 from airflow.sdk import Param, dag, task
 
 
@@ -39,7 +39,7 @@ def dip_clearing_publish():
 
         return pipeline.clearing_publish(params["run_id"], params["reason"] or None)
 
-    publish()
+    publish() >> reports_site()
 
 
 dip_clearing_publish()

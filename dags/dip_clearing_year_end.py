@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from _common import DEFAULT_ARGS, START
+from _common import DEFAULT_ARGS, START, reports_site
 from airflow.sdk import Param, dag, task
 
 from jobs.pipeline import PV_METHODS
@@ -74,7 +74,7 @@ def dip_clearing_year_end():
         print(result["summary"])
         return result
 
-    clearing_draft()
+    clearing_draft() >> reports_site()
 
 
 dip_clearing_year_end()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from _common import DEFAULT_ARGS, DISCHARGES, START, year_param
+from _common import DEFAULT_ARGS, DISCHARGES, START, reports_site, year_param
 from airflow.sdk import dag, task
 
 
@@ -30,7 +30,7 @@ def dip_fraud_scoring():
 
         return pipeline.fraud_score(params["year"])
 
-    score()
+    score() >> reports_site()
 
 
 dip_fraud_scoring()

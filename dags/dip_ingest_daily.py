@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from _common import DEFAULT_ARGS, START, silver
+from _common import DEFAULT_ARGS, START, reports_site, silver
 from airflow.sdk import dag, task
 
 from jobs.pipeline import silver_tables
@@ -36,7 +36,7 @@ def dip_ingest_daily():
         # ds is None on a run without a logical date (a manual trigger): today then.
         return pipeline.ingest(run_date=ds)
 
-    ingest()
+    ingest() >> reports_site()
 
 
 dip_ingest_daily()

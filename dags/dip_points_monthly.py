@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from _common import CASE_POINTS, DEFAULT_ARGS, START, year_param
+from _common import CASE_POINTS, DEFAULT_ARGS, START, reports_site, year_param
 from airflow.sdk import dag, task
 
 
@@ -31,7 +31,7 @@ def dip_points_monthly():
         year = params["year"] or logical_date.year
         return pipeline.points(int(year))
 
-    points()
+    points() >> reports_site()
 
 
 dip_points_monthly()

@@ -332,6 +332,31 @@ def _fraud(cfg, args) -> int:
     return 0
 
 
+# --- the reports site -----------------------------------------------------------------
+
+
+def _reports_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    sub.add_parser(
+        "build",
+        help="render every report's pages, the home and data-quality pages, copy the Data "
+        "Docs beside them and check every link (exit 1 on a broken link or an outside request)",
+    )
+    for action in sub.choices.values():
+        config_module.add_arguments(action, nested=True)
+
+
+def _reports(cfg, args) -> int:
+    s = pipeline.reports_build(cfg)
+    kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(s["reports"].items())) or "no reports"
+    print(f"reports site: {s['site']}")
+    print(f"  {kinds}; {s['pages_written']} pages written, {s['data_docs_copied']} Data Docs files")
+    for what in ("broken_links", "outside_requests"):
+        for line in s[what]:
+            print(f"  {what.replace('_', ' ')[:-1]}: {line}")
+    return 1 if s["broken_links"] or s["outside_requests"] else 0
+
+
 # --- lake-wide jobs -------------------------------------------------------------------
 
 
@@ -384,6 +409,12 @@ COMMANDS: dict[str, Command] = {
     "monitoring": Command("gold/hospital_monitoring for year Y", _year, _monitoring),
     "fraud": Command(
         "fraud rules, model training (MLflow), scoring and evaluation", _fraud_arguments, _fraud
+    ),
+    "reports": Command(
+        "the reports as one site: `diplake reports build` (no Spark)",
+        _reports_arguments,
+        _reports,
+        spark=False,
     ),
     "maintain": Command(
         "OPTIMIZE and VACUUM every Delta table of the lake", _maintain_arguments, _maintain

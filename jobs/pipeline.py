@@ -125,7 +125,7 @@ def catalogue_report(year: int, cfg: Config | None = None) -> dict:
     from jobs.dip import report
 
     cfg, spark = _session(cfg, f"catalogue report {year}", preload=False)
-    return {"report": str(report.run(spark, cfg, year))}
+    return {"report": str(report.run(spark, cfg, year) / "index.html")}
 
 
 def clearing_draft(
@@ -251,6 +251,25 @@ def fraud_evaluate(year: int, truth: Path | None = None, cfg: Config | None = No
         raise Refused(f"no fraud_labels.csv in {truth}")
     cfg, spark = _session(cfg, f"fraud evaluate {year}", preload=False)
     return evaluate.run(spark, cfg, year, truth)
+
+
+# --- the reports site -------------------------------------------------------------
+
+
+def reports_build(cfg: Config | None = None) -> dict:
+    """Render the reports site (jobs/site.py): every report folder's pages from its facts,
+    the home page by year and month, the data-quality page, the Data Docs beside them,
+    and a link check of the whole site. No Spark: the last task of every reporting DAG."""
+    from jobs import quality, site
+
+    # Each wing's page module registers the page functions of its report kinds.
+    from jobs.clearing import pages as _clearing  # noqa: F401
+    from jobs.dip import pages as _dip  # noqa: F401
+    from jobs.fraud import pages as _fraud  # noqa: F401
+    from jobs.ingest import pages as _ingest  # noqa: F401
+
+    cfg = cfg or config.load()
+    return site.build(cfg.reports, quality.docs_index(cfg.quality_root).parent)
 
 
 # --- lake-wide jobs ----------------------------------------------------------------

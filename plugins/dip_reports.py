@@ -24,7 +24,15 @@ URL_PREFIX = "/reports"
 
 # The dependency sits on the app, so it guards every route declared on it (a mounted
 # sub-application would not inherit it: nothing here is mounted).
-app = FastAPI(title="dip-lake reports", dependencies=[Depends(get_user)])
+# FastAPI's own /docs, /redoc and /openapi.json are added outside the app's dependencies:
+# switched off, so nothing here answers an anonymous request.
+app = FastAPI(
+    title="dip-lake reports",
+    dependencies=[Depends(get_user)],
+    docs_url=None,
+    redoc_url=None,
+    openapi_url=None,
+)
 
 
 def report_file(root: Path, path: str) -> Path:

@@ -34,7 +34,10 @@ CHAIN = (
     ("dip_points_monthly", {"year": YEAR}),
     ("dip_clearing_year_end", {"year": YEAR, "budget": BUDGET, "pv_method": "ratio"}),
 )
-FRAUD = f"from jobs import pipeline; pipeline.fraud_train({YEAR}); pipeline.fraud_score({YEAR})"
+FRAUD = (
+    f"from jobs import pipeline; pipeline.fraud_train({YEAR}); pipeline.fraud_score({YEAR}); "
+    "pipeline.reports_build()"
+)
 DONE = ".chain-done"
 
 

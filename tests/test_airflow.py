@@ -19,18 +19,20 @@ import urllib.error
 import urllib.request
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import demo_home as demo
 import pytest
 from conftest import copy_home
 from pyspark.sql import functions as F
 
-from jobs import config, lake
+from jobs import config, lake, pipeline, site
 from jobs.tools.airflow_local import PASSWORDS_FILE, airflow_command
 from jobs.tools.cluster import free_ports
 
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = config.REPO_ROOT / "docs" / "img" / "clearing_trigger_form.png"
+REPORT_SCREENSHOT = config.REPO_ROOT / "docs" / "img" / "reports_in_airflow.png"
 # Chromium as root on a machine with a closed network: no sandbox, no background calls.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -83,6 +85,18 @@ def test_the_demo_chain_ran_as_dags(spark, demo_home):
     )
     assert gross == budget
     assert table("gold", "fraud_alerts").filter(F.col("period") == demo.YEAR).count() > 0
+    # Each reporting DAG ended by building the site: every report it wrote is listed.
+    listing = json.loads((cfg.reports / site.INDEX_JSON).read_text(encoding="utf-8"))
+    assert {(r["kind"], r["status"]) for r in listing} >= {
+        ("ingest", "succeeded"),
+        ("catalogue", "final"),
+        ("case_points", "final"),
+        ("clearing", "draft"),
+        ("fraud_alerts", "final"),
+    }
+    (clearing,) = [r for r in listing if r["kind"] == "clearing"]
+    assert clearing["run_id"] == runs[0].run_id
+    assert clearing["reads"] == json.loads(runs[0].input_versions)
 
 
 class Standalone:
@@ -165,6 +179,8 @@ def airflow_server(demo_home, tmp_path_factory):
     work = tmp_path_factory.mktemp("standalone")
     parts = ("landing", "lake", ".secrets", "reports")
     server = Standalone(copy_home(demo_home, work / "home", parts), work / "airflow-home")
+    # The pages from this code's templates (the chain built them with the code it ran).
+    pipeline.reports_build(demo.settings(server.home))
     try:
         server.wait_for_dag("dip_clearing_year_end")
         yield server
@@ -192,6 +208,88 @@ def test_reports_are_served_to_a_logged_in_user_only(airflow_server):
     assert [v["href"] for v in mine["external_views"]] == ["reports/"]
 
 
+def log_in(page, server: Standalone) -> None:
+    page.goto(server.url + "/")
+    page.get_by_label("Username").fill("admin")
+    page.get_by_label("Password").fill(server.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: "/auth/login" not in url, timeout=60_000)
+
+
+def _links(page) -> list[str]:
+    """Every link of the page, absolute, without its fragment."""
+    hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
+    return [h.split("#")[0] for h in hrefs if h.startswith("http")]
+
+
+def test_the_reports_site_in_airflow_follows_every_link_and_stays_offline(airflow_server, tmp_path):
+    """Log in, open Reports from the UI's navigation, follow every link of the home page,
+    of a clearing and of the fraud alerts; each page loads with its tables filled, and
+    no request leaves the machine (the Data Docs included)."""
+    assert CHROMIUM.exists(), "the browser test needs Debian's chromium (make test installs it)"
+    from playwright.sync_api import sync_playwright
+
+    server = airflow_server
+    root = server.home / "reports"
+    assert site.check_links(root) == ([], [])  # the whole built site, Data Docs included
+    here = urlsplit(server.url).netloc
+    outside: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.on(
+            "request",
+            lambda r: (
+                None
+                if urlsplit(r.url).scheme in ("data", "blob", "about")
+                or urlsplit(r.url).netloc == here
+                else outside.append(r.url)
+            ),
+        )
+        page = context.new_page()
+        log_in(page, server)
+        page.get_by_role("link", name="Reports").first.click()
+        frame = page.frame_locator("iframe").first
+        frame.get_by_role("heading", name="dip-lake reports").wait_for(timeout=60_000)
+        clearing = frame.locator("a[href^='clearing-']").first.get_attribute("href")
+        fraud = frame.locator("a[href^='fraud-alerts-']").first.get_attribute("href")
+        shot = tmp_path / REPORT_SCREENSHOT.name
+        frame.locator("a[href^='clearing-']").first.click()
+        frame.get_by_role("heading", name="By hospital level").wait_for(timeout=30_000)
+        page.screenshot(path=str(shot))
+        if os.environ.get("DIP_SAVE_SCREENSHOTS"):
+            REPORT_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(shot, REPORT_SCREENSHOT)
+
+        base = server.url + "/reports/"
+        visited, broken = set(), []
+        for start in ("index.html", clearing, fraud):
+            opened = page.goto(urljoin(base, start))
+            assert opened.status == 200, start
+            for link in _links(page):
+                if link in visited:
+                    continue
+                visited.add(link)
+                assert urlsplit(link).netloc == here, f"{start} links outside: {link}"
+                answer = context.request.get(link)  # the browser's session, any file type
+                if not answer.ok:
+                    broken.append(f"{link} ({answer.status})")
+                    continue
+                if answer.headers.get("content-type", "").startswith("text/html"):
+                    page.goto(link)
+                    filled = page.locator("td").count() + page.locator("img").count()
+                    assert filled, f"{link}: no table and no plot"
+        assert not broken, broken
+        assert any("/hospitals/" in v for v in visited) and any("/alerts/" in v for v in visited)
+        assert any("data-docs" in v for v in visited)
+        # The Data Docs render their tables from the scripts the project installed.
+        page.goto(base + "data-docs/index.html")
+        page.wait_for_load_state("networkidle")
+        assert page.locator("table tbody tr").count() > 0
+        browser.close()
+    assert outside == [], outside
+
+
 def test_finance_triggers_the_year_end_clearing_from_the_form(spark, airflow_server, tmp_path):
     assert CHROMIUM.exists(), "the browser test needs Debian's chromium (make test installs it)"
     from playwright.sync_api import sync_playwright
@@ -203,11 +301,7 @@ def test_finance_triggers_the_year_end_clearing_from_the_form(spark, airflow_ser
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.goto(server.url + "/")
-        page.get_by_label("Username").fill("admin")
-        page.get_by_label("Password").fill(server.password)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(lambda url: "/auth/login" not in url, timeout=60_000)
+        log_in(page, server)
         page.goto(server.url + "/dags/dip_clearing_year_end")
         page.get_by_role("button", name="Trigger").first.click()
         form = page.get_by_role("dialog")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 
 import pytest
 from pyspark.sql import functions as F
 
-from jobs import lake
+from jobs import lake, pipeline
 from jobs.clearing import monitoring
 from jobs.clearing import run as clearing
 from jobs.clearing.allocate import ClearingRefused
@@ -104,8 +105,13 @@ def test_a_draft_by_hand(spark, tiny):
     assert (row.status, row.budget, row.retained) == ("draft", D("1000.00"), D("133.33"))
     for table in ("gold/dip_case_points", "silver/prepayments", "silver/discharges"):
         assert table in row.input_versions
-    index = tiny.reports / run_id / "index.html"
-    assert "0.476190" in index.read_text(encoding="utf-8")
+    facts = json.loads((tiny.reports / run_id / "report.json").read_text(encoding="utf-8"))
+    assert facts["status"] == "draft" and facts["reads"] == json.loads(row.input_versions)
+    assert pipeline.reports_build(tiny)["broken_links"] == []
+    index = (tiny.reports / run_id / "index.html").read_text(encoding="utf-8")
+    assert "0.476190" in index and "hospitals/H3.html" in index
+    page = (tiny.reports / run_id / "hospitals" / "H3.html").read_text(encoding="utf-8")
+    assert "53.34" in page and "../index.html" in page
     statement = (tiny.reports / run_id / "hospitals" / "H3.csv").read_text()
     assert "53.34" in statement
 
@@ -131,6 +137,11 @@ def test_publishing_is_final_and_a_second_publication_needs_a_reason(spark, tiny
         clearing.publish(spark, tiny, second)
     message = clearing.publish(spark, tiny, second, reason="budget revised by finance")
     assert f"superseding {first}" in message
+    status = {
+        run: json.loads((tiny.reports / run / "report.json").read_text())["status"]
+        for run in (first, second)
+    }
+    assert status == {first: "superseded", second: "published"}
     assert lake.read_version(spark, runs_path).filter(F.col("run_id") == first).first() == frozen
     pubs = lake.read_version(
         spark, lake.table_path(tiny, "gold", "dip_clearing_publications")

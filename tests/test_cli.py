@@ -164,7 +164,7 @@ def test_each_job_command_prints_its_steps_summary(monkeypatch, capsys, tmp_path
             "classes": {"normal": 3000, "high": 44},
             "special_review": 2,
             "total_points": "123.4500",
-            "report": "/r/catalogue-2025/index.md",
+            "report": "/r/catalogue-2025/index.html",
         },
         "ingest": {
             "run_date": "2026-01-02",
@@ -186,7 +186,7 @@ def test_each_job_command_prints_its_steps_summary(monkeypatch, capsys, tmp_path
         ("points", "--year", "2025"): [
             "Points 2025: 3,044 cases (high 44, normal 3,000); 2 for special review; "
             "total 123.4500 points",
-            "Catalogue report: /r/catalogue-2025/index.md",
+            "Catalogue report: /r/catalogue-2025/index.html",
         ],
         ("ingest", "--date", "2026-01-02"): [
             "rejected whole: fee_details/2026-01-01/x.csv.gz (compressed_file)",

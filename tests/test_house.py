@@ -26,7 +26,18 @@ REPO = Path(__file__).resolve().parent.parent
 DOORS = frozenset({"jobs.cli", "jobs.pipeline"})
 # The modules the root of jobs/ may hold: the ground floor and the doors, nothing else.
 ROOT_MODULES = frozenset(
-    {"config", "spark", "lake", "quality", "vocab", "terms", "pseudonymise", "cli", "pipeline"}
+    {
+        "config",
+        "spark",
+        "lake",
+        "quality",
+        "vocab",
+        "terms",
+        "pseudonymise",
+        "site",
+        "cli",
+        "pipeline",
+    }
 )
 OUTSIDE_WINGS = frozenset({"ops", "tools"})
 # wing -> the wings whose code it may import. Keep this short: a wing reads another

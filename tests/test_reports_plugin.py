@@ -31,11 +31,14 @@ def test_an_anonymous_request_is_refused(plugin, tmp_path, monkeypatch):
     monkeypatch.setenv("DIPLAKE_HOME", str(tmp_path))
     (tmp_path / "reports").mkdir()
     (tmp_path / "reports" / "index.html").write_text("<h1>reports</h1>")
+    (tmp_path / "reports" / "index.json").write_text('[{"run_id": "clearing-1"}]')
     client = TestClient(plugin.app)
-    for path in ("/", "/index.html", "/nope"):
+    # The pages, the site's listing, and FastAPI's own API description and docs pages
+    # (which FastAPI would serve outside the app's dependencies: switched off).
+    for path in ("/", "/index.html", "/nope", "/index.json", "/openapi.json", "/docs", "/redoc"):
         answer = client.get(path)
         assert answer.status_code == 401, (path, answer.status_code)
-        assert "reports" not in answer.text
+        assert "reports" not in answer.text and "clearing-1" not in answer.text
 
 
 def test_paths_stay_inside_the_reports_folder(plugin, tmp_path):

@@ -35,7 +35,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
-from jobs import lake, quality
+from jobs import lake, quality, site
 from jobs.clearing import statements
 from jobs.clearing.allocate import (
     PV_METHODS,
@@ -223,6 +223,11 @@ def run(
     result = clear(budget, pv_method, hospitals, fund_paid, total_cost)
     if dry_run:
         return None, result
+    # Read before the run row is written, so its input versions name every table read.
+    levels = {
+        r.institution_code: r.level
+        for r in reads.table("silver", "institutions").select("institution_code", "level").collect()
+    }
     run_id = f"clearing-{year}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     now = datetime.now(UTC).replace(tzinfo=None)
     hospital_rows = [
@@ -242,11 +247,7 @@ def run(
     spark.createDataFrame([run_row], RUNS_SCHEMA).write.format("delta").mode("append").save(
         lake.table_path(cfg, "gold", "dip_clearing_runs")
     )
-    levels = {
-        r.institution_code: r.level
-        for r in reads.table("silver", "institutions").select("institution_code", "level").collect()
-    }
-    statements.write(cfg, run_id, year, result, levels)
+    statements.write(cfg, run_id, year, result, levels, reads.versions)
     return run_id, result
 
 
@@ -290,6 +291,11 @@ def publish(spark: SparkSession, cfg: Config, run_id: str, reason: str | None = 
     ).write.format("delta").mode("append").save(
         lake.table_path(cfg, "gold", "dip_clearing_publications")
     )
+    # The reports follow (their pages at the next `diplake reports build`).
+    if (statements.folder(cfg, run_id) / site.FACTS).is_file():
+        site.set_status(statements.folder(cfg, run_id), "published")
+    if current and (statements.folder(cfg, current) / site.FACTS).is_file():
+        site.set_status(statements.folder(cfg, current), "superseded")
     return f"{run_id} published for {year}" + (f", superseding {current}" if current else "")
 
 

@@ -1,11 +1,13 @@
-"""The catalogue report: ``reports/catalogue-<Y>/index.md`` with its plots beside it.
+"""The catalogue's and the case points' reports: ``reports/catalogue-<Y>/``, ``points-<Y>/``.
 
     diplake catalogue-report --year 2025
 
-Counts of core and comprehensive types, case coverage, the CV distribution, the
-largest and the costliest types, the level coefficients, and the share of low,
-high and unmatched cases in settlement year Y. Written after ``diplake points``
-(which calls it); reads only gold tables.
+The catalogue: counts of core and comprehensive types and their base cases, the
+CV distribution, the level coefficients, the largest and the costliest types.
+The case points of settlement year Y: matches, case classes, special reviews and
+each hospital's cases and points. Written after ``diplake points`` (which calls
+it) as facts and plots; ``diplake reports build`` renders the pages
+(jobs/dip/pages.py). Reads only gold tables, each at one version, named on the page.
 """
 
 from __future__ import annotations
@@ -17,42 +19,114 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
-from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from jobs import lake
+from jobs import lake, site
 from jobs.config import Config
 
-
-def _gold(spark: SparkSession, cfg: Config, table: str, where: str) -> pd.DataFrame:
-    return lake.read_version(spark, lake.table_path(cfg, "gold", table)).filter(where).toPandas()
+MATCH_KINDS = ("core", "core_partial", "comprehensive", "unmatched")
 
 
-def _table(frame: pd.DataFrame) -> str:
-    head = "| " + " | ".join(frame.columns) + " |"
-    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
-    rows = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([head, rule, *rows])
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
 
 
-def run(spark: SparkSession, cfg: Config, year: int) -> Path:
-    """Read the year's catalogue, coefficients and points; write the plots and the page."""
+def run(spark, cfg: Config, year: int) -> Path:
+    """Read the year's catalogue, coefficients and points; write both reports' plots and facts."""
+    reads = lake.PinnedReads(spark, cfg)
+    cat = reads.table("gold", "dip_catalogue").filter(f"catalogue_version = {year}").toPandas()
+    coef = (
+        reads.table("gold", "dip_level_coefficients")
+        .filter(f"catalogue_version = {year}")
+        .toPandas()
+    )
+    catalogue_reads = dict(reads.versions)
+    pts = reads.table("gold", "dip_case_points").filter(F.col("settlement_year") == year)
+    classes = pts.groupBy("case_class", "match_kind").agg(F.count("*").alias("cases")).toPandas()
+    hospitals = (
+        pts.groupBy("hospital_code")
+        .agg(
+            F.count("*").alias("cases"),
+            F.sum("points").alias("points"),
+            F.count_if(F.col("match_kind") == "unmatched").alias("unmatched"),
+            F.count_if(F.col("special_review")).alias("special_review"),
+        )
+        .orderBy(F.col("points").desc(), "hospital_code")
+        .toPandas()
+    )
+    reviews = int(hospitals.special_review.sum()) if len(hospitals) else 0
+    cat["avg_cost"] = cat.avg_cost.astype(float)
     out = cfg.reports / f"catalogue-{year}"
     out.mkdir(parents=True, exist_ok=True)
-    cat = _gold(spark, cfg, "dip_catalogue", f"catalogue_version = {year}")
-    coef = _gold(spark, cfg, "dip_level_coefficients", f"catalogue_version = {year}")
-    pts_df = lake.read_version(spark, lake.table_path(cfg, "gold", "dip_case_points")).filter(
-        F.col("settlement_year") == year
-    )
-    classes = pts_df.groupBy("case_class", "match_kind").agg(F.count("*").alias("cases")).toPandas()
-    reviews = pts_df.filter("special_review").count()
-    cat["avg_cost"] = cat.avg_cost.astype(float)
     _plot_distributions(out, cat)
-    shares = classes.groupby("case_class").cases.sum() / max(int(classes.cases.sum()), 1)
-    _plot_classes_and_levels(out, year, shares, coef)
-    index = out / "index.md"
-    index.write_text(_page(year, cat, coef, classes, shares, reviews), encoding="utf-8")
-    return index
+    site.write_report(
+        out,
+        kind="catalogue",
+        title=f"DIP catalogue {year}",
+        year=year,
+        run_id=f"catalogue-{year}",
+        status="final",
+        reads=catalogue_reads,
+        data=_catalogue_facts(year, cat, coef),
+    )
+    points_out = cfg.reports / f"points-{year}"
+    points_out.mkdir(parents=True, exist_ok=True)
+    n_cases = int(classes.cases.sum())
+    shares = classes.groupby("case_class").cases.sum() / max(n_cases, 1)
+    _plot_classes_and_levels(points_out, year, shares, coef)
+    by_kind = classes.groupby("match_kind").cases.sum().reindex(MATCH_KINDS, fill_value=0)
+    site.write_report(
+        points_out,
+        kind="case_points",
+        title=f"DIP case points {year}",
+        year=year,
+        run_id=f"points-{year}",
+        status="final",
+        reads=reads.versions,
+        data={
+            "cases": n_cases,
+            "special_review": reviews,
+            "matches": [
+                {"match": k, "cases": int(v), "share": float(v) / max(n_cases, 1)}
+                for k, v in by_kind.items()
+            ],
+            "classes": [{"class": k, "share": float(v)} for k, v in shares.sort_index().items()],
+            "hospitals": _records(hospitals.assign(points=hospitals.points.astype(str))),
+        },
+    )
+    return out
+
+
+def _catalogue_facts(year: int, cat: pd.DataFrame, coef: pd.DataFrame) -> dict:
+    core = cat[cat.type_kind == "core"]
+    comp = cat[cat.type_kind == "comprehensive"]
+    base = int(cat.case_count.sum())
+
+    def kind(label: str, frame: pd.DataFrame, share: bool = True) -> dict:
+        cases = int(frame.case_count.sum())
+        return {"kind": label, "types": len(frame), "base_cases": cases,
+                "share": cases / base if share and base else None}  # fmt: skip
+
+    first = coef.iloc[0] if len(coef) else None
+    columns = ["level", "k", "overall_avg_cost", "base_cases"]
+    largest = cat.nlargest(15, "case_count")[["dip_code", "dip_name", "case_count", "rw"]]
+    costliest = cat[cat.case_count >= 15].nlargest(15, "avg_cost")[
+        ["dip_code", "dip_name", "case_count", "avg_cost", "rw"]
+    ]
+    return {
+        "base_years": f"{year - 3}–{year - 1}",
+        "base_cases": base,
+        "year_weights": None if first is None else str(first.year_weights),
+        "threshold": None if first is None else int(first.threshold),
+        "m": None if first is None else str(first.overall_avg_cost),
+        "kinds": [kind("core", core), kind("comprehensive", comp),
+                  kind("of which sparse", comp[comp["sparse"]], share=False), kind("all", cat)],
+        "levels": _records(coef.sort_values("level")[columns].astype(str)),
+        "largest": _records(largest.assign(rw=largest.rw.astype(str))),
+        "costliest": _records(
+            costliest.assign(rw=costliest.rw.astype(str), avg_cost=costliest.avg_cost.round(2))
+        ),
+    }  # fmt: skip
 
 
 def _plot_distributions(out: Path, cat: pd.DataFrame) -> None:
@@ -83,79 +157,3 @@ def _plot_classes_and_levels(out: Path, year: int, shares: pd.Series, coef: pd.D
     fig.tight_layout()
     fig.savefig(out / "classes_and_levels.png", dpi=110)
     plt.close(fig)
-
-
-def _page(
-    year: int,
-    cat: pd.DataFrame,
-    coef: pd.DataFrame,
-    classes: pd.DataFrame,
-    shares: pd.Series,
-    reviews: int,
-) -> str:
-    """index.md: the catalogue in figures, the year's matches and classes, the notable types."""
-    core = cat[cat.type_kind == "core"]
-    comp = cat[cat.type_kind == "comprehensive"]
-    base = int(cat.case_count.sum())
-    n_cases = int(classes.cases.sum())
-    largest = cat.nlargest(15, "case_count")[["dip_code", "dip_name", "case_count", "rw"]]
-    costliest = cat[cat.case_count >= 15].nlargest(15, "avg_cost")[
-        ["dip_code", "dip_name", "case_count", "avg_cost", "rw"]
-    ]
-    m = coef.overall_avg_cost.iloc[0] if len(coef) else "?"
-    by_kind = (
-        classes.groupby("match_kind")
-        .cases.sum()
-        .reindex(["core", "core_partial", "comprehensive", "unmatched"], fill_value=0)
-    )
-    lines = [
-        f"# DIP catalogue {year}",
-        "",
-        f"Base years {year - 3}–{year - 1} ({base:,} cases), weights "
-        f"{coef.year_weights.iloc[0] if len(coef) else '?'}, threshold "
-        f"{coef.threshold.iloc[0] if len(coef) else '?'}; M = {m} yuan.",
-        "",
-        "| | types | base cases | share of base cases |",
-        "| --- | ---: | ---: | ---: |",
-        f"| core | {len(core):,} | {int(core.case_count.sum()):,} | "
-        f"{core.case_count.sum() / base:.1%} |",
-        f"| comprehensive | {len(comp):,} | {int(comp.case_count.sum()):,} | "
-        f"{comp.case_count.sum() / base:.1%} |",
-        f"| of which sparse | {int(comp['sparse'].sum()):,} | "
-        f"{int(comp[comp['sparse']].case_count.sum()):,} | |",
-        f"| all | {len(cat):,} | {base:,} | 100% |",
-        "",
-        "![distributions](distributions.png)",
-        "",
-        "## Level coefficients",
-        "",
-        _table(coef.sort_values("level")[["level", "k", "overall_avg_cost", "base_cases"]]),
-        "",
-        f"## Settlement year {year}: {n_cases:,} cases",
-        "",
-        _table(
-            pd.DataFrame(
-                {
-                    "match": by_kind.index,
-                    "cases": [f"{v:,}" for v in by_kind.values],
-                    "share": [f"{v / max(n_cases, 1):.2%}" for v in by_kind.values],
-                }
-            )
-        ),
-        "",
-        _table(pd.DataFrame({"class": shares.index, "share": [f"{v:.2%}" for v in shares.values]})),
-        "",
-        f"Special review (ratio > 5, capped at 0.5% of cases): {reviews:,} cases.",
-        "",
-        "![classes and levels](classes_and_levels.png)",
-        "",
-        "## The 15 largest types",
-        "",
-        _table(largest),
-        "",
-        "## The 15 costliest types (15 cases or more)",
-        "",
-        _table(costliest),
-        "",
-    ]
-    return "\n".join(lines)

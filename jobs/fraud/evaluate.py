@@ -26,7 +26,7 @@ import pandas as pd
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from jobs import lake
+from jobs import lake, site
 from jobs.config import Config
 from jobs.fraud import models, score, train
 from jobs.pseudonymise import person_key_value
@@ -93,17 +93,10 @@ def alert_recall(
 
 def run(spark: SparkSession, cfg: Config, year: int, truth_dir: Path) -> dict:
     truth = load_truth(truth_dir, cfg.hmac_key())
-    alerts = (
-        lake.read_version(spark, lake.table_path(cfg, "gold", "fraud_alerts"))
-        .filter(F.col("period") == year)
-        .toPandas()
-    )
-    scores = (
-        lake.read_version(spark, lake.table_path(cfg, "gold", "fraud_scores"))
-        .filter(F.col("period") == year)
-        .toPandas()
-    )
-    discharges = lake.read_version(spark, lake.table_path(cfg, "silver", "discharges"))
+    reads = lake.PinnedReads(spark, cfg)
+    alerts = reads.table("gold", "fraud_alerts").filter(F.col("period") == year).toPandas()
+    scores = reads.table("gold", "fraud_scores").filter(F.col("period") == year).toPandas()
+    discharges = reads.table("silver", "discharges")
     start = date(year - score.LOOKBACK_YEARS + 1, 1, 1)
     in_period = {
         r.case_id
@@ -143,7 +136,7 @@ def run(spark: SparkSession, cfg: Config, year: int, truth_dir: Path) -> dict:
         )
     warnings = models.too_good({k: v for k, v in metrics.items() if k.startswith("truth_")})
     easy = models.too_easy_rules(metrics)
-    report = write_report(cfg, year, by_rule, recall, metrics, warnings, easy)
+    report = write_report(cfg, year, by_rule, recall, metrics, warnings, easy, reads.versions)
     return {"report": str(report), "warnings": warnings, "easy_rules": easy, **metrics}
 
 
@@ -177,53 +170,45 @@ def write_report(
     metrics: dict,
     warnings: list[str],
     easy_rules: tuple[str, ...] | list[str] = (),
+    reads: dict[str, int] | None = None,
 ) -> Path:
-    folder = cfg.reports / f"fraud-{year}"
+    """``reports/fraud-evaluation-<Y>/``: the facts of the page, ``metrics.json`` and the chart."""
+    folder = cfg.reports / f"fraud-evaluation-{year}"
     folder.mkdir(parents=True, exist_ok=True)
-    lines = [
-        f"# Fraud evaluation, {year}",
-        "",
-        "Against the generator's planted truth (evaluation only; the models never see it).",
-        "",
-    ]
-    if warnings:
-        lines += [
-            f"> **Warning:** {', '.join(warnings)} at or above {models.TOO_GOOD}: "
-            "leakage, or patterns too easy.",
-            "",
-        ]
-    if easy_rules:
-        lines += [
-            f"> **Warning:** {len(easy_rules)} rule figures at or above {models.TOO_GOOD} "
-            f"({', '.join(easy_rules)}): the planted patterns may be plainer than fraud in "
-            "the field; read them as a check that each rule fires, not as its expected "
-            "performance.",
-            "",
-        ]
-    lines += ["## Rules", "", _table(by_rule), "", "## Models", ""]
-    lines += [
-        "| metric | value |",
-        "| --- | --- |",
-        *[
-            f"| {k} | {v:.3f} |" if isinstance(v, float) else f"| {k} | {v} |"
-            for k, v in sorted(metrics.items())
-            if k.startswith("truth_")
-        ],
-        "",
-        "## Recall of the alert list per pattern",
-        "",
-        _table(recall),
-        "",
-    ]
     if not recall.empty:
         _recall_chart(recall, folder / "recall_by_pattern.png")
-        lines += ["![recall of the alert list per pattern](recall_by_pattern.png)", ""]
-    path = folder / "report.md"
-    path.write_text("\n".join(lines), encoding="utf-8")
-    (folder / "metrics.json").write_text(
-        json.dumps({k: (None if _nan(v) else v) for k, v in metrics.items()}, indent=2) + "\n"
+    plain = {k: (None if _nan(v) else v) for k, v in metrics.items()}
+    (folder / "metrics.json").write_text(json.dumps(plain, indent=2) + "\n")
+    site.write_report(
+        folder,
+        kind="fraud_evaluation",
+        title=f"Fraud evaluation {year}",
+        year=year,
+        run_id=f"fraud-evaluation-{year}",
+        status="final",
+        reads=reads or {},
+        data={
+            "too_good": models.TOO_GOOD,
+            "warnings": list(warnings),
+            "easy_rules": list(easy_rules),
+            "rules": _rows(by_rule),
+            "models": {k: v for k, v in sorted(plain.items()) if k.startswith("truth_")},
+            "recall": _rows(recall),
+            "chart": not recall.empty,
+        },
     )
-    return path
+    return folder / "index.html"  # rendered by `diplake reports build`
+
+
+def _rows(frame: pd.DataFrame) -> list[dict]:
+    """A frame's rows as JSON-able dicts, floats to three places, NaN as empty."""
+    return [
+        {
+            k: (None if _nan(v) else round(v, 3) if isinstance(v, float) else v)
+            for k, v in row.items()
+        }
+        for row in frame.to_dict(orient="records")
+    ]
 
 
 def _recall_chart(recall: pd.DataFrame, path: Path) -> None:
@@ -241,15 +226,3 @@ def _recall_chart(recall: pd.DataFrame, path: Path) -> None:
     ax.set_title("Recall of the alert list per pattern")
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
-
-
-def _table(frame: pd.DataFrame) -> str:
-    if frame.empty:
-        return "(none)"
-    head = "| " + " | ".join(frame.columns) + " |"
-    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
-    body = [
-        "| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row) + " |"
-        for row in frame.itertuples(index=False)
-    ]
-    return "\n".join([head, rule, *body])

@@ -19,13 +19,14 @@ import hashlib
 import json
 import logging
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import mlflow
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs import Refused, lake, quality
+from jobs import Refused, lake, quality, site
 from jobs.config import Config
 from jobs.fraud import features, models, rules, train
 
@@ -207,6 +208,7 @@ def run(
     written = _write(spark, cfg, year, run_id, merged, scores)
     for frame in held:
         frame.unpersist()
+    _report(cfg, year, run_id, merged, versions, reads.versions, rule_base)
     return {
         "run_id": run_id,
         "year": year,
@@ -220,6 +222,63 @@ def run(
             .items()
         },
     }
+
+
+def _report(
+    cfg: Config,
+    year: int,
+    run_id: str,
+    merged: pd.DataFrame,
+    models_used: dict[str, str],
+    reads: dict[str, int],
+    rule_base: list,
+) -> Path:
+    """``reports/fraud-alerts-<Y>/``: the alert list, each alert's evidence, a chart by pattern."""
+    folder = cfg.reports / f"fraud-alerts-{year}"
+    folder.mkdir(parents=True, exist_ok=True)
+    alerts = [
+        {
+            "alert_id": alert_id(year, a.entity_type, a.entity_id, a.pattern),
+            "entity_type": a.entity_type,
+            "entity_id": str(a.entity_id),
+            "pattern": a.pattern,
+            "score": round(float(a.score), 4),
+            "source": a.source,
+            "reasons": a.reasons,
+        }
+        for a in merged.sort_values(["score", "entity_id"], ascending=[False, True]).itertuples()
+    ]
+    _pattern_chart(merged, folder / "alerts_by_pattern.png")
+    site.write_report(
+        folder,
+        kind="fraud_alerts",
+        title=f"Fraud alerts {year}",
+        year=year,
+        run_id=run_id,
+        status="final",
+        reads=reads | {f"model/{train.model_name(k)}": int(v) for k, v in models_used.items()},
+        data={"alerts": alerts, "rules": {r.id: f"{r.name} [{r.legal_basis}]" for r in rule_base}},
+    )
+    return folder
+
+
+def _pattern_chart(merged: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = (
+        merged.groupby(["pattern", "source"]).size().unstack(fill_value=0)
+        if len(merged)
+        else pd.DataFrame()
+    )
+    fig, ax = plt.subplots(figsize=(8, 0.35 * max(len(counts), 1) + 1.2))
+    if len(counts):
+        counts.sort_index(ascending=False).plot.barh(stacked=True, ax=ax)
+    ax.set(title="Alerts by pattern and source", xlabel="alerts", ylabel="")
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
 
 
 def _write(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from functools import reduce
 
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
@@ -32,6 +33,19 @@ class References:
     hospitals: DataFrame  # institution_code
 
 
+VOCABULARY_SLICE = 4000  # rows per task: ~350 KiB of ICD-10 codes and names
+
+
+def _local_frame(spark: SparkSession, rows: pd.DataFrame) -> DataFrame:
+    """A vocabulary held by the driver, sent in slices: in one piece the ICD-10 table is a
+    single task of 1.1 MiB, over the 1000 KiB Spark warns about (TaskSetManager)."""
+    slices = [
+        spark.createDataFrame(rows.iloc[i : i + VOCABULARY_SLICE])
+        for i in range(0, max(len(rows), 1), VOCABULARY_SLICE)
+    ]
+    return reduce(DataFrame.unionByName, slices)
+
+
 def ensure_vocabularies(spark: SparkSession, cfg: Config, vocab: Vocabularies) -> None:
     icd10_path = lake.table_path(cfg, "silver", "icd10_codes")
     if not lake.is_table(spark, icd10_path):
@@ -42,14 +56,14 @@ def ensure_vocabularies(spark: SparkSession, cfg: Config, vocab: Vocabularies) -
                 vocab.icd10[["category"]].drop_duplicates().rename(columns={"category": "code"}),
             ]
         ).drop_duplicates("code")
-        spark.createDataFrame(rows.fillna("")).write.format("delta").save(icd10_path)
+        _local_frame(spark, rows.fillna("")).write.format("delta").save(icd10_path)
     classes_path = lake.table_path(cfg, "silver", "procedure_classes")
     if not lake.is_table(spark, classes_path):
         px = vocab.icd9[["code", "name_zh", "name_en"]].copy()
         px["class"] = px.code.map(procedure_class)
-        spark.createDataFrame(px[["code", "class", "name_zh", "name_en"]]).write.format(
-            "delta"
-        ).save(classes_path)
+        _local_frame(spark, px[["code", "class", "name_zh", "name_en"]]).write.format("delta").save(
+            classes_path
+        )
 
 
 def load(spark: SparkSession, cfg: Config) -> References:

@@ -34,7 +34,7 @@ import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from jobs import lake, quality, vocab
+from jobs import lake, quality, site, vocab
 from jobs.config import Config
 from jobs.ingest import (
     codes,
@@ -49,6 +49,7 @@ from jobs.ingest import (
     versions,
 )
 from jobs.ingest.batch import FileCounts, drop_staging, land_and_check, numbered_lines, release_held
+from jobs.ingest.feeds import SILVER_TABLES
 from jobs.ingest.landing import LandedFile, discover, undecodable, with_revisions, wrong_headers
 from jobs.pseudonymise import person_key
 
@@ -273,6 +274,46 @@ def _rejected_file(f: LandedFile) -> LandedFile:
     return f if problem == f.problem else replace(f, problem=problem)
 
 
+LEDGER = ("records_read", "to_silver", "quarantined", "duplicates", "superseded")
+
+
+def _report(spark: SparkSession, cfg: Config, run_id: str, report: IngestReport) -> None:
+    """``reports/<run_id>/``: what the run read, kept, quarantined and held, per source and
+    file, and the version of every silver table as it left them (for the data-quality page)."""
+    sources: dict[str, dict[str, int]] = {}
+    for c in report.files:
+        mine = sources.setdefault(c.source, dict.fromkeys(("files", *LEDGER), 0))
+        mine["files"] += 1
+        for column in LEDGER:
+            mine[column] += getattr(c, column)
+    totals = {k: sum(s[k] for s in sources.values()) for k in ("files", *LEDGER)}
+    written = {
+        f"silver/{t}": lake.latest_version(spark, lake.table_path(cfg, "silver", t))
+        for t in SILVER_TABLES
+        if lake.is_table(spark, lake.table_path(cfg, "silver", t))
+    }
+    site.write_report(
+        cfg.reports / run_id,
+        kind="ingest",
+        title=f"Ingest {report.run_date}",
+        year=int(report.run_date[:4]),
+        month=int(report.run_date[5:7]),
+        run_id=run_id,
+        status="succeeded",
+        reads=written,
+        data={
+            "run_date": report.run_date,
+            "totals": totals,
+            "sources": sources,
+            "files": [
+                {"file": c.source_file} | {k: getattr(c, k) for k in LEDGER} for c in report.files
+            ],
+            "rejected": [{"file": f.relative, "problem": f.problem} for f in report.rejected],
+            "held_files": len(report.held),
+        },
+    )
+
+
 def run(spark: SparkSession, cfg: Config, run_date: str | None = None) -> IngestReport:
     """Ingest every new landed file up to ``run_date``; a failed quality gate marks the run
     failed and re-raises.
@@ -323,6 +364,8 @@ def run(spark: SparkSession, cfg: Config, run_date: str | None = None) -> Ingest
         raise outcome.error
     if counts:
         _record_run(spark, cfg, run_id, "succeeded", counts, "")
+    if counts or rejected:
+        _report(spark, cfg, run_id, report)
         # Each validation rendered its own page (jobs/quality.py): no second pass over the site.
         log.info("Data Docs: %s", quality.docs_index(cfg.quality_root))
     return report

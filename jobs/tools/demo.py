@@ -8,6 +8,7 @@
 4. run the year-end clearing as a draft (budget: ``--budget``, or the year's fund
    payments rounded down to the yuan), with statements;
 5. train the fraud models (MLflow in ``<home>/mlflow.db``), score, evaluate;
+6. build the reports site (``<home>/reports/index.html``);
 
 then print the clearing summary and where each report is. Every step is the job
 the ``diplake`` command runs; a second ``make demo`` ingests nothing new and
@@ -69,15 +70,22 @@ def command(cfg: Config, args: argparse.Namespace) -> int:
     step(f"fraud training {year}", pipeline.fraud_train, year)
     fraud = step(f"fraud scoring {year}", pipeline.fraud_score, year)
     evaluation = step(f"fraud evaluation {year}", pipeline.fraud_evaluate, year)
+    site = step("reports site", pipeline.reports_build)
 
     print()
     print(clearing["summary"])
     print(f"\nFraud alerts {year}: {fraud['alerts']} ({fraud['rule_hits']} rule hits)")
     print("\nWhere things are:")
     print(f"  lake               {cfg.lake}")
+    print(f"  reports (one site) {site['site']}  (also in `make airflow`: Reports)")
     print(f"  clearing statements {clearing['statements']}")
     print(f"  catalogue report   {points['report']}")
     print(f"  fraud evaluation   {evaluation['report']}")
+    if site["broken_links"] or site["outside_requests"]:
+        print(
+            f"  the site has {len(site['broken_links'])} broken links and "
+            f"{len(site['outside_requests'])} outside requests: see `diplake reports build`"
+        )
     print(f"  data quality       {cfg.quality_root}")
     print(f"  MLflow             {cfg.mlflow_uri}  (mlflow ui --backend-store-uri ...)")
     print(f"  publish the draft  diplake clearing publish --run-id {clearing['run_id']}")
