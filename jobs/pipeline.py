@@ -63,16 +63,10 @@ def ingest(run_date: str | None = None, cfg: Config | None = None) -> dict:
     cfg.hmac_key()  # before a JVM starts: without a key nothing can be pseudonymised
     cfg, spark = _session(cfg, "ingest")
     report = ingest_run.run(spark, cfg, run_date)
-    totals: dict[str, dict[str, int]] = {}
-    for c in report.files:
-        mine = totals.setdefault(c.source, dict.fromkeys(("files", *INGEST_COUNTS), 0))
-        mine["files"] += 1
-        for column in INGEST_COUNTS:
-            mine[column] += getattr(c, column)
     held = sorted({f.day for f in report.held})
     return {
         "run_date": report.run_date,
-        "sources": totals,
+        "sources": report.by_source(),
         "rejected_files": {f.relative: f.problem for f in report.rejected},
         "held_files": len(report.held),
         "held_days": [held[0], held[-1]] if held else [],

@@ -147,7 +147,7 @@ def write_report(
         "month": month,
         "run_id": run_id,
         "status": status,
-        "created": (created or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC"),
+        "created": (created or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M:%S UTC"),
         "reads": dict(sorted(reads.items())),
         "data": data,
     }
@@ -165,12 +165,12 @@ def set_status(folder: Path, status: str) -> None:
 
 
 def read_reports(root: Path) -> list[Report]:
-    """Every report folder under ``root``, newest year first, then month, kind and run."""
+    """Every report folder under ``root``: newest year first, then month, then as made."""
     found = []
     for path in sorted(root.glob(f"*/{FACTS}")):
         facts = json.loads(path.read_text(encoding="utf-8"))
         found.append(Report(id=path.parent.name, folder=path.parent, **facts))
-    return sorted(found, key=lambda r: (-r.year, -(r.month or 0), r.kind, r.created, r.id))
+    return sorted(found, key=lambda r: (-r.year, -(r.month or 0), r.created, r.id))
 
 
 # --- rendering ----------------------------------------------------------------------------

@@ -205,3 +205,11 @@ def test_each_job_command_prints_its_steps_summary(monkeypatch, capsys, tmp_path
         out = capsys.readouterr().out
         for line in lines:
             assert line in out, (argv, line, out)
+
+
+def test_the_ingest_summary_counts_what_the_ledger_counts():
+    """The command line prints the ingest's counts without importing the wing: the same names."""
+    from jobs import pipeline
+    from jobs.ingest.run import LEDGER
+
+    assert pipeline.INGEST_COUNTS == LEDGER

@@ -107,6 +107,8 @@ def inputs(spark: SparkSession, cfg: Config, year: int):
 
 
 ADJUSTMENTS = ("assessment_scores", "audit_deductions", "prepayments")
+ZERO_YUAN = Decimal("0.00")
+ZERO_POINTS = Decimal("0.0000")
 
 
 def _checked_inputs(spark: SparkSession, cfg: Config, reads: lake.PinnedReads, year: int):
@@ -198,11 +200,13 @@ def _hospital_inputs(rows: list, adjustments: dict) -> dict[str, HospitalInput]:
     return {
         code: HospitalInput(
             cases=int(v.get("cases", 0)),
-            points=Decimal(v.get("points", 0)),
-            self_paid=Decimal(v.get("self_paid", 0)),
-            assessment=Decimal(assessment.get(code, Decimal(1))),
-            deductions=Decimal(deductions.get(code, Decimal(0))),
-            prepaid=Decimal(prepaid.get(code, Decimal(0))),
+            # Absent: zero (or one) at the scale of the column it stands for, so a
+            # statement shows 0.00 yuan, not 0.
+            points=Decimal(v.get("points", ZERO_POINTS)),
+            self_paid=Decimal(v.get("self_paid", ZERO_YUAN)),
+            assessment=Decimal(assessment.get(code, Decimal("1.0000"))),
+            deductions=Decimal(deductions.get(code, ZERO_YUAN)),
+            prepaid=Decimal(prepaid.get(code, ZERO_YUAN)),
         )
         for code, v in hospitals.items()
     }

@@ -238,6 +238,10 @@ def _ingest_source(
     return counts
 
 
+# What the ledger counts of every file: each record read ends in exactly one of the others.
+LEDGER = ("records_read", "to_silver", "quarantined", "duplicates", "superseded")
+
+
 @dataclass(frozen=True)
 class IngestReport:
     """What a run did: per-file counts, files rejected whole, files held for a later day."""
@@ -250,6 +254,16 @@ class IngestReport:
     @property
     def nothing_new(self) -> bool:
         return not self.files and not self.rejected
+
+    def by_source(self) -> dict[str, dict[str, int]]:
+        """source -> files and the ledger's counts (:data:`LEDGER`), summed over its files."""
+        sources: dict[str, dict[str, int]] = {}
+        for c in self.files:
+            mine = sources.setdefault(c.source, dict.fromkeys(("files", *LEDGER), 0))
+            mine["files"] += 1
+            for column in LEDGER:
+                mine[column] += getattr(c, column)
+        return sources
 
 
 # A file the source's reader cannot take, whatever its bytes (see landing.FILE_PROBLEMS).
@@ -274,18 +288,10 @@ def _rejected_file(f: LandedFile) -> LandedFile:
     return f if problem == f.problem else replace(f, problem=problem)
 
 
-LEDGER = ("records_read", "to_silver", "quarantined", "duplicates", "superseded")
-
-
 def _report(spark: SparkSession, cfg: Config, run_id: str, report: IngestReport) -> None:
     """``reports/<run_id>/``: what the run read, kept, quarantined and held, per source and
     file, and the version of every silver table as it left them (for the data-quality page)."""
-    sources: dict[str, dict[str, int]] = {}
-    for c in report.files:
-        mine = sources.setdefault(c.source, dict.fromkeys(("files", *LEDGER), 0))
-        mine["files"] += 1
-        for column in LEDGER:
-            mine[column] += getattr(c, column)
+    sources = report.by_source()
     totals = {k: sum(s[k] for s in sources.values()) for k in ("files", *LEDGER)}
     written = {
         f"silver/{t}": lake.latest_version(spark, lake.table_path(cfg, "silver", t))
