@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from fractions import Fraction
 
@@ -10,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import functions as F
 
-from jobs import lake
+from jobs import lake, pipeline
 from jobs.dip import catalogue, keys, points
 from jobs.dip.exact import round_half_up
 
@@ -211,11 +212,21 @@ def test_exactly_threshold_cases_is_core_one_less_is_not(spark, cfg):
 
     from jobs.dip import report
 
-    index = report.run(spark, cfg, 2025)
-    text = index.read_text(encoding="utf-8")
-    assert "# DIP catalogue 2025" in text and "| core | 1 | 15 |" in text
-    assert "| comprehensive | 2 | 16 |" in text
-    assert (index.parent / "distributions.png").stat().st_size > 10_000
+    folder = report.run(spark, cfg, 2025)
+    facts = json.loads((folder / "report.json").read_text(encoding="utf-8"))
+    kinds = {k["kind"]: (k["types"], k["base_cases"]) for k in facts["data"]["kinds"]}
+    assert (kinds["core"], kinds["comprehensive"], kinds["all"]) == ((1, 15), (2, 16), (3, 31))
+    assert facts["data"]["m"] == "110.32" and facts["reads"]["gold/dip_catalogue"] >= 0
+    assert (folder / "distributions.png").stat().st_size > 10_000
+    pts = json.loads((cfg.reports / "points-2025" / "report.json").read_text(encoding="utf-8"))
+    assert pts["data"]["cases"] == 2
+    assert {h["hospital_code"]: h["points"] for h in pts["data"]["hospitals"]} == {
+        "H3": "906.4540",
+        "H2": "725.1632",
+    }
+    assert pipeline.reports_build(cfg)["broken_links"] == []
+    page = (folder / "index.html").read_text(encoding="utf-8")
+    assert "M = 110.32 yuan" in page and "../points-2025/index.html" in page
 
 
 CATALOGUE = [

@@ -6,6 +6,7 @@ tables, real LightGBM models scored through ``mlflow.pyfunc.spark_udf``.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from pathlib import Path
@@ -16,7 +17,7 @@ from conftest import copy_home
 from mlflow.tracking import MlflowClient
 from pyspark.sql import functions as F
 
-from jobs import lake
+from jobs import lake, pipeline
 from jobs.fraud import evaluate, models, score, train
 from jobs.generate.knobs import preset
 
@@ -106,8 +107,19 @@ def test_evaluation_reports_rule_and_model_figures(spark, trained):
     cfg, landing, _ = trained
     score.run(spark, cfg, YEAR, case_budget=20, provider_budget=3)
     result = evaluate.run(spark, cfg, YEAR, landing / "_truth")
-    report = Path(result["report"]).read_text(encoding="utf-8")
-    assert "## Rules" in report and "## Models" in report
+    facts = json.loads((Path(result["report"]).parent / "report.json").read_text())
+    assert facts["kind"] == "fraud_evaluation" and facts["data"]["rules"]
+    assert set(facts["data"]["models"]) == {k for k in result if k.startswith("truth_")}
+    assert "gold/fraud_alerts" in facts["reads"]
+    assert pipeline.reports_build(cfg)["broken_links"] == []
+    page = Path(result["report"]).read_text(encoding="utf-8")
+    assert "<h2>Rules</h2>" in page and "truth_case_roc_auc" in page
+    alerts = (cfg.reports / f"fraud-alerts-{YEAR}" / "index.html").read_text(encoding="utf-8")
+    assert alerts.count('href="alerts/') == len(
+        lake.read_version(spark, lake.table_path(cfg, "gold", "fraud_alerts"))
+        .filter(F.col("period") == YEAR)
+        .collect()
+    )
     assert "truth_case_roc_auc" in result
     assert any(k.startswith("rule_SPLIT_ADMISSION_case_recall") for k in result)
 
