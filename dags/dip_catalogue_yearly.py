@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from _common import DEFAULT_ARGS, START, year_param
-from airflow.sdk import dag, task
+from airflow.sdk import Param, dag, task
+
+from jobs.pipeline import LEVEL_METHODS
 
 
 @dag(
@@ -21,7 +23,16 @@ from airflow.sdk import dag, task
     catchup=False,
     default_args=DEFAULT_ARGS,
     tags=["dip-lake", "dip"],
-    params={"year": year_param()},
+    params={
+        "year": year_param(),
+        "level_method": Param(
+            LEVEL_METHODS[0],
+            enum=list(LEVEL_METHODS),
+            title="Level coefficient",
+            description="casemix: the level's cost over its types' expected cost (default); "
+            "raw: the level's mean cost over the city's, as the national text writes it.",
+        ),
+    },
 )
 def dip_catalogue_yearly():
     @task
@@ -29,7 +40,7 @@ def dip_catalogue_yearly():
         from jobs import pipeline
 
         year = params["year"] or logical_date.year
-        return pipeline.catalogue(int(year))
+        return pipeline.catalogue(int(year), level_method=params["level_method"])
 
     catalogue()
 

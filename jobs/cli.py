@@ -33,7 +33,7 @@ if __package__ in (None, ""):  # run as a script by spark-submit: the repository
 from jobs import Refused, __version__, pipeline
 from jobs import config as config_module
 from jobs.quality import QualityGateError
-from jobs.terms import PV_METHODS
+from jobs.terms import LEVEL_METHODS, PV_METHODS
 
 
 @dataclass(frozen=True)
@@ -202,15 +202,23 @@ def _catalogue_arguments(parser: argparse.ArgumentParser) -> None:
         "--weights", type=parse_weights, help="base year weights, oldest first (SPEC: 1:2:7)"
     )
     parser.add_argument("--rw-scale", type=int, help="RW of a type at mean cost M (SPEC: 1000)")
+    parser.add_argument(
+        "--level-method",
+        choices=LEVEL_METHODS,
+        help="level coefficient K: casemix (the level's cost over its types' expected cost; "
+        "default) or raw (the level's mean cost over the city's, as the national text writes it)",
+    )
 
 
 def _catalogue(cfg, args) -> int:
-    s = pipeline.catalogue(args.year, args.threshold, args.weights, args.rw_scale, cfg)
+    s = pipeline.catalogue(
+        args.year, args.threshold, args.weights, args.rw_scale, cfg, level_method=args.level_method
+    )
     print(
         f"Catalogue {s['year']}: {s['types']:,} types "
         f"({s['core_types']:,} core, {s['comprehensive_types']:,} comprehensive), "
         f"core coverage {s['core_coverage']:.1%} of {s['base_cases']:,} base cases; "
-        f"M = {s['M']}; K = {s['k']}"
+        f"M = {s['M']}; K ({s['level_method']}) = {s['k']}"
     )
     return 0
 

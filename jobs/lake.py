@@ -93,10 +93,20 @@ def overwrite(df: DataFrame, path: str, partition_by: Sequence[str] = ()) -> Non
 
 
 def replace_where(
-    spark: SparkSession, df: DataFrame, path: str, where: str, partition_by: Sequence[str] = ()
+    spark: SparkSession,
+    df: DataFrame,
+    path: str,
+    where: str,
+    partition_by: Sequence[str] = (),
+    merge_schema: bool = False,
 ) -> None:
-    """Replace the rows matching ``where`` (a partition, usually) with ``df``, atomically."""
+    """Replace the rows matching ``where`` (a partition, usually) with ``df``, atomically.
+
+    ``merge_schema``: a column ``df`` has and the table not yet is added (older rows null).
+    """
     writer = df.write.format("delta").mode("overwrite")
+    if merge_schema:
+        writer = writer.option("mergeSchema", "true")
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     if is_table(spark, path):

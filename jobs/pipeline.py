@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from jobs import config
 from jobs.config import Config
-from jobs.terms import PV_METHODS  # noqa: F401  (the clearing form's choices)
+from jobs.terms import LEVEL_METHODS, PV_METHODS  # noqa: F401  (the DAG forms' choices)
 
 if TYPE_CHECKING:
     from jobs.generate.knobs import Knobs
@@ -90,6 +90,7 @@ def catalogue(
     weights: tuple[int, int, int] | None = None,
     rw_scale: int | None = None,
     cfg: Config | None = None,
+    level_method: str | None = None,
 ) -> dict:
     """The DIP catalogue and level coefficients of ``year`` from its three base years.
 
@@ -98,7 +99,12 @@ def catalogue(
     from jobs.dip import catalogue as dip_catalogue
 
     cfg, spark = _session(cfg, f"catalogue {year}")
-    given = {"threshold": threshold, "weights": weights, "rw_scale": rw_scale}
+    given = {
+        "threshold": threshold,
+        "weights": weights,
+        "rw_scale": rw_scale,
+        "level_method": level_method,
+    }
     params = dip_catalogue.Params(year, **{k: v for k, v in given.items() if v is not None})
     return dip_catalogue.run(spark, cfg, params)
 

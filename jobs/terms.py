@@ -11,6 +11,11 @@ FEE_CATEGORIES = ("drugs", "consumables", "exams", "treatment", "nursing", "bed"
 # The point-value methods of the year-end clearing (SPEC 5.3), the first the default.
 PV_METHODS = ("ratio", "budget_plus_self_pay")
 
+# How a catalogue's level coefficient K is taken (SPEC 5.1), the first the default:
+# casemix, the level's cost over the cost its cases' types expect; raw, the national
+# text's level mean cost over the city's (which pays a level twice for its case mix).
+LEVEL_METHODS = ("casemix", "raw")
+
 # The twelve fraud patterns of SPEC 6: what the generator plants and the rules and alerts name.
 PATTERNS = (
     "SPLIT_ADMISSION",

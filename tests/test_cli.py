@@ -157,6 +157,7 @@ def test_each_job_command_prints_its_steps_summary(monkeypatch, capsys, tmp_path
             "base_cases": 9000,
             "M": "8123.45",
             "k": {"1": "0.9", "2": "1.0", "3": "1.2"},
+            "level_method": "raw",
         },
         "points": {
             "year": 2025,
@@ -181,7 +182,8 @@ def test_each_job_command_prints_its_steps_summary(monkeypatch, capsys, tmp_path
     home = ["--home", str(tmp_path)]
     expected = {
         ("catalogue", "--year", "2025"): [
-            "Catalogue 2025: 1,042 types (900 core, 142 comprehensive), core coverage 95.1%"
+            "Catalogue 2025: 1,042 types (900 core, 142 comprehensive), core coverage 95.1%",
+            "K (raw) = ",
         ],
         ("points", "--year", "2025"): [
             "Points 2025: 3,044 cases (high 44, normal 3,000); 2 for special review; "

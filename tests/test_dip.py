@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 from fractions import Fraction
 
+import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -34,14 +35,15 @@ def classes(spark):
 @pytest.mark.parametrize(
     ("dx", "procedures", "diag4", "diag3", "proc_key", "proc_class"),
     [
-        # principal D: the three smallest S/T codes, ascending
+        # principal D: the three smallest S/T codes, ascending; the class is the
+        # principal's (diagnostic), though surgery follows (DIP 3.0 draft, ch. 3 §3)
         (
             "K35.8",
             ["88.01", "51.23", "47.09", "36.06", "99.04"],
             "K35.8",
             "K35",
             "36.06+47.09+51.23",
-            "S",
+            "D",
         ),
         # principal S first, duplicates dropped keeping the first, rest ascending
         ("K35.8", ["51.23", "47.09", "51.23", "36.06"], "K35.8", "K35", "51.23+36.06+47.09", "S"),
@@ -51,8 +53,9 @@ def classes(spark):
         ("I10", [], "I10", "I10", "", "C"),
         # therapeutic principal, diagnostic other: class T
         ("J18.9", ["93.01", "88.01"], "J18.9", "J18", "93.01", "T"),
-        # the cap applies after ordering: principal S keeps its place, two smallest follow
-        ("K80.1", ["99.04", "93.01", "51.23", "47.09"], "K80.1", "K80", "99.04+47.09+51.23", "S"),
+        # the cap applies after ordering: principal T keeps its place, two smallest follow;
+        # class T (the principal's), not S (the highest present)
+        ("K80.1", ["99.04", "93.01", "51.23", "47.09"], "K80.1", "K80", "99.04+47.09+51.23", "T"),
     ],
 )
 def test_case_keys(spark, classes, dx, procedures, diag4, diag3, proc_key, proc_class):
@@ -179,8 +182,8 @@ def test_exactly_threshold_cases_is_core_one_less_is_not(spark, cfg):
     coefficients = lake.read_version(
         spark, lake.table_path(cfg, "gold", "dip_level_coefficients")
     ).collect()
-    assert [(r.level, r.k, r.threshold, r.year_weights) for r in coefficients] == [
-        (3, D("1.0000"), 15, "1:2:7")
+    assert [(r.level, r.k, r.threshold, r.year_weights, r.level_method) for r in coefficients] == [
+        (3, D("1.0000"), 15, "1:2:7", "casemix")
     ]
     assert "silver/discharges" in coefficients[0].input_versions
 
@@ -227,6 +230,70 @@ def test_exactly_threshold_cases_is_core_one_less_is_not(spark, cfg):
     assert pipeline.reports_build(cfg)["broken_links"] == []
     page = (folder / "index.html").read_text(encoding="utf-8")
     assert "M = 110.32 yuan" in page and "../points-2025/index.html" in page
+
+
+def test_a_comprehensive_case_is_grouped_by_its_principal_procedure(spark, cfg):
+    """d1 opens with a diagnostic procedure (88.01) and has surgery after it (51.23): the
+    national text groups it by the principal's attribute, the diagnostic group K35|*|D,
+    not the surgical one its highest class would give. s1, surgery first, is K35|*|S."""
+    cases = [(f"a{i}", "H3", 2024, "K35.8", ["47.09"], "100.00") for i in range(15)]
+    cases += [("d1", "H3", 2024, "K35.2", ["88.01", "51.23"], "200.00")]
+    cases += [("s1", "H3", 2024, "K35.3", ["51.23", "88.01"], "400.00")]
+    cases += [("y1", "H2", 2025, "K35.2", ["88.01", "51.23"], "200.00")]
+    _lake(spark, cfg, cases)
+    catalogue.run(spark, cfg, catalogue.Params(2025))
+    rows = {
+        r.dip_code: (r.proc_class, r.case_count, r.avg_cost)
+        for r in lake.read_version(spark, lake.table_path(cfg, "gold", "dip_catalogue")).collect()
+    }
+    assert rows == {
+        "K35.8|47.09": (None, 15, D("100.00")),
+        "K35|*|D": ("D", 1, D("200.00")),
+        "K35|*|S": ("S", 1, D("400.00")),
+    }
+    points.run(spark, cfg, 2025)
+    (y1,) = lake.read_version(spark, lake.table_path(cfg, "gold", "dip_case_points")).collect()
+    assert (y1.dip_code, y1.match_kind) == ("K35|*|D", "comprehensive")
+
+
+# Level coefficients by hand (weights 1:2:7 for 2022, 2023, 2024). Three hospitals:
+# H1 and H2 of level 3 (H1: two t1 cases of 2024 costing 120 + 140; H2: one t2 case of
+# 2023 costing 330), H3 of level 2 (a t1 case of 2024 costing 80, a t2 case of 2022
+# costing 270), and one t1 case of 2024 at a hospital with no level (100), which counts
+# in the city's mean only. avg_cost: t1 100.00, t2 300.00.
+LEVEL_CELLS = pd.DataFrame(
+    [
+        ("t1", 2024, 3, 2, "260.00"),
+        ("t2", 2023, 3, 1, "330.00"),
+        ("t1", 2024, 2, 1, "80.00"),
+        ("t2", 2022, 2, 1, "270.00"),
+        ("t1", 2024, None, 1, "100.00"),
+    ],
+    columns=["dip_code", "discharge_year", "level", "n", "cost"],
+)
+
+
+@pytest.mark.parametrize(
+    ("method", "expected"),
+    [
+        # casemix: Σw·cost / Σw·avg_cost(t). L3: (7·260 + 2·330) / (7·2·100 + 2·300)
+        # = 2480 / 2000 = 1.24; L2: (7·80 + 1·270) / (7·100 + 1·300) = 830 / 1000 = 0.83.
+        ("casemix", {3: D("1.2400"), 2: D("0.8300")}),
+        # raw: the level's Σw·cost / Σw over the city's. L3: 2480 / 16 = 155; L2: 830 / 8 =
+        # 103.75; city: (2480 + 830 + 700) / (16 + 8 + 7) = 4010 / 31. K3 = 155·31 / 4010
+        # = 1.198254… -> 1.1983; K2 = 103.75·31 / 4010 = 0.802057… -> 0.8021.
+        ("raw", {3: D("1.1983"), 2: D("0.8021")}),
+    ],
+)
+def test_level_coefficients_both_ways(method, expected):
+    params = catalogue.Params(2025, level_method=method)
+    avg_cost = {"t1": D("100.00"), "t2": D("300.00")}
+    assert catalogue.level_coefficients(LEVEL_CELLS, avg_cost, params) == expected
+
+
+def test_an_unknown_level_method_is_refused():
+    with pytest.raises(catalogue.CatalogueError, match="unknown level method 'mean'"):
+        catalogue.Params(2025, level_method="mean")
 
 
 CATALOGUE = [
@@ -397,8 +464,7 @@ def _keys_by_hand(procedures, classes):
         ordered = [distinct[0], *sorted(c for c in st if c != distinct[0])]
     else:
         ordered = sorted(st)
-    present = set(cls.values())
-    proc_class = next((c for c in ("S", "T", "D") if c in present), "C")
+    proc_class = (cls[distinct[0]] if distinct else None) or "C"  # the principal's class
     return "+".join(ordered[:3]), proc_class
 
 
@@ -432,7 +498,7 @@ def test_an_override_beats_the_chapter(spark):
     table = spark.createDataFrame(OVERRIDDEN, "code string, class string, name_zh string")
     assert keys.class_overrides(table) == {"S": ["87.03"], "T": ["47.01"], "D": []}
     df = spark.createDataFrame(
-        [("a", "K35.8", ["88.01", "87.03"]), ("b", "K35.8", ["47.01", "88.01"])],
+        [("a", "K35.8", ["87.03", "88.01"]), ("b", "K35.8", ["47.01", "88.01"])],
         "case_id string, principal_dx string, procedures array<string>",
     )
     got = {r.case_id: (r.proc_key, r.proc_class) for r in keys.with_keys(df, table).collect()}

@@ -43,6 +43,7 @@ from jobs import Refused, lake, quality
 from jobs.config import Config
 from jobs.dip import keys
 from jobs.dip.exact import WIDE, round_half_up, units
+from jobs.terms import LEVEL_METHODS
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ COEFFICIENT_SCHEMA = StructType(
         StructField("base_cases", LongType(), False),
         StructField("input_versions", StringType(), False),
         StructField("created_at", TimestampType(), False),
+        StructField("level_method", StringType(), True),  # null on catalogues built before it
     ]
 )
 
@@ -86,6 +88,13 @@ class Params:
     threshold: int = 15
     weights: tuple[int, int, int] = (1, 2, 7)  # oldest base year first
     rw_scale: int = 1000
+    level_method: str = LEVEL_METHODS[0]
+
+    def __post_init__(self) -> None:
+        if self.level_method not in LEVEL_METHODS:
+            raise CatalogueError(
+                f"unknown level method {self.level_method!r}: one of {', '.join(LEVEL_METHODS)}"
+            )
 
     @property
     def base_years(self) -> tuple[int, int, int]:
@@ -217,16 +226,36 @@ def compute(
         t: round_half_up(Fraction(a) / Fraction(overall) * params.rw_scale, 4)
         for t, a in avg_cost.items()
     }
-    top: dict[int, Fraction] = defaultdict(Fraction)
-    bottom: dict[int, Fraction] = defaultdict(Fraction)
+    return avg_cost, overall, rw, level_coefficients(cells, avg_cost, params)
+
+
+def level_coefficients(
+    cells: pd.DataFrame, avg_cost: dict[str, Decimal], params: Params
+) -> dict[int, Decimal]:
+    """K per hospital level, each base case weighted by its year's weight (SPEC 5.1).
+
+    ``casemix``: Σ w·cost / Σ w·avg_cost(t) over the level's cases (t the case's type);
+    ``raw``: (Σ w·cost / Σ w over the level's cases) / (the same over all base cases).
+    """
+    w = params.weight_of
+    cost: dict[int, Fraction] = defaultdict(Fraction)
+    expected: dict[int, Fraction] = defaultdict(Fraction)
+    weight: dict[int, Fraction] = defaultdict(Fraction)
+    all_cost, all_weight = Fraction(0), Fraction(0)
     for r in cells.itertuples(index=False):
+        wy, total = w[int(r.discharge_year)], Fraction(Decimal(r.cost))
+        all_cost += wy * total
+        all_weight += wy * int(r.n)
         if pd.isna(r.level):
             continue
-        level, weight = int(r.level), w[int(r.discharge_year)]
-        top[level] += weight * Fraction(Decimal(r.cost))
-        bottom[level] += weight * int(r.n) * Fraction(avg_cost[r.dip_code])
-    k = {level: round_half_up(top[level] / bottom[level], 4) for level in top if bottom[level]}
-    return avg_cost, overall, rw, k
+        level = int(r.level)
+        cost[level] += wy * total
+        expected[level] += wy * int(r.n) * Fraction(avg_cost[r.dip_code])
+        weight[level] += wy * int(r.n)
+    if params.level_method == "raw":
+        city = all_cost / all_weight
+        return {lv: round_half_up(cost[lv] / weight[lv] / city, 4) for lv in cost if weight[lv]}
+    return {lv: round_half_up(cost[lv] / expected[lv], 4) for lv in cost if expected[lv]}
 
 
 def _names(spark: SparkSession, icd10: DataFrame, classes: DataFrame):
@@ -299,6 +328,7 @@ def run(spark: SparkSession, cfg: Config, params: Params) -> dict:
             n_base,
             reads.as_json(),
             now,
+            params.level_method,
         )
         for level in sorted(k)
     ]
@@ -318,6 +348,7 @@ def run(spark: SparkSession, cfg: Config, params: Params) -> dict:
             lake.table_path(cfg, "gold", table),
             where,
             ["catalogue_version"],
+            merge_schema=True,  # level_method joined the coefficients' contract later
         )
     core = types[types.type_kind == "core"]
     return {
@@ -329,5 +360,6 @@ def run(spark: SparkSession, cfg: Config, params: Params) -> dict:
         "core_coverage": float(core.n.sum() / n_base),
         "M": str(overall),
         "k": {level: str(v) for level, v in sorted(k.items())},
+        "level_method": params.level_method,
         "input_versions": json.loads(reads.as_json()),
     }

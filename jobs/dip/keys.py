@@ -7,7 +7,10 @@
 * ``proc_key``: the distinct codes of class S or T, the principal first when it
   is S/T, then the rest ascending; capped at 3 after ordering; joined with ``+``;
   ``""`` when there is none (conservative treatment).
-* ``proc_class``: the highest class among all procedures, S > T > D, else C.
+* ``proc_class``: the class of the principal procedure (S, T or D), else C (no
+  procedure, or a principal without a class). The national text groups a
+  comprehensive case by its principal procedure's attribute (DIP 3.0 draft, ch. 3
+  §3), not by the highest class anywhere in the record.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pyspark.sql import functions as F
 from jobs.vocab import CHAPTER_CLASSES, procedure_class
 
 PROC_KEY_CAP = 3
-CLASSES = ("S", "T", "D")  # highest first
+CLASSES = ("S", "T", "D")
 
 
 def class_overrides(classes: DataFrame) -> dict[str, list[str]]:
@@ -93,10 +96,7 @@ def with_keys(cases: DataFrame, classes: DataFrame) -> DataFrame:
             "diag4": F.substring("principal_dx", 1, 5),
             "diag3": F.substring("principal_dx", 1, 3),
             "proc_codes": F.expr(f"slice({ordered}, 1, {PROC_KEY_CAP})"),
-            "proc_class": F.expr(
-                "CASE WHEN array_contains(_cls, 'S') THEN 'S' WHEN array_contains(_cls, 'T') "
-                "THEN 'T' WHEN array_contains(_cls, 'D') THEN 'D' ELSE 'C' END"
-            ),
+            "proc_class": F.expr("coalesce(try_element_at(_cls, 1), 'C')"),
         }
     )
     return keyed.withColumn("proc_key", F.array_join("proc_codes", "+")).drop(

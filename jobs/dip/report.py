@@ -118,6 +118,7 @@ def _catalogue_facts(year: int, cat: pd.DataFrame, coef: pd.DataFrame) -> dict:
         "base_cases": base,
         "year_weights": None if first is None else str(first.year_weights),
         "threshold": None if first is None else int(first.threshold),
+        "level_method": None if first is None else first.get("level_method"),
         "m": None if first is None else str(first.overall_avg_cost),
         "kinds": [kind("core", core), kind("comprehensive", comp),
                   kind("of which sparse", comp[comp["sparse"]], share=False), kind("all", cat)],

@@ -31,11 +31,9 @@ def proc_key(procedures: Sequence[str]) -> str:
 
 
 def proc_class(procedures: Iterable[str]) -> str:
-    classes = {chapter_class(c) for c in procedures}
-    for k in ("S", "T", "D"):
-        if k in classes:
-            return k
-    return "C"
+    """The principal procedure's class (SPEC 5.1), C without a procedure."""
+    principal = next(iter(procedures), None)
+    return "C" if principal is None else chapter_class(principal)
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ def _keys_sql(source: str) -> str:
 
     Procedures: duplicates dropped keeping the first occurrence, the principal first;
     proc_key: the S/T codes, the principal first when it is S/T, then ascending,
-    capped at 3, joined with '+'; proc_class: the highest class of all, S > T > D, else C.
+    capped at 3, joined with '+'; proc_class: the principal procedure's class, else C.
     """
     return f"""
     WITH px AS (
@@ -78,11 +78,8 @@ def _keys_sql(source: str) -> str:
                list(code ORDER BY rank) AS proc_codes
         FROM st WHERE rank <= 3 GROUP BY case_id
     ),
-    highest AS (
-        SELECT case_id,
-               CASE max(CASE class WHEN 'S' THEN 3 WHEN 'T' THEN 2 WHEN 'D' THEN 1 ELSE 0 END)
-                   WHEN 3 THEN 'S' WHEN 2 THEN 'T' WHEN 1 THEN 'D' ELSE 'C' END AS proc_class
-        FROM classed GROUP BY case_id
+    principal AS (
+        SELECT case_id, class AS proc_class FROM classed WHERE principal
     )
     SELECT s.*,
            substr(s.principal_dx, 1, 5) AS diag4,
@@ -92,7 +89,7 @@ def _keys_sql(source: str) -> str:
            coalesce(h.proc_class, 'C') AS proc_class
     FROM {source} s
     LEFT JOIN keyed k USING (case_id)
-    LEFT JOIN highest h USING (case_id)
+    LEFT JOIN principal h USING (case_id)
     """
 
 
