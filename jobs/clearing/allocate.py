@@ -2,22 +2,20 @@
 
 Pure Python over per-hospital aggregates (a city has a few hundred hospitals),
 so every figure can be checked by hand. The gross amounts are allocated to the
-fen by largest remainder, which makes Σ gross = budget exactly.
+fen by largest remainder (``dip.exact.largest_remainder``, which the monthly
+pre-settlement uses too), which makes Σ gross = budget exactly.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 from jobs import Refused
-from jobs.dip.exact import round_half_up
+from jobs.dip.exact import largest_remainder, round_half_up
 from jobs.terms import PV_METHODS
-
-FEN = Fraction(1, 100)
 
 
 class ClearingRefused(Refused, ValueError):
@@ -46,23 +44,6 @@ def parse_budget(text: str | Decimal | None) -> Decimal:
     if value != value.quantize(Decimal("0.01")):
         raise ClearingRefused(f"the budget {value} has fractions of a fen (at most 2 decimals)")
     return value.quantize(Decimal("0.01"))
-
-
-def largest_remainder(shares: Mapping[str, Fraction], total: Decimal) -> dict[str, Decimal]:
-    """Each share floored to the fen (toward −∞); the fens left over go one each to the
-    largest remainders, ties by key ascending. Σ result = total exactly.
-
-    ``shares`` must add up to ``total`` exactly.
-    """
-    if sum(shares.values(), Fraction(0)) != Fraction(total):
-        raise ValueError("the shares do not add up to the total")
-    fens = {k: math.floor(v / FEN) for k, v in shares.items()}
-    remainders = {k: v / FEN - fens[k] for k, v in shares.items()}
-    left = int(Fraction(total) / FEN) - sum(fens.values())
-    order = sorted(shares, key=lambda k: (-remainders[k], k))
-    for k in order[:left]:
-        fens[k] += 1
-    return {k: Decimal(n).scaleb(-2).quantize(Decimal("0.01")) for k, n in fens.items()}
 
 
 @dataclass(frozen=True)

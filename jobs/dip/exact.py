@@ -7,6 +7,8 @@ spec asks for, so no intermediate rounding can move a fen or a point.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from decimal import Decimal
 from fractions import Fraction
 
@@ -14,6 +16,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 WIDE = "decimal(38,0)"
+FEN = Fraction(1, 100)
 
 
 def round_half_up(value: Fraction | int | Decimal, places: int) -> Decimal:
@@ -40,3 +43,20 @@ def divide_half_up(numerator: Column, denominator: Column) -> Column:
     top = (two * numerator.cast(WIDE) + denominator.cast(WIDE)).cast(WIDE)
     bottom = (two * denominator.cast(WIDE)).cast(WIDE)
     return ((top - F.pmod(top, bottom)).cast(WIDE) / bottom).cast(WIDE)
+
+
+def largest_remainder(shares: Mapping[str, Fraction], total: Decimal) -> dict[str, Decimal]:
+    """Each share floored to the fen (toward −∞); the fens left over go one each to the
+    largest remainders, ties by key ascending. Σ result = total exactly.
+
+    ``shares`` must add up to ``total`` exactly.
+    """
+    if sum(shares.values(), Fraction(0)) != Fraction(total):
+        raise ValueError("the shares do not add up to the total")
+    fens = {k: math.floor(v / FEN) for k, v in shares.items()}
+    remainders = {k: v / FEN - fens[k] for k, v in shares.items()}
+    left = int(Fraction(total) / FEN) - sum(fens.values())
+    order = sorted(shares, key=lambda k: (-remainders[k], k))
+    for k in order[:left]:
+        fens[k] += 1
+    return {k: Decimal(n).scaleb(-2).quantize(Decimal("0.01")) for k, n in fens.items()}
