@@ -131,6 +131,7 @@ def test_every_result_under_a_root_is_on_the_site_gold_beside_silver(spark, tmp_
             "level": [1, 2, 3],
             "k": [Decimal("0.8500"), Decimal("1.0000"), Decimal("1.2000")],
             "overall_avg_cost": [Decimal("9800.00")] * 3,
+            "level_method": ["casemix"] * 3,
         }
     )
     quality.gate(gold, "gold", "dip_level_coefficients", tmp_path)
