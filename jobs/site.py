@@ -115,6 +115,11 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"not JSON-able in a report: {type(value).__name__}")
 
 
+def _dump(facts: Mapping[str, Any]) -> str:
+    """A report's facts as the text of report.json (one spelling for every writer)."""
+    return json.dumps(facts, default=_plain, ensure_ascii=False, indent=1) + "\n"
+
+
 def _write_if_changed(path: Path, text: str) -> bool:
     """Write ``text`` unless the file already holds it (a rebuild changes nothing)."""
     if path.is_file() and path.read_text(encoding="utf-8") == text:
@@ -152,7 +157,7 @@ def write_report(
         "data": data,
     }
     path = folder / FACTS
-    _write_if_changed(path, json.dumps(facts, default=_plain, ensure_ascii=False, indent=1) + "\n")
+    _write_if_changed(path, _dump(facts))
     return path
 
 
@@ -161,7 +166,7 @@ def set_status(folder: Path, status: str) -> None:
     path = folder / FACTS
     facts = json.loads(path.read_text(encoding="utf-8"))
     facts["status"] = status
-    _write_if_changed(path, json.dumps(facts, ensure_ascii=False, indent=1) + "\n")
+    _write_if_changed(path, _dump(facts))
 
 
 def read_reports(root: Path) -> list[Report]:

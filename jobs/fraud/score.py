@@ -246,7 +246,7 @@ def _report(
             "source": a.source,
             "reasons": a.reasons,
         }
-        for a in merged.sort_values(["score", "entity_id"], ascending=[False, True]).itertuples()
+        for a in merged.itertuples()  # the page orders them (jobs/fraud/pages.py)
     ]
     _pattern_chart(merged, folder / "alerts_by_pattern.png")
     site.write_report(

@@ -49,7 +49,6 @@ from jobs.ingest import (
     versions,
 )
 from jobs.ingest.batch import FileCounts, drop_staging, land_and_check, numbered_lines, release_held
-from jobs.ingest.feeds import SILVER_TABLES
 from jobs.ingest.landing import LandedFile, discover, undecodable, with_revisions, wrong_headers
 from jobs.pseudonymise import person_key
 
@@ -293,11 +292,12 @@ def _report(spark: SparkSession, cfg: Config, run_id: str, report: IngestReport)
     file, and the version of every silver table as it left them (for the data-quality page)."""
     sources = report.by_source()
     totals = {k: sum(s[k] for s in sources.values()) for k in ("files", *LEDGER)}
-    written = {
-        f"silver/{t}": lake.latest_version(spark, lake.table_path(cfg, "silver", t))
-        for t in SILVER_TABLES
-        if lake.is_table(spark, lake.table_path(cfg, "silver", t))
-    }
+    written = {}
+    for t in feeds.SILVER_TABLES:
+        try:
+            written[f"silver/{t}"] = lake.latest_version(spark, lake.table_path(cfg, "silver", t))
+        except lake.TableMissingError:  # a source this lake has not received yet
+            continue
     site.write_report(
         cfg.reports / run_id,
         kind="ingest",
