@@ -35,6 +35,26 @@ def year_param(title: str = "Settlement year") -> Param:
     )
 
 
+def month_param() -> Param:
+    """An optional month for a manual run; empty means the month before the logical date."""
+    return Param(
+        None,
+        type=["null", "integer"],
+        minimum=1,
+        maximum=12,
+        title="Month",
+        description="Empty: the month before the run's logical date (the month just ended).",
+    )
+
+
+def month_of(params, logical_date) -> tuple[int, int]:
+    """(year, month) a monthly run works on: the params, else the month just ended."""
+    ended = logical_date - timedelta(days=1)
+    year = int(params.get("year") or ended.year)
+    month = int(params.get("month") or (ended.month if ended.year == year else 12))
+    return year, month
+
+
 def reports_site():
     """A reporting DAG's last task: the reports site rebuilt with what the DAG wrote.
 

@@ -54,6 +54,15 @@ BUDGET_PATTERN = r"^(?!0+(\.0+)?$)[0-9]+(\.[0-9]{1,2})?$"
             title="Point-value method",
             section="Clearing",
         ),
+        "assessment": Param(
+            "feed",
+            type="string",
+            enum=["feed", "computed"],
+            title="Assessment coefficient",
+            description="feed: the quality department's scores (else 1); computed: the feed's "
+            "score where there is one, else the assessment computed from data (SPEC 9.3).",
+            section="Clearing",
+        ),
         "dry_run": Param(
             False,
             type="boolean",
@@ -69,7 +78,11 @@ def dip_clearing_year_end():
         from jobs import pipeline
 
         result = pipeline.clearing_draft(
-            int(params["year"]), params["budget"], params["pv_method"], params["dry_run"]
+            int(params["year"]),
+            params["budget"],
+            params["pv_method"],
+            params["dry_run"],
+            assessment=params.get("assessment", "feed"),
         )
         print(result["summary"])
         return result

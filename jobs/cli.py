@@ -35,6 +35,8 @@ from jobs import config as config_module
 from jobs.quality import QualityGateError
 from jobs.terms import LEVEL_METHODS, PV_METHODS
 
+ASSESSMENT_SOURCES = ("feed", "computed")  # the clearing's choice of A (SPEC 9.3)
+
 
 @dataclass(frozen=True)
 class Command:
@@ -92,10 +94,25 @@ def _generate_arguments(parser: argparse.ArgumentParser) -> None:
     knobs.add_argument("--years", type=int, help="years to generate (3 base + settlement: 4)")
     knobs.add_argument("--mess-rate", type=float, help="share of records with a defect (0.02)")
     knobs.add_argument("--fee-detail-years", type=int, help="years with itemised fee details")
+    parser.add_argument(
+        "--answer-sheet",
+        type=Path,
+        metavar="CSV",
+        help="instead of a city: the simulated experts answer this review assignment sheet "
+        "(reports/review-<Y>/assignments-<day>.csv); their decisions land for --day",
+    )
+    parser.add_argument("--day", help="landing day of the answers, YYYY-MM-DD (default: today)")
 
 
 def _generate(cfg, args) -> int:
     from jobs.generate.knobs import preset
+
+    if args.answer_sheet:
+        from datetime import date
+
+        day = args.day or date.today().isoformat()
+        _print_json(pipeline.answer_review_sheet(args.answer_sheet, day, cfg))
+        return 0
 
     knobs = preset(args.scale).replace(
         seed=args.seed,
@@ -256,6 +273,14 @@ def _clearing_arguments(parser: argparse.ArgumentParser) -> None:
         "--pv-method", choices=PV_METHODS, default=PV_METHODS[0], help=f"({PV_METHODS[0]})"
     )
     run_p.add_argument("--dry-run", action="store_true", help="compute and print, write nothing")
+    run_p.add_argument(
+        "--assessment",
+        choices=ASSESSMENT_SOURCES,
+        default="feed",
+        help="where a hospital's coefficient A comes from: feed (silver/assessment_scores, "
+        "else 1) or computed (the feed's row where there is one, else gold/dip_assessment; "
+        "SPEC 9.3). The run records each hospital's source. (feed)",
+    )
     pub = sub.add_parser("publish", help="make a draft final (never changed afterwards)")
     pub.add_argument("--run-id", required=True)
     pub.add_argument("--reason", help="required when the year already has a published run")
@@ -267,7 +292,9 @@ def _clearing_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _clearing(cfg, args) -> int:
     if args.action == "run":
-        s = pipeline.clearing_draft(args.year, args.budget, args.pv_method, args.dry_run, cfg)
+        s = pipeline.clearing_draft(
+            args.year, args.budget, args.pv_method, args.dry_run, cfg, args.assessment
+        )
         print(s["summary"])
         if s["run_id"]:
             print(f"Statements: {s['statements']}")
@@ -337,6 +364,102 @@ def _fraud(cfg, args) -> int:
         _print_json(pipeline.fraud_score(args.year, args.case_budget, args.provider_budget, cfg))
     else:
         _print_json(pipeline.fraud_evaluate(args.year, args.truth, cfg))
+    return 0
+
+
+# --- the DIP year (SPEC 9) ------------------------------------------------------------
+
+
+def _dip_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    ind = sub.add_parser(
+        "indicators", help="gold/dip_hospital_indicators of Y over the cases scored so far"
+    )
+    prop = sub.add_parser(
+        "proposal", help="gold/dip_prepayment_proposals of month M of Y, and its report"
+    )
+    prop.add_argument("--month", type=int, required=True, help="month M (1-12)")
+    assess = sub.add_parser("assess", help="gold/dip_assessment of Y from its indicators")
+    for action in (ind, assess):
+        action.add_argument(
+            "--scheme", help="assessment scheme version (jobs/dip/schemes/; default 2025.1)"
+        )
+    for action in sub.choices.values():
+        _year(action)
+        config_module.add_arguments(action, nested=True)
+
+
+def _dip(cfg, args) -> int:
+    if args.action == "indicators":
+        s = pipeline.dip_indicators(args.year, args.scheme, cfg)
+        print(f"Indicators {s['year']}: {s['hospitals']} hospitals (run {s['run_id']})")
+    elif args.action == "proposal":
+        s = pipeline.dip_proposal(args.year, args.month, cfg)
+        print(
+            f"Proposal {s['year']}-{s['month']:02d}: {s['hospitals']} hospitals, proposed "
+            f"{s['proposed']} yuan, deposit held {s['deposit']}, pv_est {s['pv_est']}"
+        )
+        print(f"Report: {s['report']}")
+    else:
+        s = pipeline.dip_assess(args.year, args.scheme, cfg)
+        print(
+            f"Assessment {s['year']} (scheme {s['scheme_version']}): {s['hospitals']} hospitals, "
+            f"{s['deducted']} with deductions, lowest score {s['lowest_score']}, "
+            f"mean A {s['mean_coefficient']}"
+        )
+        print(f"Report: {s['report']}")
+    return 0
+
+
+def _review_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    assign = sub.add_parser(
+        "assign",
+        help="draw a round: candidates not yet drawn get three experts each; writes the sheet",
+    )
+    assign.add_argument(
+        "--on",
+        type=_date,
+        help="the day of the draw, YYYY-MM-DD (experts active that day; names the round; "
+        "default the year's last discharge so far)",
+    )
+    assign.add_argument("--seed", type=int, help="the draw's seed (default: from year and day)")
+    sub.add_parser("apply", help="decide the drawn cases from the decisions received so far")
+    sub.add_parser("show", help="the year's rounds and outcomes")
+    for action in sub.choices.values():
+        _year(action)
+        config_module.add_arguments(action, nested=True)
+
+
+def _date(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError as bad:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from bad
+
+
+def _review(cfg, args) -> int:
+    if args.action == "assign":
+        s = pipeline.review_assign(args.year, args.on, args.seed, cfg)
+        print(
+            f"Review round {s['round']} of {s['year']} (seed {s['seed']}): {s['assigned']} "
+            f"assigned, {s['unassigned']} unassigned, {s['refused']} applications refused, "
+            f"{s['over_limit']} over the limit of {s['limit']}"
+        )
+        print(f"Sheet for the experts: {s['sheet']}")
+    elif args.action == "apply":
+        s = pipeline.review_apply(args.year, cfg)
+        refused = ", ".join(f"{k} {v}" for k, v in s["refused"].items()) or "none"
+        print(
+            f"Review {s['year']}: {s['cases']} cases decided, {s['passed']} passed; "
+            f"{s['decisions']} decisions, refused: {refused}; points {s['points_before']} -> "
+            f"{s['review_points']}"
+        )
+        print(f"Report: {s['report']}")
+    else:
+        _print_json(pipeline.review_show(args.year, cfg))
     return 0
 
 
@@ -415,6 +538,16 @@ COMMANDS: dict[str, Command] = {
         "year-end DIP clearing: run a draft, publish it, show runs", _clearing_arguments, _clearing
     ),
     "monitoring": Command("gold/hospital_monitoring for year Y", _year, _monitoring),
+    "dip": Command(
+        "the DIP year: indicators, the month's pre-settlement proposal, the assessment",
+        _dip_arguments,
+        _dip,
+    ),
+    "review": Command(
+        "special-case review by the expert library: assign a round, apply decisions, show",
+        _review_arguments,
+        _review,
+    ),
     "fraud": Command(
         "fraud rules, model training (MLflow), scoring and evaluation", _fraud_arguments, _fraud
     ),

@@ -12,6 +12,7 @@ tasks and ``diplake`` do) starts no JVM and loads no pyspark.
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -134,8 +135,12 @@ def clearing_draft(
     pv_method: str = "ratio",
     dry_run: bool = False,
     cfg: Config | None = None,
+    assessment: str = "feed",
 ) -> dict:
     """The year-end clearing of ``year``, saved as a draft with its statements.
+
+    ``assessment``: ``feed`` takes A from silver/assessment_scores only; ``computed``
+    falls back to gold/dip_assessment for a hospital the feed has no row for.
 
     ``budget`` is the fund's DIP budget in yuan, as text or Decimal (never a float:
     it is parsed exactly, at most two decimals).
@@ -144,12 +149,84 @@ def clearing_draft(
     from jobs.clearing import statements
 
     cfg, spark = _session(cfg, f"clearing {year}")
-    run_id, result = clearing.run(spark, cfg, year, budget, pv_method, dry_run)
+    run_id, result = clearing.run(spark, cfg, year, budget, pv_method, dry_run, assessment)
     return {
         "run_id": run_id,
         "summary": clearing.summary_text(run_id, year, result),
         "statements": str(statements.folder(cfg, run_id) / "index.html") if run_id else None,
     }
+
+
+def dip_indicators(year: int, scheme: str | None = None, cfg: Config | None = None) -> dict:
+    """``gold/dip_hospital_indicators`` of ``year`` (SPEC 9.2), over the cases scored so far."""
+    from jobs.dip import assessment
+    from jobs.dip import year as dip_year
+
+    cfg, spark = _session(cfg, f"indicators {year}")
+    return dip_year.indicators_run(spark, cfg, year, scheme or assessment.DEFAULT_SCHEME)
+
+
+def dip_proposal(year: int, month: int, cfg: Config | None = None) -> dict:
+    """``gold/dip_prepayment_proposals`` of ``year``-``month`` (SPEC 9.1), with its report."""
+    from jobs.dip import year as dip_year
+    from jobs.dip import year_report
+
+    cfg, spark = _session(cfg, f"proposal {year}-{month:02d}")
+    summary = dip_year.proposal_run(spark, cfg, year, month)
+    summary["report"] = str(year_report.proposal(spark, cfg, year, month))
+    return summary
+
+
+def dip_assess(year: int, scheme: str | None = None, cfg: Config | None = None) -> dict:
+    """``gold/dip_assessment`` of ``year`` (SPEC 9.3) from its indicators, with its report."""
+    from jobs.dip import assessment, year_report
+    from jobs.dip import year as dip_year
+
+    cfg, spark = _session(cfg, f"assessment {year}")
+    summary = dip_year.assessment_run(spark, cfg, year, scheme or assessment.DEFAULT_SCHEME)
+    summary["report"] = str(year_report.assessment(spark, cfg, year))
+    return summary
+
+
+def review_assign(
+    year: int, on: date | None = None, seed: int | None = None, cfg: Config | None = None
+) -> dict:
+    """Draw a round of special-case review for ``year`` (SPEC 9.5) and write its sheet."""
+    from jobs.dip import special_review
+
+    cfg, spark = _session(cfg, f"review assign {year}")
+    return special_review.assign(spark, cfg, year, on, seed)
+
+
+def review_apply(year: int, cfg: Config | None = None) -> dict:
+    """Decide the assigned cases of ``year`` from the decisions received; with its report."""
+    from jobs.dip import special_review, year_report
+
+    cfg, spark = _session(cfg, f"review apply {year}")
+    summary = special_review.apply(spark, cfg, year)
+    summary["report"] = str(year_report.review(spark, cfg, year))
+    return summary
+
+
+def review_show(year: int, cfg: Config | None = None) -> dict:
+    from jobs.dip import special_review
+
+    cfg, spark = _session(cfg, f"review show {year}", preload=False)
+    return special_review.show(spark, cfg, year)
+
+
+def answer_review_sheet(sheet: Path, day: str, cfg: Config | None = None) -> dict:
+    """The generator's experts answer an assignment sheet: decisions land for ``day``."""
+    import pandas as pd
+
+    from jobs.generate import review as simulated
+
+    cfg = cfg or config.load()
+    frame = pd.read_csv(sheet, dtype=str)
+    frame["round"] = frame["round"].astype(str)
+    return simulated.answer(
+        frame, cfg.landing, day, seed=len(frame), truth_dir=cfg.landing / "_truth"
+    )
 
 
 def clearing_publish(run_id: str, reason: str | None = None, cfg: Config | None = None) -> str:

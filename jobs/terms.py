@@ -31,3 +31,22 @@ PATTERNS = (
     "GANG",
     "DUPLICATE_ENROLMENT",
 )
+
+# The expert library's eleven review fields (SPEC 9.5); a case's field comes from its
+# principal diagnosis's ICD-10 chapter (jobs/reference/icd10_chapter_fields.csv).
+REVIEW_FIELDS = (
+    "internal",
+    "cardiovascular",
+    "neurology",
+    "respiratory",
+    "digestive",
+    "surgery",
+    "orthopaedics",
+    "obstetrics_gynaecology",
+    "paediatrics",
+    "oncology",
+    "infectious",
+)
+
+# An expert's decision on a special case (SPEC 9.5).
+REVIEW_DECISIONS = ("approve", "reject")

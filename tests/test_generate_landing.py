@@ -29,6 +29,9 @@ SOURCES = {
     "assessment_scores",
     "audit_deductions",
     "audit_outcomes",
+    "fund_budgets",
+    "experts",
+    "special_review_applications",
 }
 # GB 11643 written out here, independently of jobs.generate.world.
 WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]

@@ -63,6 +63,7 @@ RUNS_SCHEMA = StructType(
         StructField("total_settlement", DecimalType(18, 2), False),
         StructField("retained", DecimalType(18, 2), False),
         StructField("total_payable", DecimalType(18, 2), False),
+        StructField("assessment", StringType(), True),  # feed | computed (SPEC 9.3)
     ]
 )
 MONEY = DecimalType(18, 2)
@@ -79,31 +80,76 @@ HOSPITAL_SCHEMA = StructType(
         StructField("settlement", MONEY, False),
         StructField("prepaid", MONEY, False),
         StructField("payable", MONEY, False),
+        # Where A came from (feed | computed | default) and what special review changed.
+        StructField("assessment_source", StringType(), True),
+        StructField("review_cases", LongType(), True),
+        StructField("review_adjustment", DecimalType(22, 4), True),
     ]
 )
+ASSESSMENT_SOURCES = ("feed", "computed")
 PUBLICATIONS_SCHEMA = (
     "run_id string, settlement_year int, published_at timestamp, reason string, supersedes string"
 )
 
 
-def inputs(spark: SparkSession, cfg: Config, year: int):
+def inputs(spark: SparkSession, cfg: Config, year: int, assessment: str = "feed"):
     """Year-Y aggregates per hospital, each input checked, with the versions read.
 
-    Returns ``(hospitals, fund_paid, total_cost, reads)``: what :func:`clear` takes
-    (a what-if calls it with other budgets and methods, writing nothing).
+    Returns ``(hospitals, fund_paid, total_cost, reads, details)``: what :func:`clear`
+    takes (a what-if calls it with other budgets and methods, writing nothing), and
+    per hospital where its coefficient came from, the deductions of a computed
+    assessment and what special review changed (:func:`_details`).
     """
+    if assessment not in ASSESSMENT_SOURCES:
+        raise ClearingRefused(
+            f"unknown assessment {assessment!r}: one of {', '.join(ASSESSMENT_SOURCES)}"
+        )
     reads = lake.PinnedReads(spark, cfg)
     pts, adjustments = _checked_inputs(spark, cfg, reads, year)
+    computed = _computed_assessment(spark, cfg, reads, year) if assessment == "computed" else {}
     try:
-        rows = _case_sums(reads, pts, year)
-        hospitals = _hospital_inputs(rows, adjustments)
+        rows = _case_sums(spark, cfg, reads, pts, year)
+        hospitals, details = _hospital_inputs(rows, adjustments, computed)
     finally:
         for df in (pts, *adjustments.values()):
             if df is not None:
                 df.unpersist()
     fund_paid = sum((r.fund_paid for r in rows), Decimal(0))
     total_cost = sum((r.total_cost for r in rows), Decimal(0))
-    return hospitals, fund_paid, total_cost, reads
+    return hospitals, fund_paid, total_cost, reads, details
+
+
+def _computed_assessment(
+    spark: SparkSession, cfg: Config, reads: lake.PinnedReads, year: int
+) -> dict[str, tuple[Decimal, list[dict], str]]:
+    """hospital -> (A, deductions, scheme version) of gold/dip_assessment for ``year``."""
+    if not lake.is_table(spark, lake.table_path(cfg, "gold", "dip_assessment")):
+        raise ClearingRefused(
+            "assessment=computed, but no gold/dip_assessment: "
+            f"run `diplake dip assess --year {year}`"
+        )
+    rows = reads.table("gold", "dip_assessment").filter(F.col("year") == year).collect()
+    if not rows:
+        raise ClearingRefused(
+            f"assessment=computed, but no assessment of {year}: "
+            f"run `diplake dip assess --year {year}`"
+        )
+    return {
+        r.hospital_code: (
+            r.coefficient,
+            [
+                {
+                    "indicator": d.indicator,
+                    "points": d.points,
+                    "value": d.value,
+                    "threshold": d.threshold,
+                }
+                for d in r.deductions
+            ],
+            r.scheme_version,
+        )
+        for r in rows
+    }
 
 
 ADJUSTMENTS = ("assessment_scores", "audit_deductions", "prepayments")
@@ -141,21 +187,34 @@ def _checked_inputs(spark: SparkSession, cfg: Config, reads: lake.PinnedReads, y
     return pts, adjustments
 
 
-def _case_sums(reads: lake.PinnedReads, pts, year: int) -> list:
+def _case_sums(spark: SparkSession, cfg: Config, reads: lake.PinnedReads, pts, year: int) -> list:
     """Per hospital: cases, points, self-paid, fund-paid and total cost of its cases.
 
     One pass over the join of points and discharges; a case with points that silver
-    does not hold refuses the clearing (the points are stale).
+    does not hold refuses the clearing (the points are stale). A case decided by
+    special review (gold/special_review_outcomes, SPEC 9.5) counts its review points.
     """
     cases = reads.table("silver", "discharges").filter(F.col("discharge_year") == year)
     per_case = pts.select("case_id", "hospital_code", "points").join(
         cases.select("case_id", "fund_paid", "total_cost", "self_paid"), "case_id", "left"
     )
+    if lake.is_table(spark, lake.table_path(cfg, "gold", "special_review_outcomes")):
+        reviewed = (
+            reads.table("gold", "special_review_outcomes")
+            .filter(F.col("year") == year)
+            .select("case_id", "review_points")
+        )
+        per_case = per_case.join(F.broadcast(reviewed), "case_id", "left")
+    else:
+        per_case = per_case.withColumn("review_points", F.lit(None).cast("decimal(18,4)"))
+    used = F.coalesce("review_points", "points")
     rows = (
         per_case.groupBy("hospital_code")
         .agg(
             F.count("*").alias("cases"),
-            F.sum("points").alias("points"),
+            F.sum(used).alias("points"),
+            F.count("review_points").alias("review_cases"),
+            F.sum(used - F.col("points")).alias("review_adjustment"),
             F.sum("self_paid").alias("self_paid"),
             F.sum("fund_paid").alias("fund_paid"),
             F.sum("total_cost").alias("total_cost"),
@@ -172,11 +231,15 @@ def _case_sums(reads: lake.PinnedReads, pts, year: int) -> list:
     return rows
 
 
-def _hospital_inputs(rows: list, adjustments: dict) -> dict[str, HospitalInput]:
-    """What :func:`clear` takes per hospital: the case sums and the year's adjustments.
+def _hospital_inputs(
+    rows: list, adjustments: dict, computed: dict
+) -> tuple[dict[str, HospitalInput], dict[str, dict]]:
+    """What :func:`clear` takes per hospital, and where each coefficient came from.
 
     A hospital with a deduction or a prepayment but no case is in the clearing with
-    gross 0; one without an assessment score has coefficient 1.
+    gross 0. Its coefficient A (SPEC 9.3): the quality department's row in
+    silver/assessment_scores (``feed``), else, when the run asks for it, the computed
+    assessment (``computed``, with its deductions), else 1 (``default``).
     """
 
     def per_hospital(name: str, column: str, how: str) -> dict[str, Decimal]:
@@ -197,6 +260,24 @@ def _hospital_inputs(rows: list, adjustments: dict) -> dict[str, HospitalInput]:
     }
     for code in set(deductions) | set(prepaid):
         hospitals.setdefault(code, {})
+    details: dict[str, dict] = {}
+    for code in hospitals:
+        row = next((r for r in rows if r.hospital_code == code), None)
+        if code in assessment:
+            source, found = "feed", []
+        elif code in computed:
+            assessment[code] = computed[code][0]
+            source, found = "computed", computed[code][1]
+        else:
+            source, found = "default", []
+        details[code] = {
+            "assessment_source": source,
+            "assessment_deductions": found,
+            "review_cases": int(row.review_cases) if row else 0,
+            "review_adjustment": Decimal(row.review_adjustment)
+            if row and row.review_cases
+            else ZERO_POINTS,
+        }
     return {
         code: HospitalInput(
             cases=int(v.get("cases", 0)),
@@ -209,7 +290,7 @@ def _hospital_inputs(rows: list, adjustments: dict) -> dict[str, HospitalInput]:
             prepaid=Decimal(prepaid.get(code, ZERO_YUAN)),
         )
         for code, v in hospitals.items()
-    }
+    }, details
 
 
 def run(
@@ -219,11 +300,12 @@ def run(
     budget_text: str | Decimal,
     pv_method: str = "ratio",
     dry_run: bool = False,
+    assessment: str = "feed",
 ) -> tuple[str | None, Clearing]:
     budget = parse_budget(budget_text)
     if pv_method not in PV_METHODS:  # before reading anything; clear() checks it as well
         raise ClearingRefused(f"unknown pv method {pv_method!r}: one of {', '.join(PV_METHODS)}")
-    hospitals, fund_paid, total_cost, reads = inputs(spark, cfg, year)
+    hospitals, fund_paid, total_cost, reads, details = inputs(spark, cfg, year, assessment)
     result = clear(budget, pv_method, hospitals, fund_paid, total_cost)
     if dry_run:
         return None, result
@@ -235,23 +317,52 @@ def run(
     run_id = f"clearing-{year}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     now = datetime.now(UTC).replace(tzinfo=None)
     hospital_rows = [
-        (run_id, year, h.hospital_code, h.cases, h.points, h.gross_fund, h.assessment_coef,
-         h.deductions, h.settlement, h.prepaid, h.payable)
+        (
+            run_id,
+            year,
+            h.hospital_code,
+            h.cases,
+            h.points,
+            h.gross_fund,
+            h.assessment_coef,
+            h.deductions,
+            h.settlement,
+            h.prepaid,
+            h.payable,
+            details[h.hospital_code]["assessment_source"],
+            details[h.hospital_code]["review_cases"],
+            details[h.hospital_code]["review_adjustment"],
+        )
         for h in result.hospitals
-    ]  # fmt: skip
+    ]
     run_row = (
-        run_id, year, result.budget, pv_method, result.total_points, result.r,
-        result.point_value, year, reads.as_json(), "draft", now, result.total_settlement,
-        result.retained, result.total_payable,
-    )  # fmt: skip
+        run_id,
+        year,
+        result.budget,
+        pv_method,
+        result.total_points,
+        result.r,
+        result.point_value,
+        year,
+        reads.as_json(),
+        "draft",
+        now,
+        result.total_settlement,
+        result.retained,
+        result.total_payable,
+        assessment,
+    )
     # Hospitals first: a run row only exists once its hospital rows do.
+    # mergeSchema: a lake from before the assessment and review columns gains them.
     spark.createDataFrame(hospital_rows, HOSPITAL_SCHEMA).write.format("delta").mode(
         "append"
-    ).partitionBy("settlement_year").save(lake.table_path(cfg, "gold", "dip_clearing_hospital"))
-    spark.createDataFrame([run_row], RUNS_SCHEMA).write.format("delta").mode("append").save(
-        lake.table_path(cfg, "gold", "dip_clearing_runs")
+    ).option("mergeSchema", "true").partitionBy("settlement_year").save(
+        lake.table_path(cfg, "gold", "dip_clearing_hospital")
     )
-    statements.write(cfg, run_id, year, result, levels, reads.versions)
+    spark.createDataFrame([run_row], RUNS_SCHEMA).write.format("delta").mode("append").option(
+        "mergeSchema", "true"
+    ).save(lake.table_path(cfg, "gold", "dip_clearing_runs"))
+    statements.write(cfg, run_id, year, result, levels, reads.versions, details)
     return run_id, result
 
 
@@ -309,10 +420,20 @@ def show(spark: SparkSession, cfg: Config, year: int | None = None) -> str:
         return "No clearing runs yet."
     if year is not None:
         runs = runs.filter(F.col("settlement_year") == year)
-    frame = runs.select(
-        "run_id", "settlement_year", "status", "pv_method", "budget", "point_value",
-        "total_payable", "created_at",
-    ).orderBy("created_at").toPandas()  # fmt: skip
+    frame = (
+        runs.select(
+            "run_id",
+            "settlement_year",
+            "status",
+            "pv_method",
+            "budget",
+            "point_value",
+            "total_payable",
+            "created_at",
+        )
+        .orderBy("created_at")
+        .toPandas()
+    )
     if frame.empty:
         return f"No clearing runs for {year}."
     pubs = {p.run_id: p for p in _publications(spark, cfg)}

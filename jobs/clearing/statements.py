@@ -73,8 +73,15 @@ def write(
     result: Clearing,
     levels: Mapping[str, int],
     reads: Mapping[str, int],
+    details: Mapping[str, Mapping] | None = None,
 ) -> Path:
-    """Write the run's CSVs, chart and facts; returns the report folder."""
+    """Write the run's CSVs, chart and facts; returns the report folder.
+
+    ``details``: per hospital, where its assessment coefficient came from (feed,
+    computed, default), the computed assessment's deductions, and the cases special
+    review decided with the points they gained or lost (jobs/clearing/run.py).
+    """
+    details = details or {}
     out = folder(cfg, run_id)
     (out / "hospitals").mkdir(parents=True, exist_ok=True)
     header = ["hospital_code", "level", *[f for f, _ in FIELDS]]
@@ -111,6 +118,13 @@ def write(
             "hospitals": [
                 {"hospital_code": h.hospital_code, "level": levels.get(h.hospital_code)}
                 | {name: getattr(h, name) for name, _ in FIELDS}
+                | {
+                    "assessment_source": "default",
+                    "assessment_deductions": [],
+                    "review_cases": 0,
+                    "review_adjustment": "0.0000",
+                }
+                | dict(details.get(h.hospital_code, {}))
                 for h in result.hospitals
             ],
         },

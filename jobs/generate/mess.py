@@ -47,6 +47,10 @@ DEFECTS = {
     "icd10_cm_code": "quarantine",
     # Same record_id as an earlier record, other content: which one is true is unknowable.
     "record_id_conflict": "quarantine",
+    # The expert library (jobs/generate/review.py): a field outside the eleven, a home
+    # institution that is not one of the city's hospitals.
+    "invalid_field": "quarantine",
+    "unknown_hospital": "quarantine",
     "code_format_variant": "correct",
     "date_format_variant": "correct",
     "encoding_variant": "correct",

@@ -19,14 +19,24 @@ import pandas as pd
 from tqdm import tqdm
 
 from jobs import vocab
-from jobs.generate import activity, calibrate, clinical, discharges, feeds, fraud, mess
+from jobs.generate import activity, calibrate, clinical, discharges, feeds, fraud, mess, review
 from jobs.generate.broken_files import land_broken_files
 from jobs.generate.knobs import Knobs
 from jobs.generate.settlement import assign_dialects, write_settlement_lists
 from jobs.generate.world import World, build_world
 
 # A new stream goes last: SeedSequence children keep their index, so the others stay.
-STREAMS = ("world", "clinical", "cases", "fraud", "mess", "feeds", "activity", "files")
+STREAMS = (
+    "world",
+    "clinical",
+    "cases",
+    "fraud",
+    "mess",
+    "feeds",
+    "activity",
+    "files",
+    "review",
+)
 
 
 def _by_month(
@@ -55,7 +65,7 @@ def run(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
     """Rewrite ``landing`` with the city ``knobs`` describe; return the run's summary."""
     started = time.perf_counter()
     rngs = _streams(knobs.seed)
-    steps = tqdm(total=10, desc="generate", unit="step", disable=not progress)
+    steps = tqdm(total=11, desc="generate", unit="step", disable=not progress)
 
     def step(name: str) -> None:
         steps.set_postfix_str(name)
@@ -71,8 +81,14 @@ def run(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
     cases = discharges.build_discharges(model, world, knobs, rngs["cases"])
     step("discharges")
     planted = fraud.plant_all(cases, world, knobs, rngs["fraud"])
-    cases = planted.cases
     _deregister(world.doctors, planted.deregistered)
+    # The special-review truth (SPEC 9.5) goes on cases the fraud left alone, before any
+    # feed is written, so every feed shows the same costs and stays.
+    spared = review.spared_cases(planted)
+    planted.cases, special = review.plant_special_cases(
+        planted.cases, spared, knobs.settlement_year, rngs["review"], world.persons
+    )
+    cases = planted.cases
     step("fraud")
 
     log = mess.DefectLog()
@@ -122,8 +138,25 @@ def run(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
     _land_audit_outcomes(planted, knobs, landing, rngs["activity"])
     step("enrolments, finance, audits")
 
+    budget_rows = review.write_fund_budgets(
+        cases, knobs.year_list, knobs.settlement_year, landing, log, rngs["review"]
+    )
+    experts = review.write_experts(
+        world.institutions,
+        knobs.first_year,
+        knobs.settlement_year,
+        landing,
+        log,
+        rngs["review"],
+    )
+    applications = review.write_applications(
+        cases, special, spared, knobs.settlement_year, landing, log, rngs["review"]
+    )
+    step("budgets, experts, special-review applications")
+
     truth = landing / "_truth"
     n_labels = _write_truth(truth, planted, log)
+    review.write_truth(truth, special, applications)
     step("truth")
 
     base = cases[cases.year < knobs.settlement_year]
@@ -142,6 +175,12 @@ def run(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
         "pharmacy_rows": sales_rows,
         "defects": len(log.rows),
         "fraud_labels": n_labels,
+        "fund_budget_rows": budget_rows,
+        "experts": len(experts),
+        "special_review_cases": {
+            str(k): int(v) for k, v in special.nature.value_counts().sort_index().items()
+        },
+        "special_review_applications": len(applications),
         "catalogue_types": size.types,
         "core_types": size.core_types,
         "comprehensive_types": size.comprehensive_types,

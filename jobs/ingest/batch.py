@@ -99,6 +99,7 @@ def land_and_check(
     run_id: str,
     check: Callable[[DataFrame], DataFrame],
     content: Sequence[str],
+    keep: Sequence[str] = (),
 ) -> Checked:
     """Write the batch's bronze rows, check them, and quarantine the rejected ones.
 
@@ -112,7 +113,10 @@ def land_and_check(
     (owner-only) bronze layer and read from there by every later step (quarantine,
     duplicates, silver, counts): Parquet lets each read only the columns it needs,
     and the batch is never held in memory, whatever its size. The raw line is kept
-    only on rejected records (a conflict's is read back from bronze).
+    only on rejected records (a conflict's is read back from bronze). ``keep`` names
+    conformed columns a rejected record also keeps in quarantine, where they could be
+    read (the settlement lists keep the hospital and the discharge year, so that a
+    hospital's quarantine rate can be computed: SPEC 9.2).
     """
     names = [f.relative for f in files]
     path = lake.table_path(cfg, "bronze", source)
@@ -147,7 +151,7 @@ def land_and_check(
         )
     tables.replace_contents(
         spark,
-        tables.quarantine_rows(rejected, run_id, files),
+        tables.quarantine_rows(rejected, run_id, files, keep),
         lake.table_path(cfg, "quarantine", source),
         files,
     )

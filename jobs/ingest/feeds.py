@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jobs.terms import FEE_CATEGORIES
+from jobs.terms import FEE_CATEGORIES, REVIEW_DECISIONS, REVIEW_FIELDS
 
 
 @dataclass(frozen=True)
@@ -244,6 +244,71 @@ FEEDS = {
                 Field("investigated_on", "date", required=True, past=True),
             ),
             "snapshot",
+        ),
+        Feed(
+            "fund_budgets",
+            "fund_budgets",
+            ("record_id", "year", "budget", "deposit_rate", "approved_on"),
+            (
+                Field("year", "int", required=True, low=2000, high=2100),
+                Field("budget", "decimal", required=True, type=MONEY, low=0, high=1e14),
+                Field(
+                    "deposit_rate", "decimal", required=True, type="decimal(6,4)", low=0, high=0.5
+                ),
+                Field("approved_on", "date", required=True, past=True),
+            ),
+            "snapshot",
+            key=("year",),
+        ),
+        Feed(
+            "experts",
+            "experts",
+            (
+                "record_id",
+                "expert_id",
+                "name",
+                "field",
+                "institution_code",
+                "title",
+                "active_from",
+                "active_to",
+            ),
+            (
+                Field("expert_id", required=True),
+                Field("name", keep=False),
+                Field("field", required=True, values=REVIEW_FIELDS),
+                Field("institution_code", required=True, institution="hospital"),
+                Field("title"),
+                Field("active_from", "date", required=True),
+                Field("active_to", "date"),
+            ),
+            "snapshot",
+            key=("expert_id",),
+        ),
+        Feed(
+            "special_review_applications",
+            "special_review_applications",
+            ("record_id", "case_id", "hospital_code", "reason", "applied_at"),
+            (
+                Field("case_id", required=True),
+                Field("hospital_code", required=True, institution="hospital"),
+                Field("reason"),
+                Field("applied_at", "timestamp", required=True, past=True),
+            ),
+            "events",
+        ),
+        Feed(
+            "special_review_decisions",
+            "special_review_decisions",
+            ("record_id", "case_id", "expert_id", "decision", "approved_cost", "decided_at"),
+            (
+                Field("case_id", required=True),
+                Field("expert_id", required=True),
+                Field("decision", required=True, values=REVIEW_DECISIONS),
+                Field("approved_cost", "decimal", type=MONEY, low=0, high=1e9),
+                Field("decided_at", "timestamp", required=True, past=True),
+            ),
+            "events",
         ),
     )
 }

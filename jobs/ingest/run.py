@@ -113,7 +113,15 @@ def ingest_settlement_lists(
         return discharges.check_enrolment(keyed, persons)
 
     batch = land_and_check(
-        spark, cfg, "settlement_lists", lines, files, run_id, check, content=discharges.CONTENT
+        spark,
+        cfg,
+        "settlement_lists",
+        lines,
+        files,
+        run_id,
+        check,
+        content=discharges.CONTENT,
+        keep=("hospital_code", "discharge_year"),
     )
     return versions.promote(
         spark,

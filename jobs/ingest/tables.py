@@ -81,6 +81,7 @@ def replace_contents(
         df.write.format("delta")
         .mode("overwrite")
         .option("replaceWhere", contents_predicate(files))
+        .option("mergeSchema", "true")  # a lake from before a kept column gains it
         .save(path)
     )
 
@@ -109,7 +110,10 @@ def replace_files(
     (df.write.format("delta").mode("overwrite").option("replaceWhere", _in_list(files)).save(path))
 
 
-def quarantine_rows(rejected: DataFrame, run_id: str, files: Sequence) -> DataFrame:
+def quarantine_rows(
+    rejected: DataFrame, run_id: str, files: Sequence, keep: Sequence[str] = ()
+) -> DataFrame:
+    """SPEC 4's quarantine columns, then the ``keep`` columns (null where unreadable)."""
     return with_checksum(
         rejected.select(
             F.col("record_id").cast("string"),
@@ -118,6 +122,7 @@ def quarantine_rows(rejected: DataFrame, run_id: str, files: Sequence) -> DataFr
             "reasons",
             F.col("text").alias("raw"),
             F.lit(run_id).alias("run_id"),
+            *keep,
         ),
         files,
     )
