@@ -32,6 +32,13 @@ from jobs.pipeline import LEVEL_METHODS
             description="casemix: the level's cost over its types' expected cost (default); "
             "raw: the level's mean cost over the city's, as the national text writes it.",
         ),
+        "auxiliary": Param(
+            False,
+            type="boolean",
+            title="Auxiliary catalogue",
+            description="Also build the auxiliary catalogue (SPEC 9.4: Charlson and age strata "
+            "within each core type); the case points then use it.",
+        ),
     },
 )
 def dip_catalogue_yearly():
@@ -40,7 +47,11 @@ def dip_catalogue_yearly():
         from jobs import pipeline
 
         year = params["year"] or logical_date.year
-        return pipeline.catalogue(int(year), level_method=params["level_method"])
+        return pipeline.catalogue(
+            int(year),
+            level_method=params["level_method"],
+            auxiliary=bool(params.get("auxiliary", False)),
+        )
 
     catalogue()
 

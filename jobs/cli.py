@@ -225,11 +225,25 @@ def _catalogue_arguments(parser: argparse.ArgumentParser) -> None:
         help="level coefficient K: casemix (the level's cost over its types' expected cost; "
         "default) or raw (the level's mean cost over the city's, as the national text writes it)",
     )
+    parser.add_argument(
+        "--auxiliary",
+        action="store_true",
+        default=None,
+        help="also build the auxiliary catalogue (SPEC 9.4: severity strata by the Charlson "
+        "index of the secondary diagnoses and by age band); the case points then use it. Off "
+        "by default; recorded with the catalogue's parameters",
+    )
 
 
 def _catalogue(cfg, args) -> int:
     s = pipeline.catalogue(
-        args.year, args.threshold, args.weights, args.rw_scale, cfg, level_method=args.level_method
+        args.year,
+        args.threshold,
+        args.weights,
+        args.rw_scale,
+        cfg,
+        level_method=args.level_method,
+        auxiliary=args.auxiliary,
     )
     print(
         f"Catalogue {s['year']}: {s['types']:,} types "
@@ -379,6 +393,11 @@ def _dip_arguments(parser: argparse.ArgumentParser) -> None:
         "proposal", help="gold/dip_prepayment_proposals of month M of Y, and its report"
     )
     prop.add_argument("--month", type=int, required=True, help="month M (1-12)")
+    month = sub.add_parser(
+        "month",
+        help="the monthly run in one session: points of Y so far, indicators, month M's proposal",
+    )
+    month.add_argument("--month", type=int, required=True, help="month M (1-12)")
     assess = sub.add_parser("assess", help="gold/dip_assessment of Y from its indicators")
     for action in (ind, assess):
         action.add_argument(
@@ -393,8 +412,16 @@ def _dip(cfg, args) -> int:
     if args.action == "indicators":
         s = pipeline.dip_indicators(args.year, args.scheme, cfg)
         print(f"Indicators {s['year']}: {s['hospitals']} hospitals (run {s['run_id']})")
-    elif args.action == "proposal":
-        s = pipeline.dip_proposal(args.year, args.month, cfg)
+    elif args.action in ("proposal", "month"):
+        if args.action == "month":
+            done = pipeline.dip_month(args.year, args.month, cfg)
+            print(
+                f"Points {args.year}: {done['points']['cases']:,} cases; indicators of "
+                f"{done['indicators']['hospitals']} hospitals"
+            )
+            s = done["proposal"]
+        else:
+            s = pipeline.dip_proposal(args.year, args.month, cfg)
         print(
             f"Proposal {s['year']}-{s['month']:02d}: {s['hospitals']} hospitals, proposed "
             f"{s['proposed']} yuan, deposit held {s['deposit']}, pv_est {s['pv_est']}"

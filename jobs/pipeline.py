@@ -92,8 +92,10 @@ def catalogue(
     rw_scale: int | None = None,
     cfg: Config | None = None,
     level_method: str | None = None,
+    auxiliary: bool | None = None,
 ) -> dict:
-    """The DIP catalogue and level coefficients of ``year`` from its three base years.
+    """The DIP catalogue and level coefficients of ``year`` from its three base years,
+    and with ``auxiliary`` its auxiliary catalogue (SPEC 9.4).
 
     A parameter left None takes the catalogue's own default (``dip.catalogue.Params``).
     """
@@ -105,6 +107,7 @@ def catalogue(
         "weights": weights,
         "rw_scale": rw_scale,
         "level_method": level_method,
+        "auxiliary": auxiliary,
     }
     params = dip_catalogue.Params(year, **{k: v for k, v in given.items() if v is not None})
     return dip_catalogue.run(spark, cfg, params)
@@ -175,6 +178,21 @@ def dip_proposal(year: int, month: int, cfg: Config | None = None) -> dict:
     summary = dip_year.proposal_run(spark, cfg, year, month)
     summary["report"] = str(year_report.proposal(spark, cfg, year, month))
     return summary
+
+
+def dip_month(year: int, month: int, cfg: Config | None = None) -> dict:
+    """The monthly run in one session: the year's points so far, the indicators, the
+    month's proposal (what ``dip_points_monthly`` runs as three tasks; the bench times it)."""
+    from jobs.dip import points as dip_points
+    from jobs.dip import year as dip_year
+    from jobs.dip import year_report
+
+    cfg, spark = _session(cfg, f"month {year}-{month:02d}")
+    scored = dip_points.run(spark, cfg, year)
+    indicators = dip_year.indicators_run(spark, cfg, year)
+    proposal = dip_year.proposal_run(spark, cfg, year, month)
+    proposal["report"] = str(year_report.proposal(spark, cfg, year, month))
+    return {"points": scored, "indicators": indicators, "proposal": proposal}
 
 
 def dip_assess(year: int, scheme: str | None = None, cfg: Config | None = None) -> dict:

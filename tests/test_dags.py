@@ -88,9 +88,9 @@ def test_importing_a_dag_file_does_no_work(tmp_path):
     assert out.stdout.strip() == ""
 
 
-def test_the_clearing_form_validates_year_budget_method_and_dry_run(dagbag):
+def test_the_clearing_form_validates_year_budget_method_assessment_and_dry_run(dagbag):
     params = dagbag.dags["dip_clearing_year_end"].params
-    assert set(params.keys()) == {"year", "budget", "pv_method", "dry_run"}
+    assert set(params.keys()) == {"year", "budget", "pv_method", "assessment", "dry_run"}
     schema = {k: params.get_param(k).schema for k in params}
     assert schema["budget"]["type"] == "string"
     budget = re.compile(schema["budget"]["pattern"])
@@ -99,6 +99,8 @@ def test_the_clearing_form_validates_year_budget_method_and_dry_run(dagbag):
     for bad in ("0", "0.00", "-5", "1e9", "12.345", "1,000", ""):
         assert not budget.match(bad), bad
     assert schema["pv_method"]["enum"] == ["ratio", "budget_plus_self_pay"]
+    assert schema["assessment"]["enum"] == ["feed", "computed"]
+    assert params["assessment"] == "feed"  # as before the computed assessment existed
     assert schema["dry_run"]["type"] == "boolean"
     assert type(dagbag.dags["dip_clearing_year_end"].timetable).__name__ == "NullTimetable"
 
@@ -109,3 +111,37 @@ def test_fraud_scoring_waits_on_the_discharges_asset(dagbag):
     outlets = {o.uri for t in ingest.tasks for o in t.outlets}
     assert "diplake://silver/discharges" in outlets
     assert "diplake://silver/discharges" in str(dag.timetable.asset_condition)
+
+
+def test_a_monthly_run_works_on_the_month_just_ended(dagbag):
+    """The scheduled run on the 1st works on the month before; a form's year or month wins."""
+    from datetime import datetime
+
+    from _common import month_of
+
+    empty = {"year": None, "month": None}
+    assert month_of(empty, datetime(2025, 2, 1)) == (2025, 1)
+    assert month_of(empty, datetime(2026, 1, 1)) == (2025, 12)
+    assert month_of({"year": 2025, "month": None}, datetime(2026, 3, 1)) == (2025, 12)
+    assert month_of({"year": 2025, "month": 6}, datetime(2026, 3, 1)) == (2025, 6)
+
+
+def test_the_dip_year_runs_in_its_dags(dagbag):
+    monthly = dagbag.dags["dip_points_monthly"]
+    assert [t.task_id for t in monthly.topological_sort()] == [
+        "points",
+        "indicators",
+        "proposal",
+        "reports_build",
+    ]
+    review = dagbag.dags["dip_special_review"]
+    assert [t.task_id for t in review.topological_sort()] == ["assign", "apply", "reports_build"]
+    watched = str(review.timetable.asset_condition)
+    assert "diplake://gold/dip_case_points" in watched
+    assert "diplake://silver/special_review_decisions" in watched
+    yearly = dagbag.dags["dip_assessment_yearly"]
+    assert [t.task_id for t in yearly.topological_sort()] == [
+        "indicators",
+        "assess",
+        "reports_build",
+    ]

@@ -1,6 +1,7 @@
 """``diplake catalogue --year Y``: the DIP catalogue and level coefficients (SPEC 5.1).
 
     diplake catalogue --year 2025 [--threshold 15] [--weights 1:2:7] [--rw-scale 1000]
+        [--auxiliary]
 
 Spark does what scales with the cases (keys, type assignment, sums and counts per
 type, year and level); the few thousand aggregates then go through exact
@@ -10,7 +11,11 @@ rounded once, where the spec says. Output, both versioned by Y (rows replaced by
 
 * ``gold/dip_catalogue``: one row per type (contract in SPEC 5.1);
 * ``gold/dip_level_coefficients``: K per hospital level with M, the threshold,
-  the weights and the Delta version of every input (``input_versions``).
+  the weights, whether the auxiliary catalogue is on, and the Delta version of
+  every input (``input_versions``);
+* ``gold/dip_auxiliary_catalogue`` (SPEC 9.4, only with ``auxiliary``): a
+  coefficient per core type and severity stratum (jobs/dip/auxiliary.py), from
+  the same base cases, years and weights. Built without it, the version has none.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from pyspark.sql.types import (
 
 from jobs import Refused, lake, quality
 from jobs.config import Config
-from jobs.dip import keys
+from jobs.dip import auxiliary, keys
 from jobs.dip.exact import WIDE, round_half_up, units
 from jobs.terms import LEVEL_METHODS
 
@@ -78,6 +83,7 @@ COEFFICIENT_SCHEMA = StructType(
         StructField("input_versions", StringType(), False),
         StructField("created_at", TimestampType(), False),
         StructField("level_method", StringType(), True),  # null on catalogues built before it
+        StructField("auxiliary", BooleanType(), True),  # null (off) on catalogues built before it
     ]
 )
 
@@ -89,6 +95,7 @@ class Params:
     weights: tuple[int, int, int] = (1, 2, 7)  # oldest base year first
     rw_scale: int = 1000
     level_method: str = LEVEL_METHODS[0]
+    auxiliary: bool = False  # SPEC 9.4: the auxiliary catalogue, off by default
 
     def __post_init__(self) -> None:
         if self.level_method not in LEVEL_METHODS:
@@ -146,26 +153,37 @@ def assign_types(df: DataFrame, threshold: int, count: str | None = None) -> Dat
 def base_cases(
     discharges: DataFrame, classes: DataFrame, institutions: DataFrame, params: Params
 ) -> DataFrame:
-    """The base years' cases with their keys and their hospital's level."""
+    """The base years' cases with their keys and their hospital's level, and with the
+    auxiliary catalogue on, their severity strata (``cci_level``, ``age_band``)."""
     levels = institutions.filter(F.col("type") == "hospital").select(
         F.col("institution_code").alias("hospital_code"), "level"
     )
-    cases = discharges.filter(F.col("discharge_year").isin(*params.base_years)).select(
+    columns = [
         "case_id", "hospital_code", "discharge_year", "principal_dx", "procedures", "total_cost"
+    ]  # fmt: skip
+    if params.auxiliary:
+        columns += ["other_dx", "birth_date", "admission_date"]
+    cases = keys.with_keys(
+        discharges.filter(F.col("discharge_year").isin(*params.base_years)).select(*columns),
+        classes,
     )
-    return keys.with_keys(cases, classes).join(F.broadcast(levels), "hospital_code", "left")
+    if params.auxiliary:
+        cases = auxiliary.with_strata(cases)
+    return cases.join(F.broadcast(levels), "hospital_code", "left")
 
 
-def key_cells(base: DataFrame) -> DataFrame:
+def key_cells(base: DataFrame, strata: tuple[str, ...] = ()) -> DataFrame:
     """The cases summed per key, year and level: ``n``, ``cost`` and ``cost_sq``.
 
     Everything the catalogue needs is a sum over cases (counts, costs, and for the
     CV the squares of the costs in fen, exact integers), so the cases are read once
     and the types are assigned to a few hundred thousand cells instead of a
-    million cases.
+    million cases. ``strata``: columns that split the cells further (the auxiliary
+    catalogue's ``cci_level`` and ``age_band``); every sum per type stays the same.
     """
     fen = units("total_cost", 2)
-    return base.groupBy("diag4", "proc_key", "diag3", "proc_class", "discharge_year", "level").agg(
+    cell = ("diag4", "proc_key", "diag3", "proc_class", "discharge_year", "level", *strata)
+    return base.groupBy(*cell).agg(
         F.count("*").alias("n"),
         F.sum("total_cost").alias("cost"),
         F.sum((fen * fen).cast(WIDE)).alias("cost_sq"),
@@ -258,6 +276,43 @@ def level_coefficients(
     return {lv: round_half_up(cost[lv] / expected[lv], 4) for lv in cost if expected[lv]}
 
 
+def stratum_coefficients(
+    strata: pd.DataFrame, avg_cost: dict[str, Decimal], params: Params
+) -> list[tuple[str, str, str, int, Decimal, Decimal]]:
+    """(dip_code, dimension, stratum, case_count, avg_cost, coef) per core type and
+    stratum (SPEC 9.4), from :func:`jobs.dip.auxiliary.stratum_cells`.
+
+    ``avg_cost(t,s)`` is weighted over the base years exactly as the type's
+    ``avg_cost(t)`` (weights rescaled over the years the stratum has cases) and
+    rounded to 2. ``coef`` = round(avg_cost(t,s) / avg_cost(t), 4), from the two
+    rounded averages as rw is from the rounded avg_cost and M (so the stored
+    columns give it back), where the stratum has at least ``threshold`` base
+    cases; 1 under that.
+    """
+    sums: dict[tuple, dict[int, list]] = defaultdict(lambda: defaultdict(lambda: [0, Fraction(0)]))
+    for r in strata.itertuples(index=False):
+        cell = sums[(r.dip_code, r.dimension, r.stratum)][int(r.discharge_year)]
+        cell[0] += int(r.n)
+        cell[1] += Fraction(Decimal(r.cost))
+    one = Decimal(auxiliary.ONE)
+
+    def order(key: tuple) -> tuple:
+        t, dimension, stratum = key
+        dims = list(auxiliary.DIMENSIONS)
+        return (t, dims.index(dimension), auxiliary.STRATA[dimension].index(stratum))
+
+    rows = []
+    for key in sorted(sums, key=order):
+        t, years = key[0], sums[key]
+        n = sum(count for count, _ in years.values())
+        mean = weighted_mean({y: c / count for y, (count, c) in years.items()}, params.weight_of)
+        avg = round_half_up(mean, 2)
+        type_avg = Fraction(avg_cost[t])
+        thick = n >= params.threshold and type_avg > 0
+        rows.append((*key, n, avg, round_half_up(Fraction(avg) / type_avg, 4) if thick else one))
+    return rows
+
+
 def _names(spark: SparkSession, icd10: DataFrame, classes: DataFrame):
     dx = {r.code: r.name_zh for r in icd10.select("code", "name_zh").collect()}
     px = {r.code: r.name_zh for r in classes.select("code", "name_zh").collect()}
@@ -279,9 +334,12 @@ def run(spark: SparkSession, cfg: Config, params: Params) -> dict:
     classes = reads.table("silver", "procedure_classes")
     institutions = reads.table("silver", "institutions")
     icd10 = reads.table("silver", "icd10_codes")
-    by_key = key_cells(base_cases(discharges, classes, institutions, params)).cache()
+    strata = tuple(auxiliary.DIMENSIONS.values()) if params.auxiliary else ()
+    by_key = key_cells(base_cases(discharges, classes, institutions, params), strata).cache()
     try:
-        cells, types = _aggregates(assign_types(by_key, params.threshold, count="n"))
+        typed = assign_types(by_key, params.threshold, count="n")
+        cells, types = _aggregates(typed)
+        by_stratum = auxiliary.stratum_cells(typed) if params.auxiliary else None
     finally:
         by_key.unpersist()
     n_base = int(types.n.sum())
@@ -329,18 +387,29 @@ def run(spark: SparkSession, cfg: Config, params: Params) -> dict:
             reads.as_json(),
             now,
             params.level_method,
+            params.auxiliary,
         )
         for level in sorted(k)
     ]
-    outputs = (
+    outputs = [
         ("dip_catalogue", CATALOGUE_SCHEMA, rows),
         ("dip_level_coefficients", COEFFICIENT_SCHEMA, coefficient_rows),
-    )
+    ]
+    aux_rows = []
+    if by_stratum is not None:
+        aux_rows = [
+            (params.year, *row) for row in stratum_coefficients(by_stratum, avg_cost, params)
+        ]
+        outputs.append(("dip_auxiliary_catalogue", auxiliary.AUXILIARY_SCHEMA, aux_rows))
     # Gated as pandas frames: the rows are in Python already, and GX checks a few
-    # thousand of them without a Spark job per metric. Both pass before either is written.
+    # thousand of them without a Spark job per metric. All pass before any is written.
     for table, schema, data in outputs:
         quality.gate(pd.DataFrame(data, columns=schema.names), "gold", table, cfg.quality_root)
     where = f"catalogue_version = {params.year}"
+    aux_path = lake.table_path(cfg, "gold", "dip_auxiliary_catalogue")
+    if by_stratum is None and lake.is_table(spark, aux_path):
+        # Built without it, the version has no auxiliary rows, whatever an earlier run left.
+        outputs.append(("dip_auxiliary_catalogue", auxiliary.AUXILIARY_SCHEMA, []))
     for table, schema, data in outputs:
         lake.replace_where(
             spark,
@@ -348,7 +417,7 @@ def run(spark: SparkSession, cfg: Config, params: Params) -> dict:
             lake.table_path(cfg, "gold", table),
             where,
             ["catalogue_version"],
-            merge_schema=True,  # level_method joined the coefficients' contract later
+            merge_schema=True,  # level_method and auxiliary joined the coefficients' contract later
         )
     core = types[types.type_kind == "core"]
     return {
@@ -361,5 +430,14 @@ def run(spark: SparkSession, cfg: Config, params: Params) -> dict:
         "M": str(overall),
         "k": {level: str(v) for level, v in sorted(k.items())},
         "level_method": params.level_method,
+        "auxiliary": params.auxiliary,
+        **(
+            {
+                "auxiliary_strata": len(aux_rows),
+                "auxiliary_adjusted": sum(1 for r in aux_rows if r[-1] != Decimal(auxiliary.ONE)),
+            }
+            if params.auxiliary
+            else {}
+        ),
         "input_versions": json.loads(reads.as_json()),
     }

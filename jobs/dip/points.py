@@ -15,6 +15,18 @@ The ratio is compared without dividing (cost < avg·K/2, cost > 2·avg·K). The
 stored standard cost is rounded to 2 places and the ratio to 6. Of the cases
 with ratio > 5, the floor(0.005·N) with the highest ratio (ties: case_id
 ascending) get ``special_review``.
+
+When the catalogue version was built with the auxiliary catalogue (SPEC 9.4,
+recorded in gold/dip_level_coefficients), a case matched to a core type takes at
+most one severity coefficient c (jobs/dip/auxiliary.py, ``aux_coef``; 1 where
+none). Its standard cost is avg·K·c, and the ratio is taken on it, so the class
+too is judged against the stratum's cost; then
+
+* normal: rw·K·c; high: rw·K·c·(ratio − 1) = rw·cost/avg_cost − rw·K·c;
+* low: 5.2's rule on the adjusted standard cost, rw·K·c·ratio = rw·cost/avg_cost:
+  c cancels, a low case is paid on its cost as in 5.2.
+
+With c = 1 every figure is 5.2's.
 """
 
 from __future__ import annotations
@@ -28,7 +40,7 @@ from pyspark.sql import functions as F
 
 from jobs import Refused, lake, quality
 from jobs.config import Config
-from jobs.dip import keys
+from jobs.dip import auxiliary, keys
 from jobs.dip.exact import WIDE, divide_half_up, units
 
 log = logging.getLogger(__name__)
@@ -100,7 +112,12 @@ def match(cases: DataFrame, catalogue: DataFrame) -> DataFrame:
 
 
 def score(matched: DataFrame, k_by_level: DataFrame, overall: object, rw_scale: int) -> DataFrame:
-    """Classes, points and the stored figures for matched and unmatched cases (SPEC 5.2)."""
+    """Classes, points and the stored figures for matched and unmatched cases (SPEC 5.2).
+
+    With an ``aux_coef`` column (SPEC 9.4) the standard cost is avg·K·aux_coef and
+    normal and high points carry the coefficient (module docstring); without it,
+    the coefficient is 1.
+    """
     df = matched.join(F.broadcast(k_by_level), "level", "left").withColumn(
         "k", F.coalesce(F.col("k"), F.lit(1).cast("decimal(10,4)"))
     )
@@ -110,18 +127,27 @@ def score(matched: DataFrame, k_by_level: DataFrame, overall: object, rw_scale: 
     rw_u = units("type_rw", 4)
     k_u = units("k", 4)
     std_exact = F.col("avg_cost") * F.col("k")  # decimal, scale 6, exact
-    low = (F.col("total_cost") * 2) < std_exact
-    high = F.col("total_cost") > (std_exact * 2)
+    c_u = F.lit(10_000).cast(WIDE)
+    if "aux_coef" in matched.columns:
+        c_u = units("aux_coef", 4)
+        # decimal(24,6) holds avg·K exactly, so the product stays within 38 digits, scale 10
+        std_exact = std_exact.cast("decimal(24,6)") * F.col("aux_coef")
+    # The comparisons on integers of 10^-10 yuan: a decimal of scale 10 times a literal
+    # would be cut to scale 6 by Spark.
+    std_u = (avg_u * k_u * c_u).cast(WIDE)
+    cost_x = (cost_u * F.lit(10**8)).cast(WIDE)
+    low = (cost_x * F.lit(2)).cast(WIDE) < std_u
+    high = cost_x > (std_u * F.lit(2)).cast(WIDE)
     case_class = (
         F.when(~matched_case, "unmatched").when(low, "low").when(high, "high").otherwise("normal")
     )
     # points × 10^4 as exact fractions num/den, then one half-up division
     low_pts = divide_half_up(rw_u * cost_u, avg_u)
     high_pts = divide_half_up(
-        (rw_u * cost_u * F.lit(10_000)).cast(WIDE) - (rw_u * k_u * avg_u).cast(WIDE),
-        (avg_u * F.lit(10_000)).cast(WIDE),
+        (rw_u * cost_u * F.lit(10**8)).cast(WIDE) - (rw_u * k_u * c_u * avg_u).cast(WIDE),
+        (avg_u * F.lit(10**8)).cast(WIDE),
     )
-    normal_pts = divide_half_up(rw_u * k_u, F.lit(10_000).cast(WIDE))
+    normal_pts = divide_half_up((rw_u * k_u * c_u).cast(WIDE), F.lit(10**8).cast(WIDE))
     m_u = units(F.lit(overall).cast("decimal(18,2)"), 2)
     unmatched_rw = divide_half_up(cost_u * F.lit(rw_scale * 10_000), m_u)
     points_u = (
@@ -130,7 +156,7 @@ def score(matched: DataFrame, k_by_level: DataFrame, overall: object, rw_scale: 
         .when(high, high_pts)
         .otherwise(normal_pts)
     )
-    candidate = matched_case & (F.col("total_cost") > std_exact * REVIEW_RATIO)
+    candidate = matched_case & (cost_x > (std_u * F.lit(REVIEW_RATIO)).cast(WIDE))
     # The exact ratio orders the review candidates only; a decimal division on every
     # case cost about a second per 350k cases.
     ratio = F.when(candidate, F.col("total_cost") / std_exact)
@@ -143,7 +169,7 @@ def score(matched: DataFrame, k_by_level: DataFrame, overall: object, rw_scale: 
         F.when(matched_case, F.round(std_exact, 2).cast("decimal(18,2)")).alias("standard_cost"),
         F.when(
             matched_case,
-            (divide_half_up(cost_u * F.lit(10**10), avg_u * k_u) / F.lit(10**6)).cast(
+            (divide_half_up((cost_x * F.lit(10**6)).cast(WIDE), std_u) / F.lit(10**6)).cast(
                 "decimal(18,6)"
             ),
         ).alias("ratio"),
@@ -182,7 +208,11 @@ def run(spark: SparkSession, cfg: Config, year: int) -> dict:
     coefficients = reads.table("gold", "dip_level_coefficients").filter(
         F.col("catalogue_version") == year
     )
-    meta = coefficients.select("overall_avg_cost", "rw_scale").first()
+    # Catalogues built before the auxiliary catalogue have no such column: off.
+    on = F.col("auxiliary") if "auxiliary" in coefficients.columns else F.lit(False)
+    meta = coefficients.select(
+        "overall_avg_cost", "rw_scale", F.coalesce(on, F.lit(False)).alias("auxiliary")
+    ).first()
     if meta is None or catalogue.limit(1).count() == 0:
         raise PointsError(f"no catalogue version {year}: run `diplake catalogue --year {year}`")
     discharges = reads.table("silver", "discharges").filter(F.col("discharge_year") == year)
@@ -191,12 +221,20 @@ def run(spark: SparkSession, cfg: Config, year: int) -> dict:
     levels = institutions.filter(F.col("type") == "hospital").select(
         F.col("institution_code").alias("hospital_code"), "level"
     )
-    cases = keys.with_keys(
-        discharges.select("case_id", "hospital_code", "principal_dx", "procedures", "total_cost"),
-        classes,
-    ).join(F.broadcast(levels), "hospital_code", "left")
+    columns = ["case_id", "hospital_code", "principal_dx", "procedures", "total_cost"]
+    if meta.auxiliary:
+        columns += ["other_dx", "birth_date", "admission_date"]
+    cases = keys.with_keys(discharges.select(*columns), classes).join(
+        F.broadcast(levels), "hospital_code", "left"
+    )
+    matched = match(cases, catalogue)
+    if meta.auxiliary:
+        strata = reads.table("gold", "dip_auxiliary_catalogue").filter(
+            F.col("catalogue_version") == year
+        )
+        matched = auxiliary.select_coefficient(auxiliary.with_strata(matched), strata)
     scored = score(
-        match(cases, catalogue),
+        matched,
         coefficients.select("level", "k"),
         meta.overall_avg_cost,
         int(meta.rw_scale),
@@ -221,6 +259,11 @@ def run(spark: SparkSession, cfg: Config, year: int) -> dict:
             "points",
             "special_review",
             "total_cost",
+            *(
+                ["aux_dimension", "aux_stratum", "aux_coef"]
+                if meta.auxiliary
+                else auxiliary.no_coefficient()
+            ),
             F.lit(reads.as_json()).alias("input_versions"),
         )
         points = points.cache()
@@ -231,6 +274,7 @@ def run(spark: SparkSession, cfg: Config, year: int) -> dict:
             lake.table_path(cfg, "gold", "dip_case_points"),
             f"settlement_year = {year}",
             ["settlement_year"],
+            merge_schema=True,  # the aux_* columns joined the contract later (SPEC 9.4)
         )
         by_class = (
             points.groupBy("case_class")
@@ -254,5 +298,6 @@ def run(spark: SparkSession, cfg: Config, year: int) -> dict:
         "classes": summary,
         "special_review": reviews,
         "total_points": str(total),
+        "auxiliary": bool(meta.auxiliary),
         "input_versions": json.loads(reads.as_json()),
     }

@@ -3,7 +3,9 @@
     diplake catalogue-report --year 2025
 
 The catalogue: counts of core and comprehensive types and their base cases, the
-CV distribution, the level coefficients, the largest and the costliest types.
+CV distribution, the level coefficients, the largest and the costliest types,
+and whether the auxiliary catalogue (SPEC 9.4) is on; when it is, its strata per
+dimension and the coefficients that move furthest from 1.
 The case points of settlement year Y: matches, case classes, special reviews and
 each hospital's cases and points. Written after ``diplake points`` (which calls
 it) as facts and plots; ``diplake reports build`` renders the pages
@@ -12,6 +14,7 @@ it) as facts and plots; ``diplake reports build`` renders the pages
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import matplotlib
@@ -23,8 +26,10 @@ from pyspark.sql import functions as F
 
 from jobs import lake, site
 from jobs.config import Config
+from jobs.dip.auxiliary import DIMENSIONS
 
 MATCH_KINDS = ("core", "core_partial", "comprehensive", "unmatched")
+DEVIATIONS_SHOWN = 15
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
@@ -39,6 +44,14 @@ def run(spark, cfg: Config, year: int) -> Path:
         reads.table("gold", "dip_level_coefficients")
         .filter(f"catalogue_version = {year}")
         .toPandas()
+    )
+    auxiliary = "auxiliary" in coef.columns and bool(coef.auxiliary.fillna(False).any())
+    strata = (
+        reads.table("gold", "dip_auxiliary_catalogue")
+        .filter(f"catalogue_version = {year}")
+        .toPandas()
+        if auxiliary
+        else None
     )
     catalogue_reads = dict(reads.versions)
     pts = reads.table("gold", "dip_case_points").filter(F.col("settlement_year") == year)
@@ -67,7 +80,7 @@ def run(spark, cfg: Config, year: int) -> Path:
         run_id=f"catalogue-{year}",
         status="final",
         reads=catalogue_reads,
-        data=_catalogue_facts(year, cat, coef),
+        data={**_catalogue_facts(year, cat, coef), **_auxiliary_facts(cat, strata)},
     )
     points_out = cfg.reports / f"points-{year}"
     points_out.mkdir(parents=True, exist_ok=True)
@@ -128,6 +141,37 @@ def _catalogue_facts(year: int, cat: pd.DataFrame, coef: pd.DataFrame) -> dict:
             costliest.assign(rw=costliest.rw.astype(str), avg_cost=costliest.avg_cost.round(2))
         ),
     }  # fmt: skip
+
+
+def _auxiliary_facts(cat: pd.DataFrame, strata: pd.DataFrame | None) -> dict:
+    """Whether the catalogue has the auxiliary catalogue; with it, per dimension the
+    strata and those whose coefficient is not 1, and the largest deviations from 1."""
+    if strata is None:
+        return {"auxiliary": False}
+    one = Decimal("1")
+    strata = strata.assign(deviation=[abs(c - one) for c in strata.coef])
+    moved = strata[strata.deviation > 0]
+    dimensions = [
+        {
+            "dimension": dimension,
+            "strata": int((strata.dimension == dimension).sum()),
+            "adjusted": int((moved.dimension == dimension).sum()),
+            "adjusted_types": int(moved[moved.dimension == dimension].dip_code.nunique()),
+            "base_cases_adjusted": int(moved[moved.dimension == dimension].case_count.sum()),
+        }
+        for dimension in DIMENSIONS
+    ]
+    names = dict(zip(cat.dip_code, cat.dip_name, strict=True))
+    largest = moved.sort_values(
+        ["deviation", "dip_code", "dimension", "stratum"], ascending=[False, True, True, True]
+    ).head(DEVIATIONS_SHOWN)
+    deviations = [
+        {"dip_code": r.dip_code, "dip_name": names.get(r.dip_code), "dimension": r.dimension,
+         "stratum": r.stratum, "case_count": int(r.case_count), "avg_cost": str(r.avg_cost),
+         "coef": str(r.coef)}
+        for r in largest.itertuples(index=False)
+    ]  # fmt: skip
+    return {"auxiliary": True, "aux_dimensions": dimensions, "aux_deviations": deviations}
 
 
 def _plot_distributions(out: Path, cat: pd.DataFrame) -> None:

@@ -415,11 +415,24 @@ def apply(spark: SparkSession, cfg: Config, year: int) -> dict:
     panels: dict[str, list[str]] = {}
     for r in assigned:
         panels.setdefault(r.case_id, []).append(r.expert_id)
+    scored = _points(spark, cfg, reads, year)
+    # With the auxiliary catalogue (SPEC 9.4) the standard cost is the adjusted one (× the
+    # case's coefficient c): the review pays rw × c × k × median / standard cost, so that an
+    # approved cost equal to the standard gives the case's normal points.
+    aux = F.col("aux_coef") if "aux_coef" in scored.columns else F.lit(1)
     points = {
         r.case_id: r
-        for r in _points(spark, cfg, reads, year)
-        .filter(F.col("case_id").isin(list(panels)))
-        .select("case_id", "hospital_code", "rw", "k", "standard_cost", "points", "total_cost")
+        for r in scored.filter(F.col("case_id").isin(list(panels)))
+        .select(
+            "case_id",
+            "hospital_code",
+            "rw",
+            "k",
+            "standard_cost",
+            "points",
+            "total_cost",
+            F.coalesce(aux, F.lit(1)).cast("decimal(10,4)").alias("aux_coef"),
+        )
         .collect()
     }
     decisions = []
@@ -464,7 +477,7 @@ def apply(spark: SparkSession, cfg: Config, year: int) -> dict:
     outcomes, not_allowed = review.decide(
         usable,
         panels,
-        {c: (p.rw, p.k, p.standard_cost, p.points) for c, p in points.items()},
+        {c: (p.rw * p.aux_coef, p.k, p.standard_cost, p.points) for c, p in points.items()},
     )
     refused += [(origin[id(d)], reason) for d, reason in not_allowed]
     rid = run_id("review", year, reads)

@@ -132,6 +132,12 @@ def write_finance(
         ],
         columns=["hospital_code", "year", "coefficient"],
     )
+    # The settlement year is the bureau's first with an assessment computed from data
+    # (SPEC 9.3): the quality department still scores every other hospital by hand, and
+    # leaves the rest to the computed assessment. Earlier years: every hospital.
+    settlement = max(knobs_years)
+    by_hand = scores.hospital_code.isin(hospitals.iloc[::2])
+    scores = scores[(scores.year != settlement) | by_hand].reset_index(drop=True)
     scores.insert(0, "record_id", [f"S{i:07d}" for i in range(len(scores))])
     for year in knobs_years:
         write_csv(

@@ -68,6 +68,10 @@ SOURCES = (
     "assessment_scores",
     "audit_deductions",
     "audit_outcomes",
+    "fund_budgets",
+    "experts",
+    "special_review_applications",
+    "special_review_decisions",
 )
 
 

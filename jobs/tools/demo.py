@@ -5,10 +5,14 @@
 1. generate the demo city into ``<home>/landing`` (once; kept for later runs);
 2. ingest it into ``<home>/lake``;
 3. rebuild the DIP catalogue of the settlement year and score its case points;
-4. run the year-end clearing as a draft (budget: ``--budget``, or the year's fund
-   payments rounded down to the yuan), with statements;
-5. train the fraud models (MLflow in ``<home>/mlflow.db``), score, evaluate;
-6. build the reports site (``<home>/reports/index.html``);
+4. the DIP year (SPEC 9): the hospitals' indicators, December's pre-settlement
+   proposal, a special-review round drawn, the simulated experts' decisions landed,
+   ingested and applied, and the assessment computed from data;
+5. run the year-end clearing as a draft on the computed assessment and the review
+   points (budget: ``--budget``, or the fund's budget for the year in
+   silver/fund_budgets), with statements;
+6. train the fraud models (MLflow in ``<home>/mlflow.db``), score, evaluate;
+7. build the reports site (``<home>/reports/index.html``);
 
 then print the clearing summary and where each report is. Every step is the job
 the ``diplake`` command runs; a second ``make demo`` ingests nothing new and
@@ -21,6 +25,7 @@ import argparse
 import logging
 import time
 from decimal import ROUND_DOWN, Decimal
+from pathlib import Path
 
 from jobs import pipeline
 from jobs.config import Config
@@ -33,16 +38,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, help="generator seed (default: the preset's)")
 
 
-def _fund_paid(cfg: Config, year: int) -> str:
+def _budget(cfg: Config, year: int) -> str:
+    """The fund's budget for ``year`` (silver/fund_budgets), else its payments, to the yuan."""
     from pyspark.sql import functions as F
 
     from jobs import lake
     from jobs.spark import get_spark
 
     spark = get_spark(cfg, "dip-lake demo")
+    budgets = lake.table_path(cfg, "silver", "fund_budgets")
+    if lake.is_table(spark, budgets):
+        row = lake.read_version(spark, budgets).filter(F.col("year") == year).first()
+        if row is not None:
+            return str(row.budget)
     discharges = lake.read_version(spark, lake.table_path(cfg, "silver", "discharges"))
     total = discharges.filter(F.col("discharge_year") == year).agg(F.sum("fund_paid")).first()[0]
     return str(Decimal(total or 0).quantize(Decimal("1"), rounding=ROUND_DOWN))
+
+
+# The simulated experts answer a round's sheet on this day (after the year, before today).
+ANSWERS_LAND = "{next}-01-20"
 
 
 def command(cfg: Config, args: argparse.Namespace) -> int:
@@ -65,14 +80,48 @@ def command(cfg: Config, args: argparse.Namespace) -> int:
     step("ingest", pipeline.ingest)
     step(f"catalogue {year}", pipeline.catalogue, year)
     points = step(f"case points {year}", pipeline.points, year)
-    budget = args.budget or _fund_paid(cfg, year)
-    clearing = step(f"clearing {year} (draft)", pipeline.clearing_draft, year, budget)
+    step(f"indicators {year}", pipeline.dip_indicators, year)
+    proposal = step(f"proposal {year}-12", pipeline.dip_proposal, year, 12)
+    drawn = step(f"special review round {year}", pipeline.review_assign, year)
+    answered = step(
+        "the experts answer (simulated)",
+        pipeline.answer_review_sheet,
+        Path(drawn["sheet"]),
+        ANSWERS_LAND.format(next=year + 1),
+    )
+    step("ingest the decisions", pipeline.ingest)
+    review = step(f"review decisions {year}", pipeline.review_apply, year)
+    assessment = step(f"assessment {year}", pipeline.dip_assess, year)
+    budget = args.budget or _budget(cfg, year)
+    clearing = step(
+        f"clearing {year} (draft)",
+        pipeline.clearing_draft,
+        year,
+        budget,
+        assessment="computed",
+    )
     step(f"fraud training {year}", pipeline.fraud_train, year)
     fraud = step(f"fraud scoring {year}", pipeline.fraud_score, year)
     evaluation = step(f"fraud evaluation {year}", pipeline.fraud_evaluate, year)
     site = step("reports site", pipeline.reports_build)
 
     print()
+    print(
+        f"Pre-settlement {year}-12: {proposal['hospitals']} hospitals, proposed "
+        f"{proposal['proposed']} yuan, deposit held {proposal['deposit']}, "
+        f"estimated point value {proposal['pv_est']}"
+    )
+    print(
+        f"Assessment {year} (scheme {assessment['scheme_version']}): "
+        f"{assessment['deducted']} of {assessment['hospitals']} hospitals with deductions, "
+        f"lowest score {assessment['lowest_score']}, mean coefficient "
+        f"{assessment['mean_coefficient']}"
+    )
+    print(
+        f"Special review round {drawn['round']}: {drawn['assigned']} cases drawn, "
+        f"{answered.get('lines', 0)} decisions received, {review['passed']} of "
+        f"{review['cases']} passed; points {review['points_before']} -> {review['review_points']}"
+    )
     print(clearing["summary"])
     print(f"\nFraud alerts {year}: {fraud['alerts']} ({fraud['rule_hits']} rule hits)")
     print("\nWhere things are:")
@@ -80,6 +129,9 @@ def command(cfg: Config, args: argparse.Namespace) -> int:
     print(f"  reports (one site) {site['site']}  (also in `make airflow`: Reports)")
     print(f"  clearing statements {clearing['statements']}")
     print(f"  catalogue report   {points['report']}")
+    print(f"  proposal report    {proposal['report']}")
+    print(f"  assessment report  {assessment['report']}")
+    print(f"  review report      {review['report']}")
     print(f"  fraud evaluation   {evaluation['report']}")
     if site["broken_links"] or site["outside_requests"]:
         print(

@@ -1,11 +1,13 @@
 """``diplake bench``: every stage at a chosen scale, timed as the commands users run.
 
     diplake bench [--scale city|small|demo] [--factor 0.3] [--out bench/results]
-                  [--work DIR] [--variants]
+                  [--work DIR] [--variants] [--stages ingest,catalogue,...]
 
 Each stage is the ``diplake`` command a person or a DAG would run, in its own
 process, one after the other on a fresh home: generate, ingest, catalogue,
-points, clearing, fraud training, fraud scoring. For each: wall time, records
+points, the DIP year's monthly run (points so far, indicators, the month's
+proposal: ``diplake dip month``), clearing, fraud training, fraud scoring, and
+the catalogue again with the auxiliary catalogue (``--auxiliary``). For each: wall time, records
 per second and the peak resident memory of its whole process tree (the Python
 driver and the JVM it starts), sampled every 0.2 s. In the same run the DuckDB
 reference (:mod:`jobs.tools.bench.reference`) computes the catalogue and the points
@@ -15,7 +17,9 @@ whether both give the same catalogue and the same points.
 ``--factor`` scales the preset's insured persons and discharges (the
 institutions stay), for the scaling series. ``--variants`` also times the
 catalogue and the points with ``local[1]``, and through ``spark-submit`` on a
-two-worker standalone cluster on this machine.
+two-worker standalone cluster on this machine. ``--stages`` runs only the named
+stages (generate and ingest always), without the DuckDB comparison: a wing's
+stages against the core's, in a shorter run.
 
 Writes ``<out>/<date>-<label>.json`` (``scale``, ``total_seconds``,
 ``pipeline_seconds``, ``spark_duckdb_ratio`` and ``stages`` at its top level) and
@@ -90,6 +94,10 @@ class Result:
     same_points: bool | None = None
     variants: dict[str, dict] = field(default_factory=dict)
     figures: dict = field(default_factory=dict)
+    # The DIP year's criteria (issue 26): the monthly run against the points stage (at most
+    # 2), the catalogue with its auxiliary catalogue against the catalogue (at most 1.5).
+    dip_month_points_ratio: float | None = None
+    auxiliary_catalogue_ratio: float | None = None
 
 
 def machine() -> dict:
@@ -228,10 +236,16 @@ def run(args: argparse.Namespace, cfg: Config) -> Result:
         ("ingest", ["ingest"]),
         ("catalogue", ["catalogue", "--year", str(year)]),
         ("points", ["points", "--year", str(year), "--no-report"]),
+        ("dip_month", ["dip", "month", "--year", str(year), "--month", "12"]),
         ("clearing", None),  # the budget is known once the lake is
         ("fraud_train", ["fraud", "train", "--year", str(year)]),
         ("fraud_score", ["fraud", "score", "--year", str(year)]),
+        # Last: it rewrites catalogue Y with its auxiliary catalogue (same types).
+        ("catalogue_auxiliary", ["catalogue", "--year", str(year), "--auxiliary"]),
     ]
+    if args.stages:
+        wanted = {"generate", "ingest", *args.stages}
+        steps = [(name, argv) for name, argv in steps if name in wanted]
     stages: dict[str, Stage] = {}
     for name, argv in steps:
         if name == "clearing":
@@ -240,8 +254,16 @@ def run(args: argparse.Namespace, cfg: Config) -> Result:
         stages[name] = timed(name, [*diplake, *argv], env, logs / f"{name}.log")
         print(f"bench {label}: {name} {stages[name].seconds:.1f} s", flush=True)
     for name, n in _records(home, year).items():
-        stages[name].records = n
-        stages[name].records_per_second = round(n / stages[name].seconds)
+        if name in stages:
+            stages[name].records = n
+            stages[name].records_per_second = round(n / stages[name].seconds)
+    result.dip_month_points_ratio = _ratio(stages, "dip_month", "points")
+    result.auxiliary_catalogue_ratio = _ratio(stages, "catalogue_auxiliary", "catalogue")
+    if args.stages:
+        result.stages = {name: asdict(s) for name, s in stages.items()}
+        result.total_seconds = round(sum(s.seconds for s in stages.values()), 1)
+        result.pipeline_seconds = pipeline_seconds(result.stages)
+        return result
     reference = [sys.executable, "-m", "jobs.tools.bench.compare", "--year", str(year)]
     print(f"bench {label}: DuckDB reference ...", flush=True)
     ref_stage = timed("duckdb", reference, env, logs / "duckdb.log")
@@ -281,6 +303,12 @@ def run(args: argparse.Namespace, cfg: Config) -> Result:
     if args.variants:
         result.variants = variants(year, env, diplake, logs)
     return result
+
+
+def _ratio(stages: dict[str, Stage], name: str, base: str) -> float | None:
+    if name not in stages or base not in stages:
+        return None
+    return round(stages[name].seconds / stages[base].seconds, 2)
 
 
 def variants(year: int, env: dict[str, str], diplake: list[str], logs: Path) -> dict:
@@ -347,6 +375,18 @@ def markdown(result: Result) -> str:
         f"| **pipeline** (ingest to scoring) | **{result.pipeline_seconds:.1f}** "
         f"({result.pipeline_seconds / 60:.1f} min) | | | |",
         "",
+        "## The DIP year against the core",
+        "",
+        f"- the monthly run (`diplake dip month`: points of the year so far, indicators, the "
+        f"month's proposal) against the points stage: **ratio {result.dip_month_points_ratio}** "
+        f"(target at most 2)",
+        f"- the catalogue with its auxiliary catalogue (`--auxiliary`) against the catalogue: "
+        f"**ratio {result.auxiliary_catalogue_ratio}** (target at most 1.5)",
+    ]
+    if result.spark_duckdb_ratio is None:  # a run of chosen stages: no comparison
+        return "\n".join(lines) + "\n"
+    lines += [
+        "",
         "## Spark against a single-node reference (DuckDB)",
         "",
         f"- **commands against command** (each a whole process that starts, reads the silver "
@@ -390,6 +430,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--variants", action="store_true", help="also local[1] and a 2-worker cluster"
+    )
+    parser.add_argument(
+        "--stages",
+        type=lambda text: [s for s in text.split(",") if s],
+        help="only these stages, comma-separated (generate and ingest always; no DuckDB "
+        "comparison): e.g. catalogue,points,dip_month,catalogue_auxiliary",
     )
 
 
