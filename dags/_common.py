@@ -6,7 +6,7 @@ import it as a sibling module, since Airflow puts the dags folder on the path.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Asset, Param
 
@@ -48,8 +48,11 @@ def month_param() -> Param:
 
 
 def month_of(params, logical_date) -> tuple[int, int]:
-    """(year, month) a monthly run works on: the params, else the month just ended."""
-    ended = logical_date - timedelta(days=1)
+    """(year, month) a monthly run works on: the params, else the month just ended before
+    the logical date (a manual run may have none in Airflow 3: then before now)."""
+    if params.get("year") and params.get("month"):
+        return int(params["year"]), int(params["month"])
+    ended = (logical_date or datetime.now(UTC)) - timedelta(days=1)
     year = int(params.get("year") or ended.year)
     month = int(params.get("month") or (ended.month if ended.year == year else 12))
     return year, month

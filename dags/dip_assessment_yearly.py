@@ -1,6 +1,6 @@
 """The year's assessment computed from data (SPEC 9.2, 9.3), before the clearing.
 
-Runs in January for the year just ended (or by hand for any year): the
+Runs on 15 January for the year just ended (or by hand for any year): the
 hospitals' supervision indicators over the whole year's cases, then the
 assessment scheme's score, coefficient and deductions per hospital, with the
 report. A clearing run with `assessment: computed` then takes A from it where
@@ -15,6 +15,8 @@ from pathlib import Path
 from _common import DEFAULT_ARGS, START, reports_site, year_param
 from airflow.sdk import Param, dag, task
 
+from jobs.terms import ASSESSMENT_SCHEME
+
 
 def _year(params, logical_date) -> int:
     return int(params.get("year") or logical_date.year - 1)
@@ -23,7 +25,8 @@ def _year(params, logical_date) -> int:
 @dag(
     dag_id=Path(__file__).stem,
     doc_md=__doc__,
-    schedule="@yearly",
+    # Mid-January: after the monthly run of 1 January has scored December.
+    schedule="0 3 15 1 *",
     start_date=START,
     catchup=False,
     default_args=DEFAULT_ARGS,
@@ -31,7 +34,7 @@ def _year(params, logical_date) -> int:
     params={
         "year": year_param("Assessed year (empty: the year before the logical date)"),
         "scheme": Param(
-            "2025.1",
+            ASSESSMENT_SCHEME,
             type="string",
             title="Assessment scheme",
             description="The version of jobs/dip/schemes/assessment-<version>.yaml to apply.",

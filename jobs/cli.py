@@ -33,9 +33,7 @@ if __package__ in (None, ""):  # run as a script by spark-submit: the repository
 from jobs import Refused, __version__, pipeline
 from jobs import config as config_module
 from jobs.quality import QualityGateError
-from jobs.terms import LEVEL_METHODS, PV_METHODS
-
-ASSESSMENT_SOURCES = ("feed", "computed")  # the clearing's choice of A (SPEC 9.3)
+from jobs.terms import ASSESSMENT_SOURCES, LEVEL_METHODS, PV_METHODS
 
 
 @dataclass(frozen=True)

@@ -207,20 +207,36 @@ def dip_assess(year: int, scheme: str | None = None, cfg: Config | None = None) 
 
 
 def review_assign(
-    year: int, on: date | None = None, seed: int | None = None, cfg: Config | None = None
+    year: int | None = None,
+    on: date | None = None,
+    seed: int | None = None,
+    cfg: Config | None = None,
 ) -> dict:
-    """Draw a round of special-case review for ``year`` (SPEC 9.5) and write its sheet."""
+    """Draw a round of special-case review for ``year`` (SPEC 9.5) and write its sheet;
+    ``year`` None: the newest year with case points (a run triggered by new points)."""
     from jobs.dip import special_review
 
-    cfg, spark = _session(cfg, f"review assign {year}")
+    cfg, spark = _session(cfg, f"review assign {year or 'newest year'}")
+    if year is None:
+        year = special_review.newest_year(spark, cfg)
     return special_review.assign(spark, cfg, year, on, seed)
 
 
-def review_apply(year: int, cfg: Config | None = None) -> dict:
-    """Decide the assigned cases of ``year`` from the decisions received; with its report."""
+def review_apply(year: int | None = None, cfg: Config | None = None) -> dict:
+    """Decide the assigned cases of ``year`` from the decisions received; with its report.
+
+    ``year`` None (a run triggered by decisions arriving): every year with a drawn round,
+    so that last year's decisions arriving in the new year are applied to last year.
+    """
     from jobs.dip import special_review, year_report
 
-    cfg, spark = _session(cfg, f"review apply {year}")
+    cfg, spark = _session(cfg, f"review apply {year or 'every year drawn'}")
+    if year is None:
+        return {
+            "years": {
+                drawn: review_apply(drawn, cfg) for drawn in special_review.drawn_years(spark, cfg)
+            }
+        }
     summary = special_review.apply(spark, cfg, year)
     summary["report"] = str(year_report.review(spark, cfg, year))
     return summary

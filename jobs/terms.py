@@ -48,5 +48,10 @@ REVIEW_FIELDS = (
     "infectious",
 )
 
+# Where the clearing takes a hospital's assessment coefficient A (SPEC 9.3), the first the
+# default; and the assessment scheme a computed assessment applies unless told otherwise.
+ASSESSMENT_SOURCES = ("feed", "computed")
+ASSESSMENT_SCHEME = "2025.1"
+
 # An expert's decision on a special case (SPEC 9.5).
 REVIEW_DECISIONS = ("approve", "reject")

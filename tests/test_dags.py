@@ -124,6 +124,8 @@ def test_a_monthly_run_works_on_the_month_just_ended(dagbag):
     assert month_of(empty, datetime(2026, 1, 1)) == (2025, 12)
     assert month_of({"year": 2025, "month": None}, datetime(2026, 3, 1)) == (2025, 12)
     assert month_of({"year": 2025, "month": 6}, datetime(2026, 3, 1)) == (2025, 6)
+    assert month_of({"year": 2025, "month": 6}, None) == (2025, 6)  # a run with no date
+    assert month_of({"year": 2025, "month": None}, None) == (2025, 12)
 
 
 def test_the_dip_year_runs_in_its_dags(dagbag):

@@ -233,6 +233,16 @@ def test_the_clearing_on_a_computed_assessment_and_review_points(spark, months):
     ]
     with pytest.raises(clearing.ClearingRefused, match="unknown assessment"):
         clearing.run(spark, months, 2025, "1000.00", assessment="typed-in")
+    # An outcome decided on other points than the case has now (recomputed since) is stale.
+    spark.createDataFrame(
+        [(2025, "y3", "H2", 2, "passed", D("150.00"), D("100.00"), D("999.0000"),
+          D("1500.0000"), "r", "{}")],
+        OUTCOMES,
+    ).write.format("delta").mode("overwrite").save(
+        lake.table_path(months, "gold", "special_review_outcomes")
+    )  # fmt: skip
+    with pytest.raises(clearing.ClearingRefused, match="review apply --year 2025"):
+        clearing.run(spark, months, 2025, "1000.00", dry_run=True)
 
 
 EXPERTS = (

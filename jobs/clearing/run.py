@@ -46,6 +46,7 @@ from jobs.clearing.allocate import (
     parse_budget,
 )
 from jobs.config import Config
+from jobs.terms import ASSESSMENT_SOURCES
 
 RUNS_SCHEMA = StructType(
     [
@@ -86,7 +87,6 @@ HOSPITAL_SCHEMA = StructType(
         StructField("review_adjustment", DecimalType(22, 4), True),
     ]
 )
-ASSESSMENT_SOURCES = ("feed", "computed")
 PUBLICATIONS_SCHEMA = (
     "run_id string, settlement_year int, published_at timestamp, reason string, supersedes string"
 )
@@ -199,11 +199,21 @@ def _case_sums(spark: SparkSession, cfg: Config, reads: lake.PinnedReads, pts, y
         cases.select("case_id", "fund_paid", "total_cost", "self_paid"), "case_id", "left"
     )
     if lake.is_table(spark, lake.table_path(cfg, "gold", "special_review_outcomes")):
-        reviewed = (
-            reads.table("gold", "special_review_outcomes")
-            .filter(F.col("year") == year)
-            .select("case_id", "review_points")
+        outcomes = reads.table("gold", "special_review_outcomes").filter(F.col("year") == year)
+        # Decided on other points than the case has now (the points were recomputed since):
+        # the decisions must be applied again before a clearing may count them.
+        stale = (
+            outcomes.select("case_id", F.col("points").alias("_decided_on"))
+            .join(pts.select("case_id", "points"), "case_id")
+            .filter(F.col("_decided_on") != F.col("points"))
+            .count()
         )
+        if stale:
+            raise ClearingRefused(
+                f"{stale} special-review outcome(s) of {year} were decided on other points than "
+                f"the cases have now: run `diplake review apply --year {year}` first"
+            )
+        reviewed = outcomes.filter(F.col("passed") == "passed").select("case_id", "review_points")
         per_case = per_case.join(F.broadcast(reviewed), "case_id", "left")
     else:
         per_case = per_case.withColumn("review_points", F.lit(None).cast("decimal(18,4)"))

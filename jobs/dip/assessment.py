@@ -22,9 +22,10 @@ import yaml
 
 from jobs import Refused
 from jobs.dip.exact import round_half_up
+from jobs.terms import ASSESSMENT_SCHEME
 
 SCHEMES = Path(__file__).with_name("schemes")
-DEFAULT_SCHEME = "2025.1"
+DEFAULT_SCHEME = ASSESSMENT_SCHEME
 LEVEL_P90 = "level_p90"
 
 

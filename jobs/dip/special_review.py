@@ -33,7 +33,7 @@ import hashlib
 import json
 import logging
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
 
@@ -69,6 +69,7 @@ CANDIDATES_SCHEMA = StructType(
         StructField("case_id", StringType(), False),
         StructField("hospital_code", StringType(), True),
         StructField("source", StringType(), False),  # application | flagged
+        StructField("record_id", StringType(), True),  # the application's (null: flagged)
         StructField("ratio", DoubleType(), True),
         StructField("field", StringType(), True),
         StructField("status", StringType(), False),  # assigned | unassigned | refused | over_limit
@@ -127,6 +128,23 @@ def field_of(principal_dx: str | None) -> str | None:
     return None
 
 
+def newest_year(spark: SparkSession, cfg: Config) -> int:
+    """The newest settlement year with case points: what a run triggered by new data reviews."""
+    if not _table(spark, cfg, "gold", "dip_case_points"):
+        raise ReviewRefused("no case points at all: run `diplake points --year Y` first")
+    path = lake.table_path(cfg, "gold", "dip_case_points")
+    return int(lake.read_version(spark, path).agg(F.max("settlement_year")).first()[0])
+
+
+def drawn_years(spark: SparkSession, cfg: Config) -> list[int]:
+    """The years with at least one drawn round, oldest first."""
+    if not _table(spark, cfg, "gold", "special_review_assignments"):
+        return []
+    path = lake.table_path(cfg, "gold", "special_review_assignments")
+    rows = lake.read_version(spark, path).select("year").distinct().collect()
+    return sorted(r.year for r in rows)
+
+
 def default_seed(year: int, round_: str) -> int:
     return int(hashlib.sha256(f"special-review:{year}:{round_}".encode()).hexdigest()[:12], 16)
 
@@ -141,21 +159,22 @@ def _points(spark: SparkSession, cfg: Config, reads: lake.PinnedReads, year: int
     return reads.table("gold", "dip_case_points").filter(F.col("settlement_year") == year)
 
 
-def _earlier(spark: SparkSession, cfg: Config, year: int, round_: str) -> set[str]:
-    """Cases settled by another round of the year (drawn, or refused for good)."""
+def _earlier(spark: SparkSession, cfg: Config, year: int, round_: str) -> tuple[set[str], set[str]]:
+    """What another round of the year settled: the cases it drew, and the application
+    records it refused (a refused application is answered once; its case may still be
+    flagged, or applied for again, later)."""
     if not _table(spark, cfg, "gold", "special_review_candidates"):
-        return set()
+        return set(), set()
     rows = (
         lake.read_version(spark, lake.table_path(cfg, "gold", "special_review_candidates"))
-        .filter(
-            (F.col("year") == year)
-            & (F.col("round") != round_)
-            & F.col("status").isin("assigned", "refused")
-        )
-        .select("case_id")
+        .filter((F.col("year") == year) & (F.col("round") != round_))
+        .filter(F.col("status").isin("assigned", "refused"))
         .collect()
     )
-    return {r.case_id for r in rows}
+    drawn = {r.case_id for r in rows if r.status == "assigned"}
+    # A round drawn before candidates kept the application's record has none to match.
+    refused = {r.asDict().get("record_id") for r in rows if r.status == "refused"}
+    return drawn, refused - {None}
 
 
 def _drawn(spark: SparkSession, cfg: Config, year: int, round_: str) -> dict | None:
@@ -193,15 +212,32 @@ def _drawn(spark: SparkSession, cfg: Config, year: int, round_: str) -> dict | N
     }
 
 
-def _applications(reads: lake.PinnedReads, cases: pd.DataFrame, year: int, on: date) -> list[dict]:
-    """Each application up to ``on`` for a case of ``year``, with its refusal (None: eligible).
+def of_year(
+    spark: SparkSession, cfg: Config, reads: lake.PinnedReads, rows: DataFrame, year: int
+) -> DataFrame:
+    """The rows of ``rows`` (with ``case_id``) that belong to ``year``'s review: those on a
+    case discharged in ``year``, and, in the newest year's, those on no known case (so each
+    of those is refused once, by one year)."""
+    known = reads.table("silver", "discharges").select("case_id", "discharge_year")
+    newest = year == newest_year(spark, cfg)
+    return rows.join(known, "case_id", "left").filter(
+        (F.col("discharge_year") == year) | (F.col("discharge_year").isNull() & F.lit(newest))
+    )
 
-    ``cases``: the year's points (case_id, hospital_code, case_class, ratio) joined
-    with their discharge year; an application for a case of another year is not
-    this year's (it is left for that year's rounds).
-    """
+
+def _applications(
+    spark: SparkSession,
+    cfg: Config,
+    reads: lake.PinnedReads,
+    cases: pd.DataFrame,
+    year: int,
+    on: date,
+) -> list[dict]:
+    """Each application of ``year`` (:func:`of_year`) up to ``on``, with its refusal (None:
+    eligible). ``cases``: the year's points (case_id, hospital_code, case_class, ratio)."""
+    applications = reads.table("silver", "special_review_applications")
     rows = (
-        reads.table("silver", "special_review_applications")
+        of_year(spark, cfg, reads, applications, year)
         .filter(F.to_date("applied_at") <= F.lit(on))
         .select("record_id", "case_id", "hospital_code", "applied_at")
         .toPandas()
@@ -226,7 +262,7 @@ def _applications(reads: lake.PinnedReads, cases: pd.DataFrame, year: int, on: d
             {
                 "case_id": r.case_id,
                 "hospital_code": r.hospital_code,
-                "ratio": None if case is None else float(case.ratio),
+                "ratio": None if case is None or pd.isna(case.ratio) else float(case.ratio),
                 "reason": reason,
                 "record_id": r.record_id,
             }
@@ -267,17 +303,17 @@ def assign(
         review.Expert(r.expert_id, r.field, r.institution_code, r.active_from, r.active_to)
         for r in reads.table("silver", "experts").collect()
     ]
-    done = _earlier(spark, cfg, year, round_)
+    done, answered = _earlier(spark, cfg, year, round_)
     limit = int(SHARE * len(cases)) - len(done & set(cases.case_id))
     applications = (
-        _applications(reads, cases, year, on)
+        _applications(spark, cfg, reads, cases, year, on)
         if _table(spark, cfg, "silver", "special_review_applications")
         else []
     )
     considered: list[dict] = []  # in the order of SPEC 9.5
     taken: set[str] = set()
     for a in applications:
-        if a["case_id"] in done:
+        if a["case_id"] in done or a["record_id"] in answered:
             continue
         considered.append({**a, "source": "application"})
         if a["reason"] is None:
@@ -291,6 +327,7 @@ def assign(
                 "ratio": float(r.ratio),
                 "reason": None,
                 "source": "flagged",
+                "record_id": None,
             }
         )
     info = cases.set_index("case_id")
@@ -325,6 +362,7 @@ def assign(
                 case_id,
                 c["hospital_code"],
                 c["source"],
+                c["record_id"],
                 c["ratio"],
                 field,
                 status,
@@ -352,14 +390,20 @@ def assign(
     cand = spark.createDataFrame(candidate_rows, CANDIDATES_SCHEMA)
     assigned = spark.createDataFrame(assignment_rows, ASSIGNMENTS_SCHEMA)
     quality.gate(assigned, "gold", "special_review_assignments", cfg.quality_root)
-    lake.replace_where(
-        spark, cand, lake.table_path(cfg, "gold", "special_review_candidates"), where
-    )
+    # The candidates last: they mark the round drawn, so a draw killed before them is
+    # simply drawn again, to the same rows, never left without its panels or its sheet.
     lake.replace_where(
         spark, assigned, lake.table_path(cfg, "gold", "special_review_assignments"), where
     )
     sheet = write_sheet(cfg, year, round_, assignment_rows, info)
-    statuses = pd.Series([r[7] for r in candidate_rows], dtype=object).value_counts()
+    lake.replace_where(
+        spark,
+        cand,
+        lake.table_path(cfg, "gold", "special_review_candidates"),
+        where,
+        merge_schema=True,
+    )
+    statuses = pd.Series([r[8] for r in candidate_rows], dtype=object).value_counts()
     return {
         "year": year,
         "round": round_,
@@ -416,29 +460,25 @@ def apply(spark: SparkSession, cfg: Config, year: int) -> dict:
     for r in assigned:
         panels.setdefault(r.case_id, []).append(r.expert_id)
     scored = _points(spark, cfg, reads, year)
-    # With the auxiliary catalogue (SPEC 9.4) the standard cost is the adjusted one (× the
-    # case's coefficient c): the review pays rw × c × k × median / standard cost, so that an
-    # approved cost equal to the standard gives the case's normal points.
-    aux = F.col("aux_coef") if "aux_coef" in scored.columns else F.lit(1)
+    # review points = rw × k × median / (avg_cost × k), exactly (SPEC 9.5): k cancels, and so
+    # does an auxiliary coefficient c (standard cost avg × k × c, points × c). The divisor is
+    # the type's mean cost from the catalogue, not the stored standard cost (rounded).
+    avg_cost = (
+        reads.table("gold", "dip_catalogue")
+        .filter(F.col("catalogue_version") == year)
+        .select("dip_code", "avg_cost")
+    )
     points = {
         r.case_id: r
         for r in scored.filter(F.col("case_id").isin(list(panels)))
-        .select(
-            "case_id",
-            "hospital_code",
-            "rw",
-            "k",
-            "standard_cost",
-            "points",
-            "total_cost",
-            F.coalesce(aux, F.lit(1)).cast("decimal(10,4)").alias("aux_coef"),
-        )
+        .join(F.broadcast(avg_cost), "dip_code", "left")
+        .select("case_id", "hospital_code", "rw", "avg_cost", "points", "total_cost")
         .collect()
     }
     decisions = []
     if _table(spark, cfg, "silver", "special_review_decisions"):
         decisions = (
-            reads.table("silver", "special_review_decisions")
+            of_year(spark, cfg, reads, reads.table("silver", "special_review_decisions"), year)
             .select(
                 "record_id",
                 "source_file",
@@ -477,7 +517,7 @@ def apply(spark: SparkSession, cfg: Config, year: int) -> dict:
     outcomes, not_allowed = review.decide(
         usable,
         panels,
-        {c: (p.rw * p.aux_coef, p.k, p.standard_cost, p.points) for c, p in points.items()},
+        {c: (p.rw, Decimal(1), p.avg_cost, p.points) for c, p in points.items()},
     )
     refused += [(origin[id(d)], reason) for d, reason in not_allowed]
     rid = run_id("review", year, reads)
@@ -533,7 +573,7 @@ def _medians(decisions: list[review.Decision], panels: dict[str, list[str]]) -> 
         if costs:
             mid = len(costs) // 2
             median = costs[mid] if len(costs) % 2 else (costs[mid - 1] + costs[mid]) / 2
-            out[case] = median.quantize(Decimal("0.01"))
+            out[case] = median.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
     return out
 
 

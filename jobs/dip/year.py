@@ -43,6 +43,7 @@ from jobs.dip import assessment, indicators, presettle
 log = logging.getLogger(__name__)
 
 MONEY = DecimalType(18, 2)
+DEFAULT_DEPOSIT_RATE = Decimal("0.0500")  # SPEC 9.1, where the budget's row gives none
 
 PROPOSALS_SCHEMA = StructType(
     [
@@ -168,8 +169,12 @@ def indicators_run(
         year,
         params,
     )
-    rid = run_id("indicators", year, reads)
-    out = rows.withColumn("run_id", F.lit(rid)).withColumn("input_versions", F.lit(reads.as_json()))
+    rid = run_id("indicators", year, reads, scheme.version)
+    out = (
+        rows.withColumn("scheme_version", F.lit(scheme.version))
+        .withColumn("run_id", F.lit(rid))
+        .withColumn("input_versions", F.lit(reads.as_json()))
+    )
     out = out.cache()
     try:
         quality.gate(out, "gold", "dip_hospital_indicators", cfg.quality_root)
@@ -190,7 +195,8 @@ def _budget(reads: lake.PinnedReads, year: int) -> tuple[Decimal, Decimal]:
     row = reads.table("silver", "fund_budgets").filter(F.col("year") == year).first()
     if row is None:
         raise YearJobRefused(f"silver/fund_budgets has no budget for {year}: ingest its file")
-    return Decimal(row.budget), Decimal(row.deposit_rate)
+    rate = DEFAULT_DEPOSIT_RATE if row.deposit_rate is None else Decimal(row.deposit_rate)
+    return Decimal(row.budget), rate
 
 
 def proposal_run(spark: SparkSession, cfg: Config, year: int, month: int) -> dict:
@@ -307,6 +313,15 @@ def assessment_run(
     ]
     if not rows:
         raise YearJobRefused(f"no indicators of {year}: run `diplake dip indicators --year {year}`")
+    built = {r.get("scheme_version") for r in rows}
+    if built != {scheme.version}:
+        # The scheme sets the indicators' day limits: indicators of another scheme's limits
+        # would be judged by this one's thresholds.
+        raise YearJobRefused(
+            f"the indicators of {year} were computed for scheme {sorted(map(str, built))}, not "
+            f"{scheme.version}: run `diplake dip indicators --year {year} --scheme "
+            f"{scheme.version}` first"
+        )
     fraud: dict[str, int] = {}
     if lake.is_table(spark, lake.table_path(cfg, "silver", "audit_outcomes")):
         discharges = reads.table("silver", "discharges")

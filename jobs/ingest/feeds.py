@@ -252,9 +252,8 @@ FEEDS = {
             (
                 Field("year", "int", required=True, low=2000, high=2100),
                 Field("budget", "decimal", required=True, type=MONEY, low=0, high=1e14),
-                Field(
-                    "deposit_rate", "decimal", required=True, type="decimal(6,4)", low=0, high=0.5
-                ),
+                # Empty: the default of SPEC 9.1 (0.05), taken by the proposal.
+                Field("deposit_rate", "decimal", type="decimal(6,4)", low=0, high=0.5),
                 Field("approved_on", "date", required=True, past=True),
             ),
             "snapshot",
