@@ -585,6 +585,8 @@ QUARANTINE_SCHEMA = StructType(
         StructField("reasons", ArrayType(StringType(), False), False),
         StructField("raw", StringType(), True),
         StructField("run_id", StringType(), False),
+        # The ingest's rows of the table name their file's content; the review's have none.
+        StructField("sha256", StringType(), True),
     ]
 )
 
@@ -608,6 +610,7 @@ def _quarantine(spark: SparkSession, cfg: Config, year: int, rid: str, refused: 
                 sort_keys=True,
             ),
             rid,
+            None,
         )
         for d, reason in refused
     ]
@@ -615,9 +618,10 @@ def _quarantine(spark: SparkSession, cfg: Config, year: int, rid: str, refused: 
     df = spark.createDataFrame(rows, QUARANTINE_SCHEMA)
     if lake.is_table(spark, path):
         columns = lake.read_version(spark, path).columns
-        for name in columns:
-            if name not in df.columns:
-                df = df.withColumn(name, F.lit(None).cast("string"))
+        schema = lake.read_version(spark, path).schema
+        for f in schema.fields:
+            if f.name not in df.columns:
+                df = df.withColumn(f.name, F.lit(None).cast(f.dataType))
         df = df.select(*columns)
     lake.replace_where(spark, df, path, f"run_id LIKE 'review-{year}-%'")
 
