@@ -114,6 +114,34 @@ CASES = {
         (f"X1,{GOOD_ID},张三,350102,employee,2024-01-01,", []),
         (f"X2,{GOOD_ID},张三,350102,employee,,", ["missing_enrol_start"]),
     ],
+    "fund_budgets": [
+        ("B1,2024,1850000000.00,0.0500,2023-12-20", []),
+        ("B2,2024,1850000000.00,,2023-12-20", []),  # no rate: the proposal takes 0.05
+        ("B3,2024,1850000000.00,0.6000,2023-12-20", ["deposit_rate_out_of_range"]),
+        ("B4,2024,-1.00,0.0500,2023-12-20", ["budget_out_of_range"]),
+        ("B5,2024,1850000000.00,0.0500,2024-01-02", ["date_in_future"]),
+    ],
+    "experts": [
+        ("L1,EX1,张专家,surgery,H1,主任医师,2020-01-01,", []),
+        ("L2,EX2,王专家,dentistry,H1,主任医师,2020-01-01,", ["invalid_field"]),
+        ("L3,EX3,李专家,surgery,P1,主任医师,2020-01-01,", ["unknown_hospital"]),
+        # An appointment's term may begin after its file landed: not a date in the future.
+        ("L4,EX4,赵专家,oncology,H1,副主任医师,2024-06-01,2026-05-31", []),
+        ("L5,EX5,钱专家,oncology,H1,副主任医师,,", ["missing_active_from"]),
+    ],
+    "special_review_applications": [
+        ("A1,ZY1,H1,病情危重,2023-12-30 10:00:00", []),
+        ("A2,ZY1,P1,病情危重,2023-12-30 10:00:00", ["unknown_hospital"]),
+        ("A3,,H1,病情危重,2023-12-30 10:00:00", ["missing_case_id"]),
+        ("A4,ZY1,H1,病情危重,2024-01-02 10:00:00", ["date_in_future"]),
+    ],
+    "special_review_decisions": [
+        ("R1,ZY1,EX1,approve,12000.00,2023-12-30 10:00:00", []),
+        ("R2,ZY1,EX1,reject,,2023-12-30 10:00:00", []),
+        ("R3,ZY1,EX1,maybe,,2023-12-30 10:00:00", ["invalid_decision"]),
+        ("R4,ZY1,EX1,approve,-5.00,2023-12-30 10:00:00", ["approved_cost_out_of_range"]),
+        ("R5,ZY1,,approve,100.00,2023-12-30 10:00:00", ["missing_expert_id"]),
+    ],
 }
 
 

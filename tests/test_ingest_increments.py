@@ -27,7 +27,9 @@ from jobs.ingest import run as ingest
 from jobs.ingest.feeds import SILVER_TABLES
 from jobs.tools.bench.increments import DEFAULT_DAYS, land_until
 
-SILVER = SILVER_TABLES
+# The generated city lands every source but the experts' decisions, which answer a review
+# round's sheet later (tests/demo_home.py ingests them).
+SILVER = tuple(t for t in SILVER_TABLES if t != "special_review_decisions")
 
 pytestmark = pytest.mark.slow
 
