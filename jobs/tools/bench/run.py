@@ -19,7 +19,8 @@ institutions stay), for the scaling series. ``--variants`` also times the
 catalogue and the points with ``local[1]``, and through ``spark-submit`` on a
 two-worker standalone cluster on this machine. ``--stages`` runs only the named
 stages (generate and ingest always), without the DuckDB comparison: a wing's
-stages against the core's, in a shorter run.
+stages against the core's, in a shorter run; ``--landing`` takes a city generated
+before instead of generating it.
 
 Writes ``<out>/<date>-<label>.json`` (``scale``, ``total_seconds``,
 ``pipeline_seconds``, ``spark_duckdb_ratio`` and ``stages`` at its top level) and
@@ -175,6 +176,8 @@ def _records(home: Path, year: int) -> dict[str, int]:
         "ingest": landed,
         "catalogue": int(coef.base_cases[coef.catalogue_version == year].max()),
         "points": cases,
+        "dip_month": cases,
+        "catalogue_auxiliary": int(coef.base_cases[coef.catalogue_version == year].max()),
         "clearing": cases,
         "fraud_train": int(discharges.discharge_year.isin([year - 1, year]).sum()),
         "fraud_score": cases,
@@ -202,7 +205,7 @@ def run(args: argparse.Namespace, cfg: Config) -> Result:
     work = (args.work or cfg.home / "bench-work" / label).resolve()
     if work.exists():
         shutil.rmtree(work)
-    home, landing, logs = work / "home", work / "landing", work / "logs"
+    home, landing, logs = work / "home", args.landing or work / "landing", work / "logs"
     for folder in (home, logs):
         folder.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
@@ -246,6 +249,8 @@ def run(args: argparse.Namespace, cfg: Config) -> Result:
     if args.stages:
         wanted = {"generate", "ingest", *args.stages}
         steps = [(name, argv) for name, argv in steps if name in wanted]
+    if args.landing:  # a city generated before, by the same generator: not generated again
+        steps = [(name, argv) for name, argv in steps if name != "generate"]
     stages: dict[str, Stage] = {}
     for name, argv in steps:
         if name == "clearing":
@@ -430,6 +435,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--variants", action="store_true", help="also local[1] and a 2-worker cluster"
+    )
+    parser.add_argument(
+        "--landing",
+        type=Path,
+        help="a landing zone `diplake generate --scale <scale>` wrote before: skip generating",
     )
     parser.add_argument(
         "--stages",
