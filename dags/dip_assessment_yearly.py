@@ -15,7 +15,7 @@ from pathlib import Path
 from _common import DEFAULT_ARGS, START, reports_site, year_param
 from airflow.sdk import Param, dag, task
 
-from jobs.terms import ASSESSMENT_SCHEME
+from jobs.pipeline import ASSESSMENT_SCHEME
 
 
 def _year(params, logical_date) -> int:

@@ -14,7 +14,7 @@ from pathlib import Path
 from _common import DEFAULT_ARGS, START, reports_site
 from airflow.sdk import Param, dag, task
 
-from jobs.pipeline import PV_METHODS
+from jobs.pipeline import ASSESSMENT_SOURCES, PV_METHODS
 
 # Yuan with at most two decimals, more than zero (the clearing refuses anything else too).
 BUDGET_PATTERN = r"^(?!0+(\.0+)?$)[0-9]+(\.[0-9]{1,2})?$"
@@ -57,7 +57,7 @@ BUDGET_PATTERN = r"^(?!0+(\.0+)?$)[0-9]+(\.[0-9]{1,2})?$"
         "assessment": Param(
             "feed",
             type="string",
-            enum=["feed", "computed"],
+            enum=list(ASSESSMENT_SOURCES),
             title="Assessment coefficient",
             description="feed: the quality department's scores (else 1); computed: the feed's "
             "score where there is one, else the assessment computed from data (SPEC 9.3).",

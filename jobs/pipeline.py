@@ -19,7 +19,12 @@ from typing import TYPE_CHECKING
 
 from jobs import config
 from jobs.config import Config
-from jobs.terms import LEVEL_METHODS, PV_METHODS  # noqa: F401  (the DAG forms' choices)
+from jobs.terms import (  # noqa: F401  (the DAG forms' choices)
+    ASSESSMENT_SCHEME,
+    ASSESSMENT_SOURCES,
+    LEVEL_METHODS,
+    PV_METHODS,
+)
 
 if TYPE_CHECKING:
     from jobs.generate.knobs import Knobs

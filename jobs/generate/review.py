@@ -269,6 +269,9 @@ def write_fund_budgets(
     for k, part in frame.groupby("rel", sort=False):
         rel = f"{k}.csv"
         part = part.drop(columns="rel").reset_index(drop=True)
+        if part.year.iat[0] == settlement_year and not k.endswith("_adjusted"):
+            # The June adjustment supersedes it: the lake keeps the newest line per year.
+            log.add("fund_budgets", part.record_id.iat[0], rel, 2, "superseded_by_correction")
         if part.year.iat[0] == years[resent] and not k.endswith("_adjusted"):
             part = _resend(part, [0], "fund_budgets", rel, log)
         feeds.write_csv(part, landing / rel)

@@ -20,7 +20,7 @@ catalogue and the points with ``local[1]``, and through ``spark-submit`` on a
 two-worker standalone cluster on this machine. ``--stages`` runs only the named
 stages (generate and ingest always), without the DuckDB comparison: a wing's
 stages against the core's, in a shorter run; ``--landing`` takes a city generated
-before instead of generating it.
+before (``--city-landing``) instead of generating it.
 
 Writes ``<out>/<date>-<label>.json`` (``scale``, ``total_seconds``,
 ``pipeline_seconds``, ``spark_duckdb_ratio`` and ``stages`` at its top level) and
@@ -205,7 +205,7 @@ def run(args: argparse.Namespace, cfg: Config) -> Result:
     work = (args.work or cfg.home / "bench-work" / label).resolve()
     if work.exists():
         shutil.rmtree(work)
-    home, landing, logs = work / "home", args.landing or work / "landing", work / "logs"
+    home, landing, logs = work / "home", args.city_landing or work / "landing", work / "logs"
     for folder in (home, logs):
         folder.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
@@ -249,7 +249,7 @@ def run(args: argparse.Namespace, cfg: Config) -> Result:
     if args.stages:
         wanted = {"generate", "ingest", *args.stages}
         steps = [(name, argv) for name, argv in steps if name in wanted]
-    if args.landing:  # a city generated before, by the same generator: not generated again
+    if args.city_landing:  # a city generated before, by the same generator: not generated again
         steps = [(name, argv) for name, argv in steps if name != "generate"]
     stages: dict[str, Stage] = {}
     for name, argv in steps:
@@ -437,7 +437,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--variants", action="store_true", help="also local[1] and a 2-worker cluster"
     )
     parser.add_argument(
-        "--landing",
+        "--city-landing",
+        dest="city_landing",
         type=Path,
         help="a landing zone `diplake generate --scale <scale>` wrote before: skip generating",
     )
