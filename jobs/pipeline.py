@@ -188,16 +188,12 @@ def dip_proposal(year: int, month: int, cfg: Config | None = None) -> dict:
 def dip_month(year: int, month: int, cfg: Config | None = None) -> dict:
     """The monthly run in one session: the year's points so far, the indicators, the
     month's proposal (what ``dip_points_monthly`` runs as three tasks; the bench times it)."""
-    from jobs.dip import points as dip_points
-    from jobs.dip import year as dip_year
-    from jobs.dip import year_report
-
-    cfg, spark = _session(cfg, f"month {year}-{month:02d}")
-    scored = dip_points.run(spark, cfg, year)
-    indicators = dip_year.indicators_run(spark, cfg, year)
-    proposal = dip_year.proposal_run(spark, cfg, year, month)
-    proposal["report"] = str(year_report.proposal(spark, cfg, year, month))
-    return {"points": scored, "indicators": indicators, "proposal": proposal}
+    cfg = cfg or config.load()
+    return {  # the three steps themselves, in the one SparkSession they share
+        "points": points(year, False, cfg),
+        "indicators": dip_indicators(year, None, cfg),
+        "proposal": dip_proposal(year, month, cfg),
+    }
 
 
 def dip_assess(year: int, scheme: str | None = None, cfg: Config | None = None) -> dict:

@@ -108,6 +108,7 @@ class Outcome:
     approvals: int
     passed: bool
     review_points: Decimal
+    median_cost: Decimal | None = None  # of the approvals, where the case passed
 
 
 def decide(
@@ -135,16 +136,13 @@ def decide(
         rw, k, standard_cost, points = cases[case]
         costs = [Decimal(d.approved_cost) for d in decided[case].values() if d.approve]
         passed = len(costs) >= APPROVALS_NEEDED
+        median = statistics.median(costs) if passed else None
         review_points = (
             round_half_up(
-                Fraction(rw)
-                * Fraction(k)
-                * Fraction(statistics.median(costs))
-                / Fraction(standard_cost),
-                4,
+                Fraction(rw) * Fraction(k) * Fraction(median) / Fraction(standard_cost), 4
             )
             if passed
             else points
         )
-        outcomes.append(Outcome(case, len(costs), passed, review_points))
+        outcomes.append(Outcome(case, len(costs), passed, review_points, median))
     return outcomes, refused

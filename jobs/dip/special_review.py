@@ -33,7 +33,8 @@ import hashlib
 import json
 import logging
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
+from fractions import Fraction
 from functools import cache
 from pathlib import Path
 
@@ -55,6 +56,7 @@ from pyspark.sql.types import (
 from jobs import Refused, lake, quality
 from jobs.config import Config
 from jobs.dip import review
+from jobs.dip.exact import round_half_up
 from jobs.dip.year import run_id
 
 log = logging.getLogger(__name__)
@@ -522,7 +524,6 @@ def apply(spark: SparkSession, cfg: Config, year: int) -> dict:
     refused += [(origin[id(d)], reason) for d, reason in not_allowed]
     rid = run_id("review", year, reads)
     versions = reads.as_json()
-    medians = _medians(usable, panels)
     rows = [
         (
             year,
@@ -530,7 +531,7 @@ def apply(spark: SparkSession, cfg: Config, year: int) -> dict:
             points[o.case_id].hospital_code,
             o.approvals,
             "passed" if o.passed else "not_passed",
-            medians.get(o.case_id) if o.passed else None,
+            None if o.median_cost is None else round_half_up(Fraction(o.median_cost), 2),
             points[o.case_id].total_cost,
             points[o.case_id].points,
             o.review_points,
@@ -559,22 +560,6 @@ def apply(spark: SparkSession, cfg: Config, year: int) -> dict:
         "run_id": rid,
         "input_versions": json.loads(versions),
     }
-
-
-def _medians(decisions: list[review.Decision], panels: dict[str, list[str]]) -> dict:
-    """The median approved cost of each case's first decision per assigned expert."""
-    seen: dict[str, dict[str, review.Decision]] = {}
-    for d in decisions:
-        if d.case_id in panels and d.expert_id in panels[d.case_id]:
-            seen.setdefault(d.case_id, {}).setdefault(d.expert_id, d)
-    out = {}
-    for case, by_expert in seen.items():
-        costs = sorted(Decimal(d.approved_cost) for d in by_expert.values() if d.approve)
-        if costs:
-            mid = len(costs) // 2
-            median = costs[mid] if len(costs) % 2 else (costs[mid - 1] + costs[mid]) / 2
-            out[case] = median.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    return out
 
 
 QUARANTINE_SCHEMA = StructType(

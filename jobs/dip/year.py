@@ -211,11 +211,19 @@ def proposal_run(spark: SparkSession, cfg: Config, year: int, month: int) -> dic
         (F.col("discharge_year") == year) & (F.month("discharge_date") <= month)
     )
     ytd = points.join(cases.select("case_id", "fund_paid"), "case_id")
-    per_hospital = {
-        r.hospital_code: Decimal(r.p)
-        for r in ytd.groupBy("hospital_code").agg(F.sum("points").alias("p")).collect()
-    }
-    totals = ytd.agg(F.sum("fund_paid").alias("fund"), F.sum("total_cost").alias("cost")).first()
+    # One pass: per hospital its points, fund paid and cost; the city's r from their sums.
+    sums = (
+        ytd.groupBy("hospital_code")
+        .agg(
+            F.sum("points").alias("p"),
+            F.sum("fund_paid").alias("fund"),
+            F.sum("total_cost").alias("cost"),
+        )
+        .collect()
+    )
+    per_hospital = {r.hospital_code: Decimal(r.p) for r in sums}
+    fund_ytd = sum((Decimal(r.fund) for r in sums), Decimal(0))
+    cost_ytd = sum((Decimal(r.cost) for r in sums), Decimal(0))
     prepaid: dict[str, Decimal] = {}
     if lake.is_table(spark, lake.table_path(cfg, "silver", "prepayments")):
         prepaid = {
@@ -233,8 +241,8 @@ def proposal_run(spark: SparkSession, cfg: Config, year: int, month: int) -> dic
             deposit_rate,
             per_hospital,
             prepaid,
-            Decimal(totals.fund or 0),
-            Decimal(totals.cost or 0),
+            fund_ytd,
+            cost_ytd,
         )
     except presettle.PresettlementRefused as refused:
         raise YearJobRefused(f"{year}-{month:02d}: {refused}") from refused
