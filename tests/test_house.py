@@ -42,7 +42,11 @@ ROOT_MODULES = frozenset(
 OUTSIDE_WINGS = frozenset({"ops", "tools"})
 # wing -> the wings whose code it may import. Keep this short: a wing reads another
 # wing's tables, not its code.
-WING_BUILDS_ON: dict[str, frozenset[str]] = {"clearing": frozenset({"dip"})}
+WING_BUILDS_ON: dict[str, frozenset[str]] = {
+    "clearing": frozenset({"dip"}),
+    # The exact money arithmetic (jobs/dip/exact.py): rounding once, to the fen.
+    "procurement": frozenset({"dip"}),
+}
 
 
 @dataclass(frozen=True)
