@@ -8,6 +8,7 @@ remembers it, so a result can be reproduced later by time travel.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Sequence
@@ -179,3 +180,9 @@ class PinnedReads:
 
     def as_json(self) -> str:
         return json.dumps(self.versions, sort_keys=True)
+
+    def run_id(self, kind: str, *parts: object) -> str:
+        """``<kind>-<parts…>-<hash of the versions read>``: a rerun on the same lake
+        writes the same id, a run on newer inputs a new one."""
+        digest = hashlib.sha256(self.as_json().encode()).hexdigest()[:10]
+        return "-".join([kind, *(str(p) for p in parts), digest])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from pyspark.sql import functions as F
 
 from jobs.ingest import csv_feeds, feeds
 from jobs.ingest.reference import parse_csv
@@ -32,9 +33,45 @@ def institutions(spark):
     )
 
 
-def _reasons(spark, institutions, source: str, rows: list[str]) -> list[list[str]]:
+# What the procurement feeds refer to: a winning product sold in boxes of 28 tablets and
+# another maker's, two orders (10 boxes at 5.60 a box; 100 tablets at 0.20) and a delivery.
+CATALOGUE = [
+    ("XW1", 28, "片", "G1"),
+    ("XN1", 7, "片", "G1"),
+]
+ORDERS = [
+    ("PO1", "H1", "XW1", "G1", "PS01", 28, "片", "盒", Decimal("5.6000"), 280, Decimal("56.0000")),
+    ("PO2", "H1", "XW1", "G1", "PS01", 28, "片", "片", Decimal("0.2000"), 100, Decimal("20.0000")),
+]
+
+
+@pytest.fixture(scope="module")
+def lookups(spark):
+    return {
+        "drug_catalogue": spark.createDataFrame(
+            CATALOGUE, "product_code string, pack_size int, smallest_unit string, group_id string"
+        ),
+        "procurement_orders": spark.createDataFrame(
+            ORDERS,
+            "order_id string, hospital_code string, product_code string, group_id string, "
+            "distributor_code string, pack_size int, smallest_unit string, unit string, "
+            "unit_price decimal(18,4), qty_units bigint, amount decimal(18,4)",
+        ),
+        # a wall-clock time in the session's zone, as the feeds' timestamps are read
+        "deliveries": spark.createDataFrame(
+            [("DL1", Decimal("56.0000"), "2024-01-01 09:00:00")],
+            "delivery_id string, amount decimal(18,4), accepted_at string",
+        ).withColumn("accepted_at", F.to_timestamp("accepted_at")),
+    }
+
+
+def _conformed(spark, institutions, lookups, source: str, rows: list[str]):
     feed = feeds.FEEDS[source]
-    out = csv_feeds.conform(feed, _lines(spark, feed, rows), institutions).orderBy("line")
+    return csv_feeds.conform(feed, _lines(spark, feed, rows), institutions, lookups)
+
+
+def _reasons(spark, institutions, source: str, rows: list[str], lookups=None) -> list[list[str]]:
+    out = _conformed(spark, institutions, lookups, source, rows).orderBy("line")
     return [sorted(r.reasons) for r in out.collect()]
 
 
@@ -142,6 +179,70 @@ CASES = {
         ("R4,ZY1,EX1,approve,-5.00,2023-12-30 10:00:00", ["approved_cost_out_of_range"]),
         ("R5,ZY1,,approve,100.00,2023-12-30 10:00:00", ["missing_expert_id"]),
     ],
+    "drug_catalogue": [
+        ("K1,XW1,阿托伐他汀钙,片剂,20mg,28,片,嘉林,G1,1,1,0.0500,0.1250,2024-01-01,2024-12-31", []),
+        ("K2,XN1,阿托伐他汀钙,片剂,20mg,7,片,齐鲁,G1,1,0,,0.1250,2024-01-01,", []),
+        (
+            "K3,XW1,阿托伐他汀钙,片剂,20mg,28,片,嘉林,G1,1,1,,0.1250,2024-01-01,2024-12-31",
+            ["missing_winning_price"],
+        ),
+        (
+            "K4,XW1,阿托伐他汀钙,片剂,20mg,0,片,嘉林,G1,1,1,0.0500,0.1250,2024-01-01,2024-12-31",
+            ["pack_size_out_of_range"],
+        ),
+        (
+            "K5,XW1,阿托伐他汀钙,片剂,20mg,28,片,嘉林,G1,1,yes,0.0500,0.1250,2024-01-01,",
+            ["invalid_flag"],
+        ),
+        (
+            "K6,XW1,阿托伐他汀钙,片剂,20mg,28,片,嘉林,G1,1,1,0.0500,0.1250,2024-01-01,2023-12-31",
+            ["valid_to_before_valid_from"],
+        ),
+        (
+            "K7,XW1,阿托伐他汀钙,片剂,20mg,28,片,嘉林,G1,1,0,,0.12x,2024-01-01,2024-12-31",
+            ["invalid_amount"],
+        ),
+        (
+            "K8,XW1,阿托伐他汀钙,片剂,20mg,28,片,嘉林,,1,0,,0.1250,2024-01-01,2024-12-31",
+            ["missing_group_id"],
+        ),
+    ],
+    "vbp_agreements": [
+        ("V1,H1,G1,2024,36500,2024-01-01,2024-12-31", []),
+        ("V2,H1,G9,2024,36500,2024-01-01,2024-12-31", ["unknown_group"]),
+        ("V3,P1,G1,2024,36500,2024-01-01,2024-12-31", ["unknown_hospital"]),
+        ("V4,H1,G1,2024,0,2024-01-01,2024-12-31", ["agreed_qty_out_of_range"]),
+        ("V5,H1,G1,2024,100,2024-12-31,2024-01-01", ["contract_end_before_start"]),
+    ],
+    "procurement_orders": [
+        ("O1,PO10,H1,XW1,PS01,10,盒,5.6000,2024-01-01 08:00:00", []),
+        ("O2,PO11,H1,XW1,PS01,100,片,0.2000,2024-01-01 08:00:00", []),
+        ("O3,PO12,H1,XZZ,PS01,10,片,0.2000,2024-01-01 08:00:00", ["unknown_product"]),
+        ("O4,PO13,H1,XW1,PS01,0,片,0.2000,2024-01-01 08:00:00", ["qty_out_of_range"]),
+        ("O5,PO14,H1,XW1,PS01,-5,片,0.2000,2024-01-01 08:00:00", ["qty_out_of_range"]),
+        ("O6,PO15,H1,XW1,PS01,10,支,0.2000,2024-01-01 08:00:00", ["unknown_unit"]),
+        ("O7,PO16,H1,XW1,PS01,10,片,0.2000,2024-01-02 00:00:00", ["date_in_future"]),
+        ("O8,PO17,P1,XW1,PS01,10,片,0.2000,2024-01-01 08:00:00", ["unknown_hospital"]),
+    ],
+    "deliveries": [
+        ("D1,DL10,PO1,10,盒,2024-01-01 08:00:00,2024-01-01 09:00:00", []),
+        ("D2,DL11,PO9,10,盒,2024-01-01 08:00:00,2024-01-01 09:00:00", ["delivery_without_order"]),
+        ("D3,DL12,PO1,0,盒,2024-01-01 08:00:00,2024-01-01 09:00:00", ["qty_out_of_range"]),
+        ("D4,DL13,PO1,10,支,2024-01-01 08:00:00,2024-01-01 09:00:00", ["unknown_unit"]),
+        (
+            "D5,DL14,PO1,10,盒,2024-01-01 09:00:00,2024-01-01 08:00:00",
+            ["accepted_before_delivered"],
+        ),
+        ("D6,DL15,PO2,50,片,2024-01-01 08:00:00,", []),  # delivered, not accepted yet
+    ],
+    "distributor_payments": [
+        ("P1,PY10,DL1,56.00,2024-01-01 12:00:00,fund", []),
+        ("P2,PY11,DL9,56.00,2024-01-01 12:00:00,fund", ["payment_without_delivery"]),
+        ("P3,PY12,DL1,56.01,2024-01-01 12:00:00,fund", ["payment_exceeds_delivery"]),
+        ("P4,PY13,DL1,10.00,2024-01-01 12:00:00,bank", ["invalid_payer"]),
+        ("P5,PY14,DL1,10.00,2023-12-31 12:00:00,hospital", ["paid_before_accepted"]),
+        ("P6,PY15,DL1,0.00,2024-01-01 12:00:00,fund", ["amount_out_of_range"]),
+    ],
 }
 
 
@@ -150,9 +251,10 @@ def test_every_feed_has_cases():
 
 
 @pytest.mark.parametrize("source", sorted(CASES))
-def test_each_reason_code(spark, institutions, source):
+def test_each_reason_code(spark, institutions, lookups, source):
     rows, expected = zip(*CASES[source], strict=True)
-    assert _reasons(spark, institutions, source, list(rows)) == [sorted(e) for e in expected]
+    got = _reasons(spark, institutions, source, list(rows), lookups)
+    assert got == [sorted(e) for e in expected]
 
 
 def test_a_wrong_header_rejects_the_file(spark, institutions, tmp_path):
@@ -199,3 +301,44 @@ def test_silver_rows_are_typed_and_pseudonymised(spark, institutions):
     lines = _lines(spark, feed, ["F1,H1,2024,1,1297822.05"])
     row = csv_feeds.to_silver(feed, csv_feeds.conform(feed, lines, institutions), key).first()
     assert (row.year, row.month, row.amount) == (2024, 1, Decimal("1297822.05"))
+
+
+def test_procurement_quantities_reach_silver_in_the_smallest_unit(spark, institutions, lookups):
+    key = b"test-only-key"
+    orders = _conformed(
+        spark,
+        institutions,
+        lookups,
+        "procurement_orders",
+        ["O1,PO10,H1,XW1,PS01,10,盒,5.6000,2024-01-01 08:00:00"],
+    )
+    row = csv_feeds.to_silver(feeds.FEEDS["procurement_orders"], orders, key).first()
+    # 10 boxes of 28 at 5.60 a box: 280 tablets, 56.0000 yuan, of the winner's group
+    assert (row.qty_units, row.amount, row.group_id, row.pack_size, row.smallest_unit) == (
+        280,
+        Decimal("56.0000"),
+        "G1",
+        28,
+        "片",
+    )
+    deliveries = _conformed(
+        spark,
+        institutions,
+        lookups,
+        "deliveries",
+        [
+            "D1,DL10,PO1,5,盒,2024-01-01 08:00:00,2024-01-01 09:00:00",  # half the boxes
+            "D2,DL11,PO1,280,片,2024-01-01 08:00:00,2024-01-01 09:00:00",  # a box order in tablets
+            "D3,DL12,PO2,2,盒,2024-01-01 08:00:00,2024-01-01 09:00:00",  # a tablet order in boxes
+        ],
+    )
+    got = {
+        r.record_id: r
+        for r in csv_feeds.to_silver(feeds.FEEDS["deliveries"], deliveries, key).collect()
+    }
+    assert (got["D1"].qty_units, got["D1"].amount) == (140, Decimal("28.0000"))  # 5 × 5.60
+    assert (got["D2"].qty_units, got["D2"].amount) == (280, Decimal("56.0000"))
+    # 56 tablets at the order's 0.20 a tablet
+    assert (got["D3"].qty_units, got["D3"].amount) == (56, Decimal("11.2000"))
+    assert {r.hospital_code for r in got.values()} == {"H1"}
+    assert {(r.product_code, r.distributor_code) for r in got.values()} == {("XW1", "PS01")}

@@ -19,7 +19,6 @@ same lake writes the same rows, id included.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from decimal import Decimal
@@ -95,8 +94,7 @@ class YearJobRefused(Refused):
 def run_id(kind: str, year: int, reads: lake.PinnedReads, *more: object) -> str:
     """``<kind>-<year>[-<more>]-<hash of the versions read>``: a rerun on the same lake
     writes the same id, a run on newer inputs a new one."""
-    digest = hashlib.sha256(reads.as_json().encode()).hexdigest()[:10]
-    return "-".join([kind, str(year), *(str(m) for m in more), digest])
+    return reads.run_id(kind, year, *more)
 
 
 def _need(spark: SparkSession, cfg: Config, layer: str, table: str, hint: str) -> None:

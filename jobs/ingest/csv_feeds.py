@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -18,7 +19,7 @@ from jobs import lake, quality
 from jobs.config import Config
 from jobs.ingest import codes, plausibility, versions
 from jobs.ingest.batch import FileCounts, counts_by_file, land_and_check, stage
-from jobs.ingest.feeds import Feed, Field
+from jobs.ingest.feeds import Feed, Field, Ref
 from jobs.ingest.landing import LandedFile
 from jobs.ingest.reference import csv_check, record_lines
 from jobs.ingest.tables import replace_files
@@ -43,7 +44,8 @@ def _typed(f: Field) -> tuple[Column, Column | None]:
         value = wide.try_cast(f.type)
         return value, raw.isNotNull() & (value.isNull() | (value != wide))
     elif f.kind == "flag":
-        value = F.when(raw == "Y", True).when(raw == "N", False)
+        # Y/N in the bureau's own feeds, 1/0 in the procurement platform's
+        value = F.when(raw.isin("Y", "1"), True).when(raw.isin("N", "0"), False)
     else:
         return raw, None
     return value, raw.isNotNull() & value.isNull()
@@ -58,14 +60,48 @@ BAD_VALUE = {
 }
 
 
-def conform(feed: Feed, bronze: DataFrame, institutions: DataFrame) -> DataFrame:
-    """Typed columns plus ``reasons``; ``institutions``: code and type of known institutions.
+def _referred(ref: Ref, field: str, table: DataFrame | None, spark) -> DataFrame:
+    """One row per value of ``ref.column``: the join key and the columns it brings."""
+    prefix = ref.prefix or field
+    if table is None:  # the referred source has not landed yet: nothing can match
+        schema = ", ".join(f"`{c}` string" for c in (ref.column, *ref.bring))
+        table = spark.createDataFrame([], schema)
+    return (
+        table.filter(F.col(ref.column).isNotNull())
+        .groupBy(F.col(ref.column).alias(f"_k_{field}"))
+        .agg(
+            F.lit(True).alias(f"_hit_{field}"),
+            *(F.max(c).alias(f"{prefix}_{c}") for c in ref.bring),
+        )
+    )
+
+
+def conform(
+    feed: Feed,
+    bronze: DataFrame,
+    institutions: DataFrame,
+    lookups: Mapping[str, DataFrame] | None = None,
+) -> DataFrame:
+    """Typed columns, derived ones, and ``reasons``; ``institutions``: code and type of
+    known institutions; ``lookups``: the silver tables the feed's fields refer to.
 
     Two projections: the first types each field once (and keeps its trimmed text),
     the second derives the reasons from those columns, so no parse runs twice.
     """
     df = bronze
     known = []
+    brought = []
+    for f in feed.fields:
+        if f.refers is None:
+            continue
+        table = (lookups or {}).get(f.refers.table)
+        df = df.join(
+            _referred(f.refers, f.name, table, bronze.sparkSession),
+            codes.blank_to_null(F.col(f.name)) == F.col(f"_k_{f.name}"),
+            "left",
+        ).drop(f"_k_{f.name}")
+        brought += [f"_hit_{f.name}"]
+        brought += [f"{f.refers.prefix or f.name}_{c}" for c in f.refers.bring]
     for f in feed.fields:
         if f.institution is None:
             continue
@@ -98,8 +134,11 @@ def conform(feed: Feed, bronze: DataFrame, institutions: DataFrame) -> DataFrame
         "malformed",
         codes.blank_to_null(F.col("record_id")).alias("record_id"),
         *known,
+        *brought,
         *typed,
     )
+    for d in feed.derived:
+        df = df.withColumn(d.name, F.expr(f"CAST({d.sql} AS {d.type})"))
     reasons: list[Column] = [
         F.when(F.col("unexpected_header"), F.lit("unexpected_header")),
         F.when(F.col("malformed"), F.lit("malformed_record")),
@@ -134,6 +173,10 @@ def conform(feed: Feed, bronze: DataFrame, institutions: DataFrame) -> DataFrame
         if f.institution is not None:
             code = "unknown_hospital" if f.institution == "hospital" else "unknown_institution"
             reasons.append(F.when(raw.isNotNull() & F.col(f"_k_{f.name}").isNull(), F.lit(code)))
+        if f.refers is not None:
+            missing = raw.isNotNull() & F.col(f"_hit_{f.name}").isNull()
+            reasons.append(F.when(missing, F.lit(f.refers.reason)))
+    reasons += [F.when(F.expr(sql), F.lit(reason)) for reason, sql in feed.checks]
     return df.select(
         "record_id",
         "source_file",
@@ -141,6 +184,7 @@ def conform(feed: Feed, bronze: DataFrame, institutions: DataFrame) -> DataFrame
         "text",
         "day",
         *[f.name for f in feed.fields],
+        *[d.name for d in feed.derived],
         codes.reason_array(*reasons).alias("reasons"),
     )
 
@@ -162,6 +206,7 @@ def to_silver(feed: Feed, rows: DataFrame, key: bytes) -> DataFrame:
             out.append(
                 F.when(F.col(column) == value, pseudonym).otherwise(F.col(f.name)).alias(f.name)
             )
+    out += [F.col(d.name) for d in feed.derived]
     # The trail promotion needs (versions.promote drops source_file before the write).
     trail = [c for c in (versions.VERSION, "source_file") if c in rows.columns]
     return rows.select("record_id", *out, *trail)
@@ -174,12 +219,23 @@ def _institutions(spark: SparkSession, cfg: Config) -> DataFrame:
     return spark.createDataFrame([], "institution_code string, type string")
 
 
+def _lookups(spark: SparkSession, cfg: Config, feed: Feed) -> dict[str, DataFrame]:
+    """The silver tables ``feed`` refers to, as they stand (the schedule runs it after them)."""
+    out = {}
+    for ref in feed.refs:
+        path = lake.table_path(cfg, "silver", ref.table)
+        if lake.is_table(spark, path):
+            out[ref.table] = lake.read_version(spark, path)
+    return out
+
+
 def ingest(
     feed: Feed, spark: SparkSession, cfg: Config, files: list[LandedFile], run_id: str
 ) -> list[FileCounts]:
     key = cfg.hmac_key()
     institutions = _institutions(spark, cfg)
-    check = csv_check(files, feed.columns, lambda rows: conform(feed, rows, institutions))
+    lookups = _lookups(spark, cfg, feed)
+    check = csv_check(files, feed.columns, lambda rows: conform(feed, rows, institutions, lookups))
     batch = land_and_check(
         spark,
         cfg,

@@ -13,6 +13,12 @@ rows reach silver:
 * ``snapshot`` (doctors, enrolments elsewhere, finance and inspection feeds): the
   newest line per natural key wins (older ones are superseded) and is MERGEd.
 
+A field may refer to another feed's silver table (:class:`Ref`: an order's product
+must be in the drug catalogue, a delivery's order among the orders); the feed then
+runs after that source, and may bring the referred row's columns along to derive
+its own (:class:`Derived`, Spark SQL: a quantity in boxes times the pack size) and
+to check them (``checks``: a reason and the SQL condition that raises it).
+
 Raw ID numbers become ``person_key`` (HMAC) and names are not carried: neither
 leaves bronze. Reason codes are listed in docs/quarantine-reasons.md.
 """
@@ -22,6 +28,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jobs.terms import FEE_CATEGORIES, REVIEW_DECISIONS, REVIEW_FIELDS
+
+
+@dataclass(frozen=True)
+class Ref:
+    """The field's value must be a ``column`` of ``silver/<table>`` (else ``reason``);
+    ``bring``: that row's columns, available to derivations and checks as
+    ``<prefix>_<column>`` (one row per value: the greatest of each column)."""
+
+    table: str
+    column: str
+    reason: str
+    prefix: str = ""
+    bring: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A silver column computed from the typed fields (and what refs bring), in order."""
+
+    name: str
+    type: str
+    sql: str
 
 
 @dataclass(frozen=True)
@@ -48,6 +76,7 @@ class Field:
     keep: bool = True
     past: bool = False
     fee: bool = False
+    refers: Ref | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +87,12 @@ class Feed:
     fields: tuple[Field, ...]
     mode: str  # events | snapshot
     key: tuple[str, ...] = ("record_id",)
+    derived: tuple[Derived, ...] = ()
+    checks: tuple[tuple[str, str], ...] = ()  # (reason, Spark SQL condition that raises it)
+
+    @property
+    def refs(self) -> tuple[Ref, ...]:
+        return tuple(f.refers for f in self.fields if f.refers is not None)
 
     @property
     def pseudonymises(self) -> bool:
@@ -68,6 +103,11 @@ class Feed:
 
 
 MONEY = "decimal(18,2)"
+PRICE = "decimal(18,4)"  # drug prices per smallest unit: a tablet can cost 0.0312 yuan
+AMOUNT = "decimal(18,4)"  # a quantity times such a price, exact
+BOX = "盒"  # a quantity in boxes: times the product's pack size, in its smallest unit
+_PER_UNIT = "CASE WHEN unit = '" + BOX + "' THEN {ref}_pack_size ELSE 1 END"
+PAYERS = ("fund", "hospital")  # the fund settles directly, or the hospital pays itself
 
 FEEDS = {
     feed.source: feed
@@ -308,6 +348,205 @@ FEEDS = {
                 Field("decided_at", "timestamp", required=True, past=True),
             ),
             "events",
+        ),
+        # --- Drug procurement (SPEC 10): the provincial platform's feeds ----------------
+        Feed(
+            "drug_catalogue",
+            "drug_catalogue",
+            (
+                "record_id",
+                "product_code",
+                "generic_name",
+                "dosage_form",
+                "strength",
+                "pack_size",
+                "smallest_unit",
+                "manufacturer",
+                "group_id",
+                "vbp_batch",
+                "is_winner",
+                "winning_price",
+                "reference_price",
+                "valid_from",
+                "valid_to",
+            ),
+            (
+                Field("product_code", required=True),
+                Field("generic_name", required=True),
+                Field("dosage_form"),
+                Field("strength"),
+                Field("pack_size", "int", required=True, low=1, high=10_000),
+                Field("smallest_unit", required=True),
+                Field("manufacturer"),
+                Field("group_id", required=True),
+                Field("vbp_batch", "int", low=1, high=99),
+                Field("is_winner", "flag", required=True),
+                Field("winning_price", "decimal", type=PRICE, low=0, high=1e6),
+                Field("reference_price", "decimal", required=True, type=PRICE, low=0, high=1e6),
+                Field("valid_from", "date", required=True),
+                Field("valid_to", "date"),
+            ),
+            "snapshot",
+            key=("product_code", "valid_from"),
+            checks=(
+                ("missing_winning_price", "is_winner AND winning_price IS NULL"),
+                ("valid_to_before_valid_from", "valid_to < valid_from"),
+            ),
+        ),
+        Feed(
+            "vbp_agreements",
+            "vbp_agreements",
+            (
+                "record_id",
+                "hospital_code",
+                "group_id",
+                "contract_year",
+                "agreed_qty",
+                "contract_start",
+                "contract_end",
+            ),
+            (
+                Field("hospital_code", required=True, institution="hospital"),
+                Field(
+                    "group_id",
+                    required=True,
+                    refers=Ref("drug_catalogue", "group_id", "unknown_group"),
+                ),
+                Field("contract_year", "int", required=True, low=2000, high=2100),
+                Field("agreed_qty", "int", required=True, low=1, high=2_000_000_000),
+                Field("contract_start", "date", required=True),
+                Field("contract_end", "date", required=True),
+            ),
+            "snapshot",
+            key=("hospital_code", "group_id", "contract_year"),
+            checks=(("contract_end_before_start", "contract_end < contract_start"),),
+        ),
+        Feed(
+            "procurement_orders",
+            "procurement_orders",
+            (
+                "record_id",
+                "order_id",
+                "hospital_code",
+                "product_code",
+                "distributor_code",
+                "qty",
+                "unit",
+                "unit_price",
+                "ordered_at",
+            ),
+            (
+                Field("order_id", required=True),
+                Field("hospital_code", required=True, institution="hospital"),
+                Field(
+                    "product_code",
+                    required=True,
+                    refers=Ref(
+                        "drug_catalogue",
+                        "product_code",
+                        "unknown_product",
+                        prefix="product",
+                        bring=("pack_size", "smallest_unit", "group_id"),
+                    ),
+                ),
+                Field("distributor_code", required=True),
+                Field("qty", "int", required=True, low=1, high=10_000_000),
+                Field("unit", required=True),
+                Field("unit_price", "decimal", required=True, type=PRICE, low=0, high=1e6),
+                Field("ordered_at", "timestamp", required=True, past=True),
+            ),
+            "events",
+            derived=(
+                Derived("group_id", "string", "product_group_id"),
+                Derived("pack_size", "int", "product_pack_size"),
+                Derived("smallest_unit", "string", "product_smallest_unit"),
+                Derived("qty_units", "bigint", f"qty * {_PER_UNIT.format(ref='product')}"),
+                Derived("amount", AMOUNT, "qty * unit_price"),
+            ),
+            checks=(("unknown_unit", f"NOT unit IN (product_smallest_unit, '{BOX}')"),),
+        ),
+        Feed(
+            "deliveries",
+            "deliveries",
+            ("record_id", "delivery_id", "order_id", "qty", "unit", "delivered_at", "accepted_at"),
+            (
+                Field("delivery_id", required=True),
+                Field(
+                    "order_id",
+                    required=True,
+                    refers=Ref(
+                        "procurement_orders",
+                        "order_id",
+                        "delivery_without_order",
+                        prefix="order",
+                        bring=(
+                            "hospital_code",
+                            "product_code",
+                            "group_id",
+                            "distributor_code",
+                            "pack_size",
+                            "smallest_unit",
+                            "unit",
+                            "unit_price",
+                            "qty_units",
+                            "amount",
+                        ),
+                    ),
+                ),
+                Field("qty", "int", required=True, low=1, high=10_000_000),
+                Field("unit", required=True),
+                Field("delivered_at", "timestamp", required=True, past=True),
+                Field("accepted_at", "timestamp", past=True),
+            ),
+            "events",
+            derived=(
+                Derived("hospital_code", "string", "order_hospital_code"),
+                Derived("product_code", "string", "order_product_code"),
+                Derived("group_id", "string", "order_group_id"),
+                Derived("distributor_code", "string", "order_distributor_code"),
+                Derived("qty_units", "bigint", f"qty * {_PER_UNIT.format(ref='order')}"),
+                # In the order's unit the value is exact; in another, the order's mean
+                # price per smallest unit (4 places, half-up).
+                Derived(
+                    "amount",
+                    AMOUNT,
+                    "CASE WHEN unit = order_unit THEN qty * order_unit_price "
+                    "ELSE round(qty_units * order_amount / order_qty_units, 4) END",
+                ),
+            ),
+            checks=(
+                ("unknown_unit", f"NOT unit IN (order_smallest_unit, '{BOX}')"),
+                ("accepted_before_delivered", "accepted_at < delivered_at"),
+            ),
+        ),
+        Feed(
+            "distributor_payments",
+            "distributor_payments",
+            ("record_id", "payment_id", "delivery_id", "amount", "paid_at", "payer"),
+            (
+                Field("payment_id", required=True),
+                Field(
+                    "delivery_id",
+                    required=True,
+                    refers=Ref(
+                        "deliveries",
+                        "delivery_id",
+                        "payment_without_delivery",
+                        prefix="delivery",
+                        bring=("amount", "accepted_at"),
+                    ),
+                ),
+                Field("amount", "decimal", required=True, type=MONEY, low=0.01, high=1e10),
+                Field("paid_at", "timestamp", required=True, past=True),
+                Field("payer", required=True, values=PAYERS),
+            ),
+            "events",
+            checks=(
+                # A delivery is worth its value to the fen (half-up): one payment above it
+                # pays for something not delivered.
+                ("payment_exceeds_delivery", "amount > round(delivery_amount, 2)"),
+                ("paid_before_accepted", "paid_at < delivery_accepted_at"),
+            ),
         ),
     )
 }

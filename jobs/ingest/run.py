@@ -72,6 +72,11 @@ SOURCES = (
     "experts",
     "special_review_applications",
     "special_review_decisions",
+    "drug_catalogue",
+    "vbp_agreements",
+    "procurement_orders",
+    "deliveries",
+    "distributor_payments",
 )
 
 
@@ -213,9 +218,16 @@ def _record_run(spark: SparkSession, cfg: Config, run_id: str, status: str, repo
 
 
 # What each source reads from another source's silver (see jobs/ingest/schedule.py).
-DEPENDS_ON = {source: ("institutions",) for source in SOURCES[1:]} | {
-    "settlement_lists": ("institutions", "insured_registry")
-}
+# A feed whose fields refer to another feed's table (feeds.Ref) runs after that source.
+DEPENDS_ON = (
+    {source: ("institutions",) for source in SOURCES[1:]}
+    | {"settlement_lists": ("institutions", "insured_registry")}
+    | {
+        feed.source: ("institutions", *(r.table for r in feed.refs))
+        for feed in feeds.FEEDS.values()
+        if feed.refs
+    }
+)
 # Ready sources start longest chain first: the registry and the settlement lists it
 # unlocks on one core, the fee details on the other, the small feeds in the gaps.
 # (A third worker for the small feeds was measured slower: it starves the registry,

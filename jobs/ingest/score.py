@@ -29,6 +29,7 @@ REASON_FOR = {
     "truncated_record": "malformed_record",
     "missing_field": None,
     "icd10_cm_code": "unknown_diagnosis_code",
+    "non_positive_quantity": "qty_out_of_range",
 }
 # source -> the silver table and the key that one record adds a row under
 SILVER_KEY = {

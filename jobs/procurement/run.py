@@ -1,0 +1,293 @@
+"""The procurement wing's lake jobs (SPEC 10): silver in, gold out, each run pinned.
+
+* :func:`monthly_run`: as of a month's last day, the completion of the year's
+  contracts (10.1), the month's price lights (10.4) and the distributors'
+  settlement (10.3); the month's report facts.
+* :func:`retention_run`: at a contract year's end, the surplus retention (10.2).
+
+Every job reads its silver tables at one pinned Delta version, recorded in each
+row it writes (``input_versions``), and its run id is derived from those versions:
+a rerun on the same lake writes the same rows. A month's (or year's) rows replace
+that month's (year's) rows, so a rerun after a correction replaces them whole.
+"""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+from decimal import Decimal
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from jobs import Refused, lake, quality
+from jobs.config import Config
+from jobs.procurement import completion, lights, retention, settlement
+from jobs.procurement.scheme import DEFAULT_SCHEME, Scheme, load_scheme
+
+CONTRACT = ("contract_year", "hospital_code", "group_id")
+
+
+class ProcurementRefused(Refused):
+    """A procurement job declined: a silver table it needs is missing, or empty for the period."""
+
+
+def _need(spark: SparkSession, cfg: Config, table: str) -> None:
+    if not lake.is_table(spark, lake.table_path(cfg, "silver", table)):
+        raise ProcurementRefused(
+            f"no silver/{table} in {cfg.lake}: ingest the procurement platform's files first"
+        )
+
+
+def month_end(year: int, month: int) -> date:
+    if not 1 <= month <= 12:
+        raise ProcurementRefused(f"month {month} is not 1 to 12")
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def catalogue(reads: lake.PinnedReads) -> DataFrame:
+    return reads.table("silver", "drug_catalogue").select(
+        "product_code",
+        "group_id",
+        "is_winner",
+        "winning_price",
+        "reference_price",
+        "valid_from",
+        "valid_to",
+    )
+
+
+def receipts(reads: lake.PinnedReads) -> DataFrame:
+    """Accepted deliveries with the winner flag of the catalogue in force on the day."""
+    deliveries = (
+        reads.table("silver", "deliveries")
+        .filter(F.col("accepted_at").isNotNull())
+        .withColumn("accepted_on", F.to_date("accepted_at"))
+    )
+    cat = catalogue(reads)
+    return (
+        deliveries.alias("d")
+        .join(
+            cat.alias("c"),
+            (F.col("d.product_code") == F.col("c.product_code"))
+            & (F.col("d.accepted_on") >= F.col("c.valid_from"))
+            & (F.col("d.accepted_on") <= F.coalesce(F.col("c.valid_to"), F.col("d.accepted_on"))),
+        )
+        .select(
+            "d.delivery_id",
+            "d.hospital_code",
+            "d.distributor_code",
+            "d.product_code",
+            "d.group_id",
+            "c.is_winner",
+            F.col("d.qty_units").alias("qty"),
+            "d.amount",
+            "d.accepted_on",
+        )
+    )
+
+
+def purchases(spark: SparkSession, cfg: Config, reads: lake.PinnedReads, month: str) -> DataFrame:
+    """The month's purchases in one shape: hospitals' orders, pharmacies' and clinics' sales."""
+    orders = (
+        reads.table("silver", "procurement_orders")
+        .withColumn("month", F.date_format("ordered_at", "yyyy-MM"))
+        .filter(F.col("month") == month)
+        .select(
+            "month",
+            F.col("hospital_code").alias("institution_code"),
+            "product_code",
+            F.col("qty_units").alias("qty"),
+            F.col("amount").cast("decimal(18,4)").alias("amount"),
+        )
+    )
+    if not lake.is_table(spark, lake.table_path(cfg, "silver", "outpatient_pharmacy")):
+        return orders
+    sales = (
+        reads.table("silver", "outpatient_pharmacy")
+        .withColumn("month", F.date_format("txn_time", "yyyy-MM"))
+        .filter(F.col("month") == month)
+        .select(
+            "month",
+            "institution_code",
+            F.col("item_code").alias("product_code"),
+            F.col("quantity").cast("long").alias("qty"),
+            F.col("amount").cast("decimal(18,4)").alias("amount"),
+        )
+    )
+    return orders.unionByName(sales)
+
+
+def _stamp(df: DataFrame, reads: lake.PinnedReads, rid: str) -> DataFrame:
+    return df.withColumn("run_id", F.lit(rid)).withColumn("input_versions", F.lit(reads.as_json()))
+
+
+def _write(spark: SparkSession, cfg: Config, df: DataFrame, table: str, where: str) -> int:
+    """Gate ``df`` on its gold suite, then replace the rows of ``where`` with it."""
+    df = df.cache()
+    try:
+        quality.gate(df, "gold", table, cfg.quality_root)
+        lake.replace_where(spark, df, lake.table_path(cfg, "gold", table), where)
+        return df.count()
+    finally:
+        df.unpersist()
+
+
+def monthly_run(
+    spark: SparkSession, cfg: Config, year: int, month: int, scheme_version: str = DEFAULT_SCHEME
+) -> dict:
+    """Completion, price lights and settlement as of the last day of (``year``, ``month``)."""
+    scheme = load_scheme(scheme_version)
+    as_of = month_end(year, month)
+    for table in ("drug_catalogue", "vbp_agreements", "procurement_orders", "deliveries"):
+        _need(spark, cfg, table)
+    reads = lake.PinnedReads(spark, cfg)
+    got = receipts(reads).cache()
+    try:
+        agreements = reads.table("silver", "vbp_agreements").filter(F.col("contract_year") == year)
+        done = completion.completion(agreements, got, as_of, scheme)
+        payments = _payments(spark, cfg, reads)
+        status = settlement.delivery_status(_due(got), payments, as_of, scheme)
+        paid = settlement.settlement(status, as_of, scheme)
+        label = f"{year}-{month:02d}"
+        lit = lights.price_lights(purchases(spark, cfg, reads, label), catalogue(reads), scheme)
+        rid = reads.run_id("procurement", year, f"{month:02d}", scheme.version)
+        counts = {
+            "vbp_completion": _write(
+                spark, cfg, _stamp(done, reads, rid), "vbp_completion", f"as_of = '{as_of}'"
+            ),
+            "distributor_settlement": _write(
+                spark,
+                cfg,
+                _stamp(paid, reads, rid),
+                "distributor_settlement",
+                f"as_of = '{as_of}'",
+            ),
+            "drug_price_lights": _write(
+                spark, cfg, _stamp(lit, reads, rid), "drug_price_lights", f"month = '{label}'"
+            ),
+        }
+    finally:
+        got.unpersist()
+    return {
+        "year": year,
+        "month": month,
+        "as_of": as_of.isoformat(),
+        "rows": counts,
+        "run_id": rid,
+        "scheme_version": scheme.version,
+        "input_versions": reads.versions,
+    }
+
+
+def _due(got: DataFrame) -> DataFrame:
+    """A delivery's value to the fen (half-up): what its distributor is owed."""
+    return got.select(
+        "delivery_id",
+        "distributor_code",
+        "hospital_code",
+        "accepted_on",
+        F.round("amount", 2).cast("decimal(18,2)").alias("due"),
+    )
+
+
+def _payments(spark: SparkSession, cfg: Config, reads: lake.PinnedReads) -> DataFrame:
+    if not lake.is_table(spark, lake.table_path(cfg, "silver", "distributor_payments")):
+        return spark.createDataFrame(
+            [], "delivery_id string, amount decimal(18,2), paid_on date, payer string"
+        )
+    return reads.table("silver", "distributor_payments").select(
+        "delivery_id", "amount", F.to_date("paid_at").alias("paid_on"), "payer"
+    )
+
+
+def retention_inputs(agreements: DataFrame, got: DataFrame, base_months: int) -> DataFrame:
+    """Per contract: its own and the city's base purchases of the group (the
+    ``base_months`` before the contract starts) and its winning receipts of the period."""
+    a = agreements.select(*CONTRACT, "contract_start", "contract_end")
+
+    def sums(rows: DataFrame, keys: list[str], prefix: str) -> DataFrame:
+        return rows.groupBy(*keys).agg(
+            F.sum("r.qty").cast("long").alias(f"{prefix}_qty"),
+            F.sum("r.amount").alias(f"{prefix}_amount"),
+        )
+
+    in_base = (F.col("r.accepted_on") >= F.add_months("a.contract_start", -base_months)) & (
+        F.col("r.accepted_on") < F.col("a.contract_start")
+    )
+    same_group = F.col("r.group_id") == F.col("a.group_id")
+    same_hospital = F.col("r.hospital_code") == F.col("a.hospital_code")
+    keys = [f"a.{c}" for c in CONTRACT]
+    own = sums(a.alias("a").join(got.alias("r"), same_group & same_hospital & in_base), keys, "own")
+    city = sums(a.alias("a").join(got.alias("r"), same_group & in_base), keys, "city")
+    in_period = F.col("r.accepted_on").between(F.col("a.contract_start"), F.col("a.contract_end"))
+    winners = sums(
+        a.alias("a").join(
+            got.alias("r"), same_group & same_hospital & in_period & F.col("r.is_winner")
+        ),
+        keys,
+        "win",
+    )
+    return (
+        a.join(own, list(CONTRACT), "left")
+        .join(city, list(CONTRACT), "left")
+        .join(winners, list(CONTRACT), "left")
+    )
+
+
+def _purchases(qty, amount) -> retention.Purchases | None:
+    return None if qty is None else retention.Purchases(int(qty), Decimal(amount))
+
+
+def retain_all(rows, done: dict, scheme: Scheme) -> list[dict]:
+    """gold/vbp_surplus_retention rows from :func:`retention_inputs` and the completion."""
+    out = []
+    for r in rows:
+        key = (r.contract_year, r.hospital_code, r.group_id)
+        out.append(
+            retention.retain(
+                done[key],
+                _purchases(r.own_qty, r.own_amount),
+                _purchases(r.city_qty, r.city_amount),
+                _purchases(r.win_qty, r.win_amount) or retention.Purchases(0, Decimal(0)),
+                scheme,
+            )
+        )
+    return out
+
+
+def retention_run(
+    spark: SparkSession, cfg: Config, year: int, scheme_version: str = DEFAULT_SCHEME
+) -> dict:
+    """``gold/vbp_surplus_retention`` of the contracts of ``year``, at their end."""
+    scheme = load_scheme(scheme_version)
+    for table in ("drug_catalogue", "vbp_agreements", "deliveries"):
+        _need(spark, cfg, table)
+    reads = lake.PinnedReads(spark, cfg)
+    agreements = reads.table("silver", "vbp_agreements").filter(F.col("contract_year") == year)
+    end = agreements.agg(F.max("contract_end")).first()[0]
+    if end is None:
+        raise ProcurementRefused(f"no VBP agreements of {year} in silver/vbp_agreements")
+    got = receipts(reads).cache()
+    try:
+        done = {
+            (r.contract_year, r.hospital_code, r.group_id): r.asDict()
+            for r in completion.completion(agreements, got, end, scheme).collect()
+        }
+        rows = retain_all(
+            retention_inputs(agreements, got, scheme.base_months).collect(), done, scheme
+        )
+    finally:
+        got.unpersist()
+    rid = reads.run_id("retention", year, scheme.version)
+    df = _stamp(spark.createDataFrame(rows, retention.RETENTION_SCHEMA), reads, rid)
+    n = _write(spark, cfg, df, "vbp_surplus_retention", f"contract_year = {year}")
+    total = sum((r["retained"] for r in rows), Decimal("0.00"))
+    return {
+        "year": year,
+        "contracts": n,
+        "retained": str(total),
+        "run_id": rid,
+        "scheme_version": scheme.version,
+        "input_versions": reads.versions,
+    }
