@@ -533,6 +533,60 @@ def _roundtrip(cfg, args) -> int:
     return 0
 
 
+def _procurement_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    month = sub.add_parser(
+        "month",
+        help="as of month M's last day: completion of the year's contracts, the month's price "
+        "lights, the distributors' settlement, and reports/procurement-Y-MM/",
+    )
+    month.add_argument("--month", type=int, required=True, help="month M (1-12)")
+    retention = sub.add_parser(
+        "retention",
+        help="gold/vbp_surplus_retention of the contracts of Y, at their end (before the "
+        "clearing: its statements show each hospital's retention)",
+    )
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="the checks over every month against the generator's truth (evaluation only)",
+    )
+    evaluate.add_argument("--truth", type=Path, help="the truth folder (default <landing>/_truth)")
+    for action in (month, retention):
+        _year(action, "contract year Y")
+        action.add_argument(
+            "--scheme", help="procurement scheme version (jobs/procurement/schemes/; 2025.1)"
+        )
+    for action in sub.choices.values():
+        config_module.add_arguments(action, nested=True)
+
+
+def _procurement(cfg, args) -> int:
+    if args.action == "month":
+        s = pipeline.procurement_month(args.year, args.month, args.scheme, cfg)
+        print(
+            f"Procurement {s['as_of']}: {s['rows']['vbp_completion']:,} contracts, "
+            f"{s['rows']['drug_price_lights']:,} price lights, "
+            f"{s['rows']['distributor_settlement']:,} settlement rows (run {s['run_id']})"
+        )
+        print(f"Report: {s['report']}")
+    elif args.action == "retention":
+        s = pipeline.procurement_retention(args.year, args.scheme, cfg)
+        print(
+            f"Retention {s['year']} (scheme {s['scheme_version']}): {s['contracts']:,} "
+            f"contracts, {s['retained']} yuan retained (run {s['run_id']})"
+        )
+        print(f"Report: {s['report']}")
+    else:
+        s = pipeline.procurement_evaluate(args.truth, cfg)
+        for c in s["classes"]:
+            print(
+                f"{c['class']:<28} planted {c['planted']:>5}  found {c['found']:>5}  "
+                f"recall {c['recall']}  precision {c['precision']}"
+            )
+        print(f"Report: {s['report']}")
+    return 0
+
+
 # name -> what it does. A job's command calls its pipeline step; a tool's, its module.
 COMMANDS: dict[str, Command] = {
     "demo": Command(
@@ -575,6 +629,12 @@ COMMANDS: dict[str, Command] = {
     ),
     "fraud": Command(
         "fraud rules, model training (MLflow), scoring and evaluation", _fraud_arguments, _fraud
+    ),
+    "procurement": Command(
+        "drug procurement: the month's completion, price lights and settlement; the year's "
+        "retention; the checks against the truth",
+        _procurement_arguments,
+        _procurement,
     ),
     "reports": Command(
         "the reports as one site: `diplake reports build` (no Spark)",

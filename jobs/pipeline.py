@@ -23,6 +23,7 @@ from jobs.terms import (  # noqa: F401  (the DAG forms' choices)
     ASSESSMENT_SCHEME,
     ASSESSMENT_SOURCES,
     LEVEL_METHODS,
+    PROCUREMENT_SCHEME,
     PV_METHODS,
 )
 
@@ -365,6 +366,50 @@ def fraud_evaluate(year: int, truth: Path | None = None, cfg: Config | None = No
     return evaluate.run(spark, cfg, year, truth)
 
 
+# --- the procurement wing (SPEC 10) -------------------------------------------------
+
+
+def procurement_month(
+    year: int | None = None,
+    month: int | None = None,
+    scheme: str | None = None,
+    cfg: Config | None = None,
+) -> dict:
+    """Completion, price lights and distributor settlement as of month M's last day, and
+    ``reports/procurement-<Y>-<MM>/``; without a month, the newest month with orders."""
+    from jobs.procurement import report
+    from jobs.procurement import run as procurement
+
+    cfg, spark = _session(cfg, f"procurement {year or ''}-{month or ''}")
+    if year is None or month is None:
+        year, month = procurement.newest_month(spark, cfg)
+    summary = procurement.monthly_run(spark, cfg, year, month, scheme or PROCUREMENT_SCHEME)
+    return summary | report.month(spark, cfg, summary)
+    return summary
+
+
+def procurement_retention(year: int, scheme: str | None = None, cfg: Config | None = None) -> dict:
+    """``gold/vbp_surplus_retention`` of the contracts of ``year``; ``reports/retention-<Y>/``."""
+    from jobs.procurement import report
+    from jobs.procurement import run as procurement
+
+    cfg, spark = _session(cfg, f"procurement retention {year}")
+    summary = procurement.retention_run(spark, cfg, year, scheme or PROCUREMENT_SCHEME)
+    summary["report"] = str(report.retention(spark, cfg, summary))
+    return summary
+
+
+def procurement_evaluate(truth: Path | None = None, cfg: Config | None = None) -> dict:
+    """The procurement checks against the planted truth (default ``<landing>/_truth``)."""
+    from jobs.procurement import evaluate, report
+
+    cfg = cfg or config.load()
+    cfg, spark = _session(cfg, "procurement evaluate", preload=False)
+    result = evaluate.evaluate(spark, cfg, truth or cfg.landing / "_truth")
+    result["report"] = str(report.evaluation(cfg, result, result["input_versions"]))
+    return result
+
+
 # --- the reports site -------------------------------------------------------------
 
 
@@ -379,6 +424,7 @@ def reports_build(cfg: Config | None = None) -> dict:
     from jobs.dip import pages as _dip  # noqa: F401
     from jobs.fraud import pages as _fraud  # noqa: F401
     from jobs.ingest import pages as _ingest  # noqa: F401
+    from jobs.procurement import pages as _procurement  # noqa: F401
 
     cfg = cfg or config.load()
     return site.build(cfg.reports, quality.docs_index(cfg.quality_root).parent)

@@ -53,5 +53,8 @@ REVIEW_FIELDS = (
 ASSESSMENT_SOURCES = ("feed", "computed")
 ASSESSMENT_SCHEME = "2025.1"
 
+# The procurement scheme (SPEC 10, jobs/procurement/schemes/) applied unless told otherwise.
+PROCUREMENT_SCHEME = "2025.1"
+
 # An expert's decision on a special case (SPEC 9.5).
 REVIEW_DECISIONS = ("approve", "reject")

@@ -41,6 +41,8 @@ CHAIN = (
     ("dip_ingest_daily", {}),
     ("dip_special_review", {"year": YEAR}),
     ("dip_assessment_yearly", {"year": YEAR}),
+    ("procurement_monthly", {"year": YEAR, "month": 12}),
+    ("procurement_retention_yearly", {"year": YEAR}),
     (
         "dip_clearing_year_end",
         {"year": YEAR, "budget": BUDGET, "pv_method": "ratio", "assessment": "computed"},

@@ -207,6 +207,17 @@ def test_the_clearing_on_a_computed_assessment_and_review_points(spark, months):
         OUTCOMES,
     ).write.format("delta").save(lake.table_path(months, "gold", "special_review_outcomes"))
 
+    # H2 keeps 101.50 + 40.25 of the fund's procurement saving of 2025 (its 2024 one is not
+    # this clearing's); it is paid beside the clearing, outside the budget.
+    spark.createDataFrame(
+        [
+            (2025, "H2", "G0001", D("101.50")),
+            (2025, "H2", "G0002", D("40.25")),
+            (2024, "H2", "G0001", D("7.00")),
+        ],
+        "contract_year long, hospital_code string, group_id string, retained decimal(18,2)",
+    ).write.format("delta").save(lake.table_path(months, "gold", "vbp_surplus_retention"))
+
     _, result = clearing.run(spark, months, 2025, "1000.00", dry_run=True)
     assert {h.hospital_code: h.assessment_coef for h in result.hospitals}["H2"] == D("1.0000")
 
@@ -220,13 +231,15 @@ def test_the_clearing_on_a_computed_assessment_and_review_points(spark, months):
     rows = lake.read_version(spark, lake.table_path(months, "gold", "dip_clearing_hospital"))
     mine = {r.hospital_code: r for r in rows.filter(F.col("run_id") == run_id).collect()}
     assert {
-        h: (r.assessment_source, r.review_cases, r.review_adjustment) for h, r in mine.items()
+        h: (r.assessment_source, r.review_cases, r.review_adjustment, r.procurement_retention)
+        for h, r in mine.items()
     } == {
-        "H3": ("feed", 0, D("0.0000")),
-        "H2": ("computed", 1, D("500.0000")),
+        "H3": ("feed", 0, D("0.0000"), D("0.00")),
+        "H2": ("computed", 1, D("500.0000"), D("141.75")),
     }
     facts = json.loads((months.reports / run_id / "report.json").read_text(encoding="utf-8"))
     h2 = next(h for h in facts["data"]["hospitals"] if h["hospital_code"] == "H2")
+    assert h2["procurement_retention"] == "141.75"
     assert [d["indicator"] for d in h2["assessment_deductions"]] == [
         "cost_index",
         "confirmed_fraud_cases",

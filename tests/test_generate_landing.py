@@ -32,6 +32,11 @@ SOURCES = {
     "fund_budgets",
     "experts",
     "special_review_applications",
+    "drug_catalogue",
+    "vbp_agreements",
+    "procurement_orders",
+    "deliveries",
+    "distributor_payments",
 }
 # GB 11643 written out here, independently of jobs.generate.world.
 WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]

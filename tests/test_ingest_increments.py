@@ -29,14 +29,7 @@ from jobs.tools.bench.increments import DEFAULT_DAYS, land_until
 
 # The generated city lands every source but the experts' decisions, which answer a review
 # round's sheet later (tests/demo_home.py ingests them).
-PROCUREMENT = (
-    "drug_catalogue",
-    "vbp_agreements",
-    "procurement_orders",
-    "deliveries",
-    "distributor_payments",
-)  # not in the generated city yet
-SILVER = tuple(t for t in SILVER_TABLES if t != "special_review_decisions" and t not in PROCUREMENT)
+SILVER = tuple(t for t in SILVER_TABLES if t != "special_review_decisions")
 
 pytestmark = pytest.mark.slow
 

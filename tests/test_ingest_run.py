@@ -13,18 +13,7 @@ from jobs.ingest import run as ingest
 
 # Every source the generator lands with the city; the experts' decisions come later, as the
 # answers to a review round's sheet (the demo chain ingests them: tests/demo_home.py).
-# Decisions land after a review round; the procurement platform's feeds are not in the
-# generated city until the generator lands them (the next change).
-PROCUREMENT = (
-    "drug_catalogue",
-    "vbp_agreements",
-    "procurement_orders",
-    "deliveries",
-    "distributor_payments",
-)
-LANDED = tuple(
-    s for s in ingest.SOURCES if s != "special_review_decisions" and s not in PROCUREMENT
-)
+LANDED = tuple(s for s in ingest.SOURCES if s != "special_review_decisions")
 
 
 @pytest.fixture(scope="module")

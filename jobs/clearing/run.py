@@ -85,6 +85,8 @@ HOSPITAL_SCHEMA = StructType(
         StructField("assessment_source", StringType(), True),
         StructField("review_cases", LongType(), True),
         StructField("review_adjustment", DecimalType(22, 4), True),
+        # SPEC 10.2: paid with the clearing as its own line, outside Σ gross = budget.
+        StructField("procurement_retention", MONEY, True),
     ]
 )
 PUBLICATIONS_SCHEMA = (
@@ -107,9 +109,10 @@ def inputs(spark: SparkSession, cfg: Config, year: int, assessment: str = "feed"
     reads = lake.PinnedReads(spark, cfg)
     pts, adjustments = _checked_inputs(spark, cfg, reads, year)
     computed = _computed_assessment(spark, cfg, reads, year) if assessment == "computed" else {}
+    retention = _procurement_retention(spark, cfg, reads, year)
     try:
         rows = _case_sums(spark, cfg, reads, pts, year)
-        hospitals, details = _hospital_inputs(rows, adjustments, computed)
+        hospitals, details = _hospital_inputs(rows, adjustments, computed, retention)
     finally:
         for df in (pts, *adjustments.values()):
             if df is not None:
@@ -150,6 +153,23 @@ def _computed_assessment(
         )
         for r in rows
     }
+
+
+def _procurement_retention(
+    spark: SparkSession, cfg: Config, reads: lake.PinnedReads, year: int
+) -> dict[str, Decimal]:
+    """hospital -> its surplus retention of contract year ``year`` (gold/vbp_surplus_retention,
+    SPEC 10.2); none before `diplake procurement retention --year Y` has run."""
+    if not lake.is_table(spark, lake.table_path(cfg, "gold", "vbp_surplus_retention")):
+        return {}
+    rows = (
+        reads.table("gold", "vbp_surplus_retention")
+        .filter(F.col("contract_year") == year)
+        .groupBy("hospital_code")
+        .agg(F.sum("retained").alias("retained"))
+        .collect()
+    )
+    return {r.hospital_code: Decimal(r.retained) for r in rows}
 
 
 ADJUSTMENTS = ("assessment_scores", "audit_deductions", "prepayments")
@@ -242,7 +262,7 @@ def _case_sums(spark: SparkSession, cfg: Config, reads: lake.PinnedReads, pts, y
 
 
 def _hospital_inputs(
-    rows: list, adjustments: dict, computed: dict
+    rows: list, adjustments: dict, computed: dict, retention: dict | None = None
 ) -> tuple[dict[str, HospitalInput], dict[str, dict]]:
     """What :func:`clear` takes per hospital, and where each coefficient came from.
 
@@ -287,6 +307,7 @@ def _hospital_inputs(
             "review_adjustment": Decimal(row.review_adjustment)
             if row and row.review_cases
             else ZERO_POINTS,
+            "procurement_retention": (retention or {}).get(code, ZERO_YUAN),
         }
     return {
         code: HospitalInput(
@@ -342,6 +363,7 @@ def run(
             details[h.hospital_code]["assessment_source"],
             details[h.hospital_code]["review_cases"],
             details[h.hospital_code]["review_adjustment"],
+            details[h.hospital_code]["procurement_retention"],
         )
         for h in result.hospitals
     ]

@@ -123,6 +123,7 @@ def write(
                     "assessment_deductions": [],
                     "review_cases": 0,
                     "review_adjustment": "0.0000",
+                    "procurement_retention": "0.00",
                 }
                 | dict(details.get(h.hospital_code, {}))
                 for h in result.hospitals

@@ -17,6 +17,7 @@ import pyarrow.csv as pacsv
 
 from jobs.generate import mess
 from jobs.generate.discharges import COST_PARTS
+from jobs.generate.drug_use import DrugPlan, fee_drug_items, monthly_use
 from jobs.generate.mess import DefectLog
 from jobs.generate.world import World
 
@@ -176,15 +177,24 @@ def write_fee_details(
     rate: float,
     log: DefectLog,
     rng: np.random.Generator,
-) -> tuple[int, int]:
+    plan: DrugPlan,
+) -> tuple[int, int, pd.DataFrame]:
     """Fee details go out with the settlement lists: one file per discharge month, sent on
-    the 5th of the next month. Built a month at a time to keep memory flat at city scale."""
+    the 5th of the next month. Built a month at a time to keep memory flat at city scale.
+
+    Each drug line names its product from the ``plan`` (quantity in smallest units); the
+    drugs used, per month, hospital and product, are returned with the rows and files."""
     month = cases.discharge_date.dt.to_period("M")
     serial = 0
     files = 0
+    used = []
     for period, chunk in cases.groupby(month, sort=True):
         fees = fee_details(chunk, rng)
         fees = _plant_fee_signals(fees, planted)
+        drugs = fees.category == "drugs"
+        named = fee_drug_items(fees[drugs], plan)
+        fees.loc[drugs, ["item_code", "item_name", "quantity"]] = named
+        used.append(monthly_use(fees[drugs]))
         fees.insert(
             0,
             "record_id",
@@ -201,7 +211,7 @@ def write_fee_details(
         rel = f"fee_details/{day}/fee_details_{period.strftime('%Y%m')}.csv"
         write_csv(duplicate_some(fees, "fee_details", rel, rate, log, rng), landing / rel)
         files += 1
-    return serial, files
+    return serial, files, pd.concat(used, ignore_index=True)
 
 
 def _plant_fee_signals(fees: pd.DataFrame, planted) -> pd.DataFrame:

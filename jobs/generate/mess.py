@@ -63,6 +63,15 @@ DEFECTS = {
     "compressed_file": "reject_file",
     "binary_file": "reject_file",
     "undecodable_file": "reject_file",
+    # The procurement platform's feeds (jobs/generate/procurement.py): a delivery for an
+    # order the platform never had, a quantity of zero or less, a product code no
+    # catalogue holds, a payment above its delivery's amount; an order (and its
+    # deliveries) counted in boxes, which ingest turns into smallest units.
+    "delivery_without_order": "quarantine",
+    "non_positive_quantity": "quarantine",
+    "unknown_product": "quarantine",
+    "payment_exceeds_delivery": "quarantine",
+    "box_quantity": "correct",
 }
 # Per-record defects of settlement lists and their relative frequency.
 SETTLEMENT_MIX = {

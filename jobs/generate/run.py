@@ -19,7 +19,18 @@ import pandas as pd
 from tqdm import tqdm
 
 from jobs import vocab
-from jobs.generate import activity, calibrate, clinical, discharges, feeds, fraud, mess, review
+from jobs.generate import (
+    activity,
+    calibrate,
+    clinical,
+    discharges,
+    drug_use,
+    feeds,
+    fraud,
+    mess,
+    procurement,
+    review,
+)
 from jobs.generate.broken_files import land_broken_files
 from jobs.generate.knobs import Knobs
 from jobs.generate.settlement import assign_dialects, write_settlement_lists
@@ -36,6 +47,7 @@ STREAMS = (
     "activity",
     "files",
     "review",
+    "procurement",
 )
 
 
@@ -65,7 +77,7 @@ def run(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
     """Rewrite ``landing`` with the city ``knobs`` describe; return the run's summary."""
     started = time.perf_counter()
     rngs = _streams(knobs.seed)
-    steps = tqdm(total=11, desc="generate", unit="step", disable=not progress)
+    steps = tqdm(total=12, desc="generate", unit="step", disable=not progress)
 
     def step(name: str) -> None:
         steps.set_postfix_str(name)
@@ -114,16 +126,19 @@ def run(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
     )
     step("settlement lists")
 
+    # Which drugs each hospital and shop uses (SPEC 10), drawn from its own stream; the
+    # fee details and pharmacy sales then name their drugs from it, drawing nothing.
+    plan = drug_use.build_plan(world, knobs, *drug_use.load_reference(), rngs["procurement"])
     recent_years = knobs.year_list[-knobs.fee_detail_years :]
     recent = cases[cases.year.isin(recent_years)]
-    fee_rows, fee_files = feeds.write_fee_details(
-        recent, planted, landing, knobs.mess_rate * 0.1, log, rngs["feeds"]
+    fee_rows, fee_files, drugs_used = feeds.write_fee_details(
+        recent, planted, landing, knobs.mess_rate * 0.1, log, rngs["feeds"], plan
     )
     n_files += fee_files
     step("fee details")
 
-    sales_rows, sales_files = _land_pharmacy_sales(
-        world, planted, knobs, landing, log, rngs["activity"], rngs["mess"]
+    sales_rows, sales_files, drugs_sold = _land_pharmacy_sales(
+        world, planted, knobs, landing, log, rngs["activity"], rngs["mess"], plan
     )
     n_files += sales_files
     n_files += _land_face_checks(
@@ -154,6 +169,11 @@ def run(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
     )
     step("budgets, experts, special-review applications")
 
+    bought = procurement.write_procurement(
+        world, knobs, plan, rngs["procurement"], landing, log, drugs_used, drugs_sold
+    )
+    step("drug procurement")
+
     truth = landing / "_truth"
     n_labels = _write_truth(truth, planted, log)
     review.write_truth(truth, special, applications)
@@ -181,6 +201,7 @@ def run(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
             str(k): int(v) for k, v in special.nature.value_counts().sort_index().items()
         },
         "special_review_applications": len(applications),
+        "procurement": bought,
         "catalogue_types": size.types,
         "core_types": size.core_types,
         "comprehensive_types": size.comprehensive_types,
@@ -235,11 +256,19 @@ def _land_pharmacy_sales(
     log: mess.DefectLog,
     rng: np.random.Generator,
     mess_rng: np.random.Generator,
-) -> tuple[int, int]:
+    plan: drug_use.DrugPlan,
+) -> tuple[int, int, pd.DataFrame]:
     """One file of outpatient pharmacy sales per month, record ids running on across the
-    months; return the rows and the files written."""
+    months; return the rows and the files written, and the drugs sold by month (each sale
+    names its product, quantity in smallest units and amount from the ``plan``)."""
     rows = files = 0
+    sold = []
     for period, sales in activity.pharmacy_months(world, planted, knobs, rng):
+        drugs = drug_use.pharmacy_items(sales, plan)
+        sales["item_code"] = drugs.product_code
+        sales["quantity"] = drugs.quantity
+        sales["amount_fen"] = drugs.amount_fen
+        sold.append(drug_use.monthly_sales(sales.rename(columns={"item_code": "product_code"})))
         sales.insert(
             0,
             "record_id",
@@ -257,7 +286,7 @@ def _land_pharmacy_sales(
             landing / rel,
         )
         files += 1
-    return rows, files
+    return rows, files, pd.concat(sold, ignore_index=True)
 
 
 def _land_face_checks(
@@ -310,7 +339,7 @@ def _land_audit_outcomes(
 def _write_truth(truth: Path, planted: fraud.Planted, log: mess.DefectLog) -> int:
     """The ground truth beside the feeds: fraud labels, look-alikes and every injected defect;
     return the number of fraud labels."""
-    truth.mkdir()
+    truth.mkdir(exist_ok=True)  # the procurement part wrote its truth there first
     labels = pd.DataFrame(planted.labels, columns=["entity_type", "entity_id", "pattern"])
     labels = labels.drop_duplicates().sort_values(["pattern", "entity_type", "entity_id"])
     labels.to_csv(truth / "fraud_labels.csv", index=False, lineterminator="\n")

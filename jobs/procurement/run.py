@@ -45,6 +45,16 @@ def month_end(year: int, month: int) -> date:
     return date(year, month, calendar.monthrange(year, month)[1])
 
 
+def newest_month(spark: SparkSession, cfg: Config) -> tuple[int, int]:
+    """(year, month) of the newest order in silver: what a run without a month supervises."""
+    _need(spark, cfg, "procurement_orders")
+    path = lake.table_path(cfg, "silver", "procurement_orders")
+    newest = lake.read_version(spark, path).agg(F.max("ordered_at")).first()[0]
+    if newest is None:
+        raise ProcurementRefused("silver/procurement_orders holds no order yet")
+    return newest.year, newest.month
+
+
 def catalogue(reads: lake.PinnedReads) -> DataFrame:
     return reads.table("silver", "drug_catalogue").select(
         "product_code",
@@ -87,12 +97,15 @@ def receipts(reads: lake.PinnedReads) -> DataFrame:
     )
 
 
-def purchases(spark: SparkSession, cfg: Config, reads: lake.PinnedReads, month: str) -> DataFrame:
-    """The month's purchases in one shape: hospitals' orders, pharmacies' and clinics' sales."""
+def purchases(
+    spark: SparkSession, cfg: Config, reads: lake.PinnedReads, month: str | None = None
+) -> DataFrame:
+    """A month's purchases (every month's without ``month``) in one shape: hospitals'
+    orders, pharmacies' and clinics' sales."""
     orders = (
         reads.table("silver", "procurement_orders")
         .withColumn("month", F.date_format("ordered_at", "yyyy-MM"))
-        .filter(F.col("month") == month)
+        .filter(F.lit(month).isNull() | (F.col("month") == F.lit(month)))
         .select(
             "month",
             F.col("hospital_code").alias("institution_code"),
@@ -106,7 +119,7 @@ def purchases(spark: SparkSession, cfg: Config, reads: lake.PinnedReads, month: 
     sales = (
         reads.table("silver", "outpatient_pharmacy")
         .withColumn("month", F.date_format("txn_time", "yyyy-MM"))
-        .filter(F.col("month") == month)
+        .filter(F.lit(month).isNull() | (F.col("month") == F.lit(month)))
         .select(
             "month",
             "institution_code",
@@ -146,8 +159,8 @@ def monthly_run(
     try:
         agreements = reads.table("silver", "vbp_agreements").filter(F.col("contract_year") == year)
         done = completion.completion(agreements, got, as_of, scheme)
-        payments = _payments(spark, cfg, reads)
-        status = settlement.delivery_status(_due(got), payments, as_of, scheme)
+        payments = payments_made(spark, cfg, reads)
+        status = settlement.delivery_status(dues(got), payments, as_of, scheme)
         paid = settlement.settlement(status, as_of, scheme)
         label = f"{year}-{month:02d}"
         lit = lights.price_lights(purchases(spark, cfg, reads, label), catalogue(reads), scheme)
@@ -180,7 +193,7 @@ def monthly_run(
     }
 
 
-def _due(got: DataFrame) -> DataFrame:
+def dues(got: DataFrame) -> DataFrame:
     """A delivery's value to the fen (half-up): what its distributor is owed."""
     return got.select(
         "delivery_id",
@@ -191,7 +204,7 @@ def _due(got: DataFrame) -> DataFrame:
     )
 
 
-def _payments(spark: SparkSession, cfg: Config, reads: lake.PinnedReads) -> DataFrame:
+def payments_made(spark: SparkSession, cfg: Config, reads: lake.PinnedReads) -> DataFrame:
     if not lake.is_table(spark, lake.table_path(cfg, "silver", "distributor_payments")):
         return spark.createDataFrame(
             [], "delivery_id string, amount decimal(18,2), paid_on date, payer string"

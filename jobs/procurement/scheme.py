@@ -14,9 +14,10 @@ from pathlib import Path
 import yaml
 
 from jobs import Refused
+from jobs.terms import PROCUREMENT_SCHEME
 
 SCHEMES = Path(__file__).with_name("schemes")
-DEFAULT_SCHEME = "2025.1"
+DEFAULT_SCHEME = PROCUREMENT_SCHEME
 
 
 class SchemeError(Refused):

@@ -92,6 +92,9 @@ def command(cfg: Config, args: argparse.Namespace) -> int:
     step("ingest the decisions", pipeline.ingest)
     review = step(f"review decisions {year}", pipeline.review_apply, year)
     assessment = step(f"assessment {year}", pipeline.dip_assess, year)
+    bought = step(f"procurement {year}-12", pipeline.procurement_month, year, 12)
+    retained = step(f"procurement retention {year}", pipeline.procurement_retention, year)
+    checked = step("procurement checks", pipeline.procurement_evaluate)
     budget = args.budget or _budget(cfg, year)
     clearing = step(
         f"clearing {year} (draft)",
@@ -122,6 +125,21 @@ def command(cfg: Config, args: argparse.Namespace) -> int:
         f"{answered.get('lines', 0)} decisions received, {review['passed']} of "
         f"{review['cases']} passed; points {review['points_before']} -> {review['review_points']}"
     )
+    reds = ", ".join(
+        f"{r['institution_code']} {r['product_code']} ×{r['ratio']}" for r in bought["red"][:3]
+    )
+    print(
+        f"Procurement {bought['as_of']}: {bought['red_lights']} red price lights"
+        + (f" (first: {reds})" if reds else "")
+        + f"; {len(bought['behind_hospitals'])} hospitals behind schedule"
+        + (f" ({', '.join(bought['behind_hospitals'][:6])})" if bought["behind_hospitals"] else "")
+    )
+    found = " ".join(f"{c['class']} {c['recall']}/{c['precision']}" for c in checked["classes"])
+    print(
+        f"Procurement retention {year}: {retained['retained']} yuan to "
+        f"{retained['contracts']} contracts' hospitals; checks against the truth "
+        f"(recall/precision): {found}"
+    )
     print(clearing["summary"])
     print(f"\nFraud alerts {year}: {fraud['alerts']} ({fraud['rule_hits']} rule hits)")
     print("\nWhere things are:")
@@ -133,6 +151,8 @@ def command(cfg: Config, args: argparse.Namespace) -> int:
     print(f"  assessment report  {assessment['report']}")
     print(f"  review report      {review['report']}")
     print(f"  fraud evaluation   {evaluation['report']}")
+    print(f"  procurement        {bought['report']}")
+    print(f"  retention report   {retained['report']}")
     if site["broken_links"] or site["outside_requests"]:
         print(
             f"  the site has {len(site['broken_links'])} broken links and "
