@@ -99,6 +99,8 @@ class Result:
     # 2), the catalogue with its auxiliary catalogue against the catalogue (at most 1.5).
     dip_month_points_ratio: float | None = None
     auxiliary_catalogue_ratio: float | None = None
+    # The procurement wing (issue 27): its monthly run against the points stage (at most 1).
+    procurement_month_points_ratio: float | None = None
 
 
 def machine() -> dict:
@@ -177,11 +179,18 @@ def _records(home: Path, year: int) -> dict[str, int]:
         "catalogue": int(coef.base_cases[coef.catalogue_version == year].max()),
         "points": cases,
         "dip_month": cases,
+        "procurement_month": _rows(lake / "silver" / "procurement_orders"),
+        "procurement_retention": _rows(lake / "silver" / "vbp_agreements"),
         "catalogue_auxiliary": int(coef.base_cases[coef.catalogue_version == year].max()),
         "clearing": cases,
         "fraud_train": int(discharges.discharge_year.isin([year - 1, year]).sum()),
         "fraud_score": cases,
     }
+
+
+def _rows(path: Path) -> int:
+    """Rows of a table, 0 when the lake has none (a city generated before the wing)."""
+    return len(_table(path, ["record_id"])) if (path / "_delta_log").is_dir() else 0
 
 
 def _budget(home: Path, year: int) -> str:
@@ -240,6 +249,8 @@ def run(args: argparse.Namespace, cfg: Config) -> Result:
         ("catalogue", ["catalogue", "--year", str(year)]),
         ("points", ["points", "--year", str(year), "--no-report"]),
         ("dip_month", ["dip", "month", "--year", str(year), "--month", "12"]),
+        ("procurement_month", ["procurement", "month", "--year", str(year), "--month", "12"]),
+        ("procurement_retention", ["procurement", "retention", "--year", str(year)]),
         ("clearing", None),  # the budget is known once the lake is
         ("fraud_train", ["fraud", "train", "--year", str(year)]),
         ("fraud_score", ["fraud", "score", "--year", str(year)]),
@@ -264,6 +275,7 @@ def run(args: argparse.Namespace, cfg: Config) -> Result:
             stages[name].records_per_second = round(n / stages[name].seconds)
     result.dip_month_points_ratio = _ratio(stages, "dip_month", "points")
     result.auxiliary_catalogue_ratio = _ratio(stages, "catalogue_auxiliary", "catalogue")
+    result.procurement_month_points_ratio = _ratio(stages, "procurement_month", "points")
     if args.stages:
         result.stages = {name: asdict(s) for name, s in stages.items()}
         result.total_seconds = round(sum(s.seconds for s in stages.values()), 1)
@@ -387,6 +399,9 @@ def markdown(result: Result) -> str:
         f"(target at most 2)",
         f"- the catalogue with its auxiliary catalogue (`--auxiliary`) against the catalogue: "
         f"**ratio {result.auxiliary_catalogue_ratio}** (target at most 1.5)",
+        f"- the procurement month (`diplake procurement month`: completion, price lights, "
+        f"settlement) against the points stage: **ratio {result.procurement_month_points_ratio}**"
+        f" (target at most 1)",
     ]
     if result.spark_duckdb_ratio is None:  # a run of chosen stages: no comparison
         return "\n".join(lines) + "\n"
