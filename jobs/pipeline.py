@@ -385,7 +385,6 @@ def procurement_month(
         year, month = procurement.newest_month(spark, cfg)
     summary = procurement.monthly_run(spark, cfg, year, month, scheme or PROCUREMENT_SCHEME)
     return summary | report.month(spark, cfg, summary)
-    return summary
 
 
 def procurement_retention(year: int, scheme: str | None = None, cfg: Config | None = None) -> dict:

@@ -206,6 +206,10 @@ CASES = {
             "K8,XW1,阿托伐他汀钙,片剂,20mg,28,片,嘉林,,1,0,,0.1250,2024-01-01,2024-12-31",
             ["missing_group_id"],
         ),
+        (
+            "K9,XW1,阿托伐他汀钙,片剂,20mg,28,片,嘉林,G1,1,0,,0.0000,2024-01-01,2024-12-31",
+            ["reference_price_out_of_range"],
+        ),
     ],
     "vbp_agreements": [
         ("V1,H1,G1,2024,36500,2024-01-01,2024-12-31", []),
@@ -223,6 +227,12 @@ CASES = {
         ("O6,PO15,H1,XW1,PS01,10,支,0.2000,2024-01-01 08:00:00", ["unknown_unit"]),
         ("O7,PO16,H1,XW1,PS01,10,片,0.2000,2024-01-02 00:00:00", ["date_in_future"]),
         ("O8,PO17,P1,XW1,PS01,10,片,0.2000,2024-01-01 08:00:00", ["unknown_hospital"]),
+        # 300 million boxes of 28: past every integer type on the way, quarantined all the same
+        ("O9,PO18,H1,XW1,PS01,300000000,盒,5.6000,2024-01-01 08:00:00", ["qty_out_of_range"]),
+        (
+            "O10,PO19,H1,XW1,PS01,10,盒,99999999999999.0000,2024-01-01 08:00:00",
+            ["unit_price_out_of_range"],
+        ),
     ],
     "deliveries": [
         ("D1,DL10,PO1,10,盒,2024-01-01 08:00:00,2024-01-01 09:00:00", []),

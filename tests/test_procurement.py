@@ -186,7 +186,7 @@ def test_a_payment_on_day_30_is_on_time_and_on_day_31_late(spark):
     deliveries = [
         ("D1", "PS01", "H1", date(2025, 3, 1), D("100.00")),  # paid on day 30
         ("D2", "PS01", "H1", date(2025, 3, 1), D("200.00")),  # paid on day 31
-        ("D3", "PS01", "H2", date(2025, 3, 10), D("50.00")),  # 60 paid, the rest waits
+        ("D3", "PS01", "H2", date(2025, 3, 10), D("50.00")),  # 30.00 paid, the rest waits
         ("D4", "PS02", "H2", date(2025, 4, 20), D("80.00")),  # not due yet
         ("D5", "PS02", "H2", date(2025, 5, 2), D("10.00")),  # accepted after the run date
     ]
@@ -254,6 +254,33 @@ def test_a_payment_on_day_30_is_on_time_and_on_day_31_late(spark):
         ("hospital", "H2", "2025-04"),
     }
     assert rows["hospital", "H2", "2025-03"].max_days_overdue == 22
+
+
+def test_paid_twice_is_overpaid_not_a_negative_debt(spark):
+    deliveries = [("D1", "PS01", "H1", date(2025, 3, 1), D("56.00"))]
+    payments = [
+        ("D1", D("56.00"), date(2025, 3, 10), "fund"),
+        ("D1", D("56.00"), date(2025, 3, 12), "hospital"),  # sent twice, by another payer
+    ]
+    status = settlement.delivery_status(
+        spark.createDataFrame(deliveries, DELIVERIES),
+        spark.createDataFrame(payments, PAYMENTS),
+        date(2025, 5, 1),
+        SCHEME,
+    )
+    row = status.first()
+    assert (row.paid_on_time, row.unpaid, row.overdue, row.overpaid) == (
+        D("112.00"),
+        D("0.00"),
+        D("0.00"),
+        D("56.00"),
+    )
+    assert row.payer == "hospital"  # equal payments: the payer's name breaks the tie
+    got = settlement.settlement(status, date(2025, 5, 1), SCHEME).collect()
+    assert {(r.level, r.overpaid) for r in got} == {
+        ("distributor", D("56.00")),
+        ("hospital", D("56.00")),
+    }
 
 
 CATALOGUE = (
@@ -340,3 +367,27 @@ def test_price_lights_by_hand(spark):
         D("1.200000"),
         "yellow",
     )
+
+
+def test_the_catalogue_in_force_in_a_month_is_its_newest_version(spark):
+    catalogue = [
+        # open-ended 2025 listing, and a 2026 price beside it: January 2026 meets both
+        ("N", "G1", False, None, D("0.5000"), date(2025, 1, 1), None),
+        ("N", "G1", False, None, D("0.4000"), date(2026, 1, 1), date(2026, 12, 31)),
+        # listed on 15 March: lit in March
+        ("L", "G2", False, None, D("1.0000"), date(2025, 3, 15), None),
+    ]
+    purchases = [
+        ("2026-01", "H1", "N", 100, D("50.0000")),  # 0.50 against the 2026 0.40: 1.25 yellow
+        ("2025-03", "H1", "L", 10, D("10.0000")),
+        ("2025-03", "P1", "N", 5, D("-2.5000")),  # a month of returns: no price to light
+    ]
+    rows = lights.price_lights(
+        spark.createDataFrame(purchases, PURCHASES),
+        spark.createDataFrame(catalogue, CATALOGUE),
+        SCHEME,
+    ).collect()
+    got = {(r.month, r.product_code): r for r in rows}
+    assert len(rows) == 2
+    assert (got["2026-01", "N"].reference, got["2026-01", "N"].light) == (D("0.4000"), "yellow")
+    assert got["2025-03", "L"].ratio == D("1.000000")

@@ -130,7 +130,14 @@ def lived(spark, tmp_path_factory):
     )
     out["lights"] = _rows(spark, cfg, "drug_price_lights", ("institution_code", "product_code"))
     out["april_again"] = procurement.monthly_run(spark, cfg, 2025, 4)
+    out["march_again"] = procurement.monthly_run(spark, cfg, 2025, 3)
     out["completion_again"] = _rows(spark, cfg, "vbp_completion", ("hospital_code", "as_of"))
+    out["settlement_again"] = _rows(
+        spark, cfg, "distributor_settlement", ("as_of", "level", "party_code", "month")
+    )
+    out["lights_again"] = _rows(
+        spark, cfg, "drug_price_lights", ("institution_code", "product_code")
+    )
     _land(cfg.landing, SECOND)
     out["ingest2"] = ingest.run(spark, cfg, "2025-06-30")
     out["april_corrected"] = procurement.monthly_run(spark, cfg, 2025, 4)
@@ -197,7 +204,10 @@ def test_price_lights_of_march(lived):
 
 def test_a_rerun_on_the_same_lake_writes_the_same_rows(lived):
     assert lived["april_again"]["run_id"] == lived["april"]["run_id"]
+    assert lived["march_again"]["run_id"] == lived["march"]["run_id"]
     assert lived["completion_again"] == lived["completion"]
+    assert lived["settlement_again"] == lived["settlement"]
+    assert lived["lights_again"] == lived["lights"]
 
 
 def test_a_second_month_and_a_corrected_file_move_the_figures(lived):

@@ -138,7 +138,9 @@ def conform(
         *typed,
     )
     for d in feed.derived:
-        df = df.withColumn(d.name, F.expr(f"CAST({d.sql} AS {d.type})"))
+        # try_cast: a value too large for its type (a bad row, quarantined for its range)
+        # is null, not an error that would stop the feed.
+        df = df.withColumn(d.name, F.expr(f"try_cast({d.sql} AS {d.type})"))
     reasons: list[Column] = [
         F.when(F.col("unexpected_header"), F.lit("unexpected_header")),
         F.when(F.col("malformed"), F.lit("malformed_record")),

@@ -106,7 +106,8 @@ MONEY = "decimal(18,2)"
 PRICE = "decimal(18,4)"  # drug prices per smallest unit: a tablet can cost 0.0312 yuan
 AMOUNT = "decimal(18,4)"  # a quantity times such a price, exact
 BOX = "盒"  # a quantity in boxes: times the product's pack size, in its smallest unit
-_PER_UNIT = "CASE WHEN unit = '" + BOX + "' THEN {ref}_pack_size ELSE 1 END"
+# In bigint before the product: a box count times a pack size can pass 2^31.
+_PER_UNIT = "CASE WHEN unit = '" + BOX + "' THEN CAST({ref}_pack_size AS BIGINT) ELSE 1 END"
 PAYERS = ("fund", "hospital")  # the fund settles directly, or the hospital pays itself
 
 FEEDS = {
@@ -381,8 +382,10 @@ FEEDS = {
                 Field("group_id", required=True),
                 Field("vbp_batch", "int", low=1, high=99),
                 Field("is_winner", "flag", required=True),
-                Field("winning_price", "decimal", type=PRICE, low=0, high=1e6),
-                Field("reference_price", "decimal", required=True, type=PRICE, low=0, high=1e6),
+                Field("winning_price", "decimal", type=PRICE, low=0.0001, high=1e6),
+                Field(
+                    "reference_price", "decimal", required=True, type=PRICE, low=0.0001, high=1e6
+                ),
                 Field("valid_from", "date", required=True),
                 Field("valid_to", "date"),
             ),
@@ -455,12 +458,19 @@ FEEDS = {
                 Field("unit_price", "decimal", required=True, type=PRICE, low=0, high=1e6),
                 Field("ordered_at", "timestamp", required=True, past=True),
             ),
-            "events",
+            # The platform's order id is the order: one sent again under a new record id
+            # replaces it (the newest line wins), never stands beside it.
+            "snapshot",
+            key=("order_id",),
             derived=(
                 Derived("group_id", "string", "product_group_id"),
                 Derived("pack_size", "int", "product_pack_size"),
                 Derived("smallest_unit", "string", "product_smallest_unit"),
-                Derived("qty_units", "bigint", f"qty * {_PER_UNIT.format(ref='product')}"),
+                Derived(
+                    "qty_units",
+                    "bigint",
+                    f"CAST(qty AS BIGINT) * {_PER_UNIT.format(ref='product')}",
+                ),
                 Derived("amount", AMOUNT, "qty * unit_price"),
             ),
             checks=(("unknown_unit", f"NOT unit IN (product_smallest_unit, '{BOX}')"),),
@@ -498,20 +508,23 @@ FEEDS = {
                 Field("delivered_at", "timestamp", required=True, past=True),
                 Field("accepted_at", "timestamp", past=True),
             ),
-            "events",
+            "snapshot",
+            key=("delivery_id",),
             derived=(
                 Derived("hospital_code", "string", "order_hospital_code"),
                 Derived("product_code", "string", "order_product_code"),
                 Derived("group_id", "string", "order_group_id"),
                 Derived("distributor_code", "string", "order_distributor_code"),
-                Derived("qty_units", "bigint", f"qty * {_PER_UNIT.format(ref='order')}"),
+                Derived(
+                    "qty_units", "bigint", f"CAST(qty AS BIGINT) * {_PER_UNIT.format(ref='order')}"
+                ),
                 # In the order's unit the value is exact; in another, the order's mean
                 # price per smallest unit (4 places, half-up).
                 Derived(
                     "amount",
                     AMOUNT,
                     "CASE WHEN unit = order_unit THEN qty * order_unit_price "
-                    "ELSE round(qty_units * order_amount / order_qty_units, 4) END",
+                    "ELSE round(try_divide(qty_units * order_amount, order_qty_units), 4) END",
                 ),
             ),
             checks=(
@@ -540,7 +553,8 @@ FEEDS = {
                 Field("paid_at", "timestamp", required=True, past=True),
                 Field("payer", required=True, values=PAYERS),
             ),
-            "events",
+            "snapshot",
+            key=("payment_id",),
             checks=(
                 # A delivery is worth its value to the fen (half-up): one payment above it
                 # pays for something not delivered.

@@ -219,11 +219,12 @@ def _record_run(spark: SparkSession, cfg: Config, run_id: str, status: str, repo
 
 # What each source reads from another source's silver (see jobs/ingest/schedule.py).
 # A feed whose fields refer to another feed's table (feeds.Ref) runs after that source.
+_SOURCE_OF = {feed.table: feed.source for feed in feeds.FEEDS.values()}
 DEPENDS_ON = (
     {source: ("institutions",) for source in SOURCES[1:]}
     | {"settlement_lists": ("institutions", "insured_registry")}
     | {
-        feed.source: ("institutions", *(r.table for r in feed.refs))
+        feed.source: ("institutions", *(_SOURCE_OF[r.table] for r in feed.refs))
         for feed in feeds.FEEDS.values()
         if feed.refs
     }

@@ -15,7 +15,7 @@ places at most), quantities in smallest units.
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
     BooleanType,
@@ -63,17 +63,29 @@ def _exceeds(amount_u: Column, qty: Column, ref_u: Column, limit) -> Column:
 def price_lights(purchases: DataFrame, catalogue: DataFrame, scheme: Scheme) -> DataFrame:
     """gold/drug_price_lights from ``purchases`` and the catalogue in force that month
     (``product_code, group_id, is_winner, winning_price, reference_price, valid_from,
-    valid_to``). A product not in the catalogue that month gets no light."""
+    valid_to``; of the versions valid on some day of the month, the newest). A product not
+    in the catalogue that month gets no light."""
     month_start = F.to_date(F.concat(F.col("p.month"), F.lit("-01")))
+    month_end = F.last_day(month_start)
     summed = purchases.groupBy("month", "institution_code", "product_code").agg(
         F.sum("qty").cast("long").alias("qty"),
         F.sum(units("amount", PLACES)).cast(WIDE).alias("amount_u"),
     )
-    joined = summed.alias("p").join(
-        catalogue.alias("c"),
-        (F.col("p.product_code") == F.col("c.product_code"))
-        & (month_start >= F.col("c.valid_from"))
-        & (month_start <= F.coalesce(F.col("c.valid_to"), month_start)),
+    # The version in force in the month: valid on some day of it, the newest of those
+    # (versions may overlap; a product listed mid-month is lit that month).
+    newest = Window.partitionBy("p.month", "p.institution_code", "p.product_code").orderBy(
+        F.desc("c.valid_from")
+    )
+    joined = (
+        summed.alias("p")
+        .join(
+            catalogue.alias("c"),
+            (F.col("p.product_code") == F.col("c.product_code"))
+            & (F.col("c.valid_from") <= month_end)
+            & (F.coalesce(F.col("c.valid_to"), month_end) >= month_start),
+        )
+        .withColumn("_n", F.row_number().over(newest))
+        .filter("_n = 1")
     )
     reference = F.when(F.col("c.is_winner"), F.col("c.winning_price")).otherwise(
         F.col("c.reference_price")
@@ -88,7 +100,8 @@ def price_lights(purchases: DataFrame, catalogue: DataFrame, scheme: Scheme) -> 
         .when(_exceeds(amount_u, qty, ref_u, scheme.yellow_max), "above_yellow_max")
         .when(_exceeds(amount_u, qty, ref_u, scheme.green_max), "above_green_max")
     )
-    return joined.filter(qty > 0).select(
+    # A month of returns (a net amount below zero) has no price to light.
+    return joined.filter((qty > 0) & (amount_u >= 0)).select(
         F.col("p.month").alias("month"),
         F.col("p.institution_code").alias("institution_code"),
         F.col("p.product_code").alias("product_code"),

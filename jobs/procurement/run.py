@@ -17,7 +17,7 @@ import calendar
 from datetime import date
 from decimal import Decimal
 
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from jobs import Refused, lake, quality
@@ -49,10 +49,16 @@ def newest_month(spark: SparkSession, cfg: Config) -> tuple[int, int]:
     """(year, month) of the newest order in silver: what a run without a month supervises."""
     _need(spark, cfg, "procurement_orders")
     path = lake.table_path(cfg, "silver", "procurement_orders")
-    newest = lake.read_version(spark, path).agg(F.max("ordered_at")).first()[0]
+    # The month as Spark reads it, in the session's zone (a Python datetime would be the
+    # driver's).
+    newest = (
+        lake.read_version(spark, path)
+        .agg(F.date_format(F.max("ordered_at"), "yyyy-MM").alias("m"))
+        .first()[0]
+    )
     if newest is None:
         raise ProcurementRefused("silver/procurement_orders holds no order yet")
-    return newest.year, newest.month
+    return int(newest[:4]), int(newest[5:])
 
 
 def catalogue(reads: lake.PinnedReads) -> DataFrame:
@@ -67,34 +73,52 @@ def catalogue(reads: lake.PinnedReads) -> DataFrame:
     )
 
 
+def in_force(rows: DataFrame, cat: DataFrame, key: str, start: str, end: str) -> DataFrame:
+    """``rows`` with the catalogue version in force for them: valid on some day of
+    [``start``, ``end``], the newest ``valid_from`` of those (versions may overlap: a row
+    meets one version, never two). Rows no version covers keep nulls (left join)."""
+    hit = (
+        rows.select(key, "product_code", start, end)
+        .alias("r")
+        .join(
+            cat.alias("c"),
+            (F.col("r.product_code") == F.col("c.product_code"))
+            & (F.col("c.valid_from") <= F.col(f"r.{end}"))
+            & (F.coalesce(F.col("c.valid_to"), F.col(f"r.{end}")) >= F.col(f"r.{start}")),
+        )
+        .withColumn(
+            "_n",
+            F.row_number().over(Window.partitionBy(f"r.{key}").orderBy(F.desc("c.valid_from"))),
+        )
+        .filter("_n = 1")
+        .select(F.col(f"r.{key}").alias(key), *(F.col(f"c.{c}") for c in CATALOGUE_COLUMNS))
+    )
+    return rows.join(hit, key, "left")
+
+
+CATALOGUE_COLUMNS = ("is_winner", "winning_price", "reference_price")
+
+
 def receipts(reads: lake.PinnedReads) -> DataFrame:
-    """Accepted deliveries with the winner flag of the catalogue in force on the day."""
+    """Every accepted delivery, with the winner flag of the catalogue in force on the day
+    (null where none is: the delivery is still due, and counts in no completion)."""
     deliveries = (
         reads.table("silver", "deliveries")
         .filter(F.col("accepted_at").isNotNull())
         .withColumn("accepted_on", F.to_date("accepted_at"))
-    )
-    cat = catalogue(reads)
-    return (
-        deliveries.alias("d")
-        .join(
-            cat.alias("c"),
-            (F.col("d.product_code") == F.col("c.product_code"))
-            & (F.col("d.accepted_on") >= F.col("c.valid_from"))
-            & (F.col("d.accepted_on") <= F.coalesce(F.col("c.valid_to"), F.col("d.accepted_on"))),
-        )
         .select(
-            "d.delivery_id",
-            "d.hospital_code",
-            "d.distributor_code",
-            "d.product_code",
-            "d.group_id",
-            "c.is_winner",
-            F.col("d.qty_units").alias("qty"),
-            "d.amount",
-            "d.accepted_on",
+            "delivery_id",
+            "hospital_code",
+            "distributor_code",
+            "product_code",
+            "group_id",
+            F.col("qty_units").alias("qty"),
+            "amount",
+            "accepted_on",
         )
     )
+    flagged = in_force(deliveries, catalogue(reads), "delivery_id", "accepted_on", "accepted_on")
+    return flagged.drop("winning_price", "reference_price")
 
 
 def purchases(
@@ -157,7 +181,11 @@ def monthly_run(
     reads = lake.PinnedReads(spark, cfg)
     got = receipts(reads).cache()
     try:
-        agreements = reads.table("silver", "vbp_agreements").filter(F.col("contract_year") == year)
+        # The contracts running in the month (a contract year need not be a calendar year).
+        agreements = reads.table("silver", "vbp_agreements").filter(
+            (F.col("contract_start") <= F.lit(as_of))
+            & (F.col("contract_end") >= F.lit(date(year, month, 1)))
+        )
         done = completion.completion(agreements, got, as_of, scheme)
         payments = payments_made(spark, cfg, reads)
         status = settlement.delivery_status(dues(got), payments, as_of, scheme)

@@ -4,12 +4,13 @@ A delivery accepted on day d is due by day d + ``pay_days``: a payment on that d
 is on time, a day later is late. As of the run date, per distributor and month of
 acceptance (and per hospital, for the deliveries the hospital pays itself):
 ``due`` (the deliveries' value), ``paid_on_time``, ``paid_late``, ``unpaid``, ``overdue``
-(the unpaid part past its day) and ``max_days_overdue`` (days past the day of the
-latest payment of a late delivery, or of the run date while a delivery waits).
+(the unpaid part past its day), ``overpaid`` (paid beyond the due) and
+``max_days_overdue`` (days past the day of the latest payment of a late delivery, or
+of the run date while a delivery waits).
 Payments after the run date do not count yet, so a rerun as of the same date
 writes the same rows.
 
-A delivery's payer is the payer of its payments; an unpaid delivery takes the
+A delivery's payer is the payer of its largest payment; an unpaid delivery takes the
 usual payer of its hospital (``fund`` when the hospital has paid nothing itself).
 """
 
@@ -45,6 +46,7 @@ SETTLEMENT_SCHEMA = StructType(
         StructField("paid_late", MONEY, False),
         StructField("unpaid", MONEY, False),
         StructField("overdue", MONEY, False),
+        StructField("overpaid", MONEY, False),
         StructField("late_deliveries", LongType(), False),
         StructField("max_days_overdue", LongType(), False),
         StructField("scheme_version", StringType(), False),
@@ -78,7 +80,8 @@ def delivery_status(
         F.max(F.when(F.col("paid_on") > F.col("due_by"), F.datediff("paid_on", "due_by"))).alias(
             "late_by"
         ),
-        F.first("payer", ignorenulls=True).alias("payer"),
+        # The payer of its largest payment (ties by name): the same on every rerun.
+        F.max(F.when(F.col("payer").isNotNull(), F.struct("paid", "payer"))).payer.alias("payer"),
     )
     usual = (
         made.join(deliveries.select("delivery_id", "hospital_code"), "delivery_id")
@@ -93,12 +96,16 @@ def delivery_status(
         .filter("rank = 1")
         .select("hospital_code", F.col("payer").alias("usual_payer"))
     )
-    unpaid = (F.col("due") - F.col("paid_on_time") - F.col("paid_late")).cast(MONEY)
+    # Paid beyond the due (two payments of one delivery, or a delivery corrected down after
+    # it was paid) is overpaid, not a negative debt.
+    balance = (F.col("due") - F.col("paid_on_time") - F.col("paid_late")).cast(MONEY)
+    unpaid = F.greatest(balance, F.lit(0).cast(MONEY))
     waiting = F.when((unpaid > 0) & (run_day > F.col("due_by")), F.datediff(run_day, "due_by"))
     return (
         per.join(usual, "hospital_code", "left")
         .withColumn("payer", F.coalesce("payer", "usual_payer", F.lit("fund")))
         .withColumn("unpaid", unpaid)
+        .withColumn("overpaid", F.greatest(-balance, F.lit(0).cast(MONEY)))
         .withColumn("overdue", F.when(run_day > F.col("due_by"), unpaid).otherwise(0).cast(MONEY))
         .withColumn("days_overdue", F.coalesce(F.greatest("late_by", waiting), F.lit(0)))
         .withColumn("month", F.date_format("accepted_on", "yyyy-MM"))
@@ -117,7 +124,7 @@ def settlement(status: DataFrame, as_of: date, scheme: Scheme) -> DataFrame:
                 F.count("*").alias("deliveries"),
                 *(
                     F.sum(c).cast(MONEY).alias(c)
-                    for c in ("due", "paid_on_time", "paid_late", "unpaid", "overdue")
+                    for c in ("due", "paid_on_time", "paid_late", "unpaid", "overdue", "overpaid")
                 ),
                 F.sum(F.when(F.col("days_overdue") > 0, 1).otherwise(0)).alias("late_deliveries"),
                 F.max("days_overdue").alias("max_days_overdue"),
@@ -139,6 +146,7 @@ def settlement(status: DataFrame, as_of: date, scheme: Scheme) -> DataFrame:
         "paid_late",
         "unpaid",
         "overdue",
+        "overpaid",
         F.col("late_deliveries").cast("long"),
         F.col("max_days_overdue").cast("long"),
         F.lit(scheme.version).alias("scheme_version"),
