@@ -391,3 +391,33 @@ def test_the_catalogue_in_force_in_a_month_is_its_newest_version(spark):
     assert len(rows) == 2
     assert (got["2026-01", "N"].reference, got["2026-01", "N"].light) == (D("0.4000"), "yellow")
     assert got["2025-03", "L"].ratio == D("1.000000")
+
+
+def _shape(schema) -> list[tuple[str, str]]:
+    return [(f.name, f.dataType.simpleString()) for f in schema]
+
+
+def test_each_computation_writes_the_columns_its_contract_declares(spark):
+    """The StructTypes beside each function are the gold tables' documented schemas."""
+    year = (date(2025, 1, 1), date(2025, 12, 31))
+    done = completion.completion(
+        spark.createDataFrame([("H1", "G1", 2025, 10, *year)], AGREEMENTS),
+        spark.createDataFrame([("H1", "G1", True, 5, date(2025, 3, 1))], RECEIPTS),
+        date(2025, 6, 30),
+        SCHEME,
+    )
+    assert _shape(done.schema) == _shape(completion.COMPLETION_SCHEMA)
+    status = settlement.delivery_status(
+        spark.createDataFrame([("D1", "PS01", "H1", date(2025, 3, 1), D("1.00"))], DELIVERIES),
+        spark.createDataFrame([("D1", D("1.00"), date(2025, 3, 2), "fund")], PAYMENTS),
+        date(2025, 6, 30),
+        SCHEME,
+    )
+    paid = settlement.settlement(status, date(2025, 6, 30), SCHEME)
+    assert _shape(paid.schema) == _shape(settlement.SETTLEMENT_SCHEMA)
+    lit = lights.price_lights(
+        spark.createDataFrame([("2025-03", "H1", "W", 10, D("2.0000"))], PURCHASES),
+        spark.createDataFrame([("W", "G1", True, D("0.2000"), D("0.3000"), *year)], CATALOGUE),
+        SCHEME,
+    )
+    assert _shape(lit.schema) == _shape(lights.LIGHTS_SCHEMA)

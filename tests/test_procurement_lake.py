@@ -14,28 +14,28 @@ import pytest
 
 from jobs import config, lake
 from jobs.ingest import run as ingest
+from jobs.ingest.feeds import FEEDS
 from jobs.procurement import run as procurement
 
 D = Decimal
 KEY = "test-only-key"
 AT = "08:00:00"
+PLATFORM = (
+    "drug_catalogue",
+    "vbp_agreements",
+    "procurement_orders",
+    "deliveries",
+    "distributor_payments",
+)
 
 INSTITUTIONS = [
     "record_id,institution_code,name,type,level,district",
     "I1,H1,第一医院,hospital,3,思明区",
     "I2,H2,第二医院,hospital,2,湖里区",
 ]
-HEAD = {
-    "drug_catalogue": "record_id,product_code,generic_name,dosage_form,strength,pack_size,"
-    "smallest_unit,manufacturer,group_id,vbp_batch,is_winner,winning_price,reference_price,"
-    "valid_from,valid_to",
-    "vbp_agreements": "record_id,hospital_code,group_id,contract_year,agreed_qty,"
-    "contract_start,contract_end",
-    "procurement_orders": "record_id,order_id,hospital_code,product_code,distributor_code,qty,"
-    "unit,unit_price,ordered_at",
-    "deliveries": "record_id,delivery_id,order_id,qty,unit,delivered_at,accepted_at",
-    "distributor_payments": "record_id,payment_id,delivery_id,amount,paid_at,payer",
-}
+# The landing header of each platform feed is its declared columns (the formats themselves
+# are checked in tests/test_generate_procurement.py and tests/test_ingest_feeds.py).
+HEAD = {source: ",".join(FEEDS[source].columns) for source in PLATFORM}
 
 
 def catalogue(year: int, first: int) -> list[str]:

@@ -94,11 +94,15 @@ def completion(
             & (F.col("r.accepted_on") <= run_day),
             "left",
         )
-        .groupBy("a.hospital_code", "a.group_id", "a.contract_year")
+        .groupBy(
+            "a.hospital_code",
+            "a.group_id",
+            "a.contract_year",
+            "a.agreed_qty",
+            "a.contract_start",
+            "a.contract_end",
+        )
         .agg(
-            F.first("a.agreed_qty").alias("agreed_qty"),
-            F.first("a.contract_start").alias("contract_start"),
-            F.first("a.contract_end").alias("contract_end"),
             F.coalesce(F.sum(F.when(F.col("r.is_winner"), F.col("r.qty"))), F.lit(0))
             .cast("long")
             .alias("winner_qty"),

@@ -88,6 +88,15 @@ def found_in_lake(
     spark: SparkSession, cfg: Config, reads: lake.PinnedReads, scheme: Scheme
 ) -> dict[str, set[tuple]]:
     got = jobs_run.receipts(reads).cache()
+    try:
+        return _found(spark, cfg, reads, scheme, got)
+    finally:
+        got.unpersist()
+
+
+def _found(
+    spark: SparkSession, cfg: Config, reads: lake.PinnedReads, scheme: Scheme, got
+) -> dict[str, set[tuple]]:
     found: dict[str, set[tuple]] = {c: set() for c in CLASSES}
     agreements = reads.table("silver", "vbp_agreements")
     for (year,) in agreements.select("contract_year").distinct().collect():
@@ -113,14 +122,15 @@ def found_in_lake(
     last = payments.agg(F.max("paid_on")).first()[0]
     if last is not None:
         status = settlement.delivery_status(jobs_run.dues(got), payments, last, scheme)
-        rows = status.select("delivery_id", "paid_on_time", "paid_late", "overdue").collect()
-        found["payment_late"] = {(r.delivery_id,) for r in rows if r.paid_late > 0}
+        # Only the deliveries that are late or unpaid come to the driver.
+        late = status.filter(F.col("paid_late") > 0)
+        missing = status.filter(
+            (F.col("overdue") > 0) & (F.col("paid_on_time") == 0) & (F.col("paid_late") == 0)
+        )
+        found["payment_late"] = {(r.delivery_id,) for r in late.select("delivery_id").collect()}
         found["payment_missing"] = {
-            (r.delivery_id,)
-            for r in rows
-            if r.overdue > 0 and r.paid_on_time == 0 and r.paid_late == 0
+            (r.delivery_id,) for r in missing.select("delivery_id").collect()
         }
-    got.unpersist()
     return found
 
 

@@ -30,7 +30,6 @@ from jobs.dip.exact import WIDE, divide_half_up, units
 from jobs.procurement.scheme import Scheme
 
 LIGHTS = ("green", "yellow", "red")
-REASONS = ("above_winning_price", "above_yellow_max", "above_green_max")
 PLACES = 4  # amounts and prices: at most 4 decimals
 MILLION = 10**6
 

@@ -15,6 +15,7 @@ renders the pages (jobs/procurement/pages.py).
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import date
 from pathlib import Path
 
@@ -23,8 +24,9 @@ from pyspark.sql import functions as F
 
 from jobs import lake, site
 from jobs.config import Config
+from jobs.procurement.lights import LIGHTS
 
-LIGHT_LEVEL = {"green": 0, "yellow": 1, "red": 2}
+LIGHT_LEVEL = {light: i for i, light in enumerate(LIGHTS)}  # green < yellow < red
 EVIDENCE = 5  # record ids shown per red light; the rest are a query away (table, version)
 HEAT = 40  # groups and institutions in the heat map: those with the most non-green lights
 
@@ -117,12 +119,11 @@ def _evidence(spark: SparkSession, cfg: Config, versions: dict, red: list) -> No
             .select(who, product, "record_id")
             .collect()
         )
+        by_light: dict[tuple[str, str], list[str]] = {}
+        for x in rows:
+            by_light.setdefault((x[who], x[product]), []).append(x.record_id)
         for r in red:
-            ids = sorted(
-                x.record_id
-                for x in rows
-                if (x[who], x[product]) == (r["institution_code"], r["product_code"])
-            )
+            ids = sorted(by_light.get((r["institution_code"], r["product_code"]), []))
             if ids:
                 r["evidence"] = {
                     "table": key,
@@ -240,8 +241,8 @@ def month(spark: SparkSession, cfg: Config, summary: dict) -> dict:
 
 def _top(names: set[str], seen: list[str]) -> set[str]:
     """The :data:`HEAT` names seen most often (ties by name)."""
-    counts = {n: seen.count(n) for n in names}
-    return set(sorted(counts, key=lambda n: (-counts[n], n))[:HEAT])
+    counts = Counter(seen)
+    return set(sorted(names, key=lambda n: (-counts[n], n))[:HEAT])
 
 
 def _light(r) -> dict:

@@ -32,7 +32,6 @@ from pyspark.sql.types import (
 from jobs.procurement.scheme import Scheme
 
 MONEY = DecimalType(18, 2)
-LEVELS = ("distributor", "hospital")
 
 SETTLEMENT_SCHEMA = StructType(
     [
