@@ -58,3 +58,11 @@ PROCUREMENT_SCHEME = "2025.1"
 
 # An expert's decision on a special case (SPEC 9.5).
 REVIEW_DECISIONS = ("approve", "reject")
+
+# Off-site treatment (SPEC 12): the city's own pooling region (Xiamen), the platform's
+# vocabularies, and the scheme the policy checks use by default.
+HOME_REGION = "350200"
+OFFSITE_DIRECTIONS = ("inbound", "outbound")
+OFFSITE_FILINGS = ("resident", "referral", "temporary", "unfiled")
+OFFSITE_VISITS = ("inpatient", "outpatient", "chronic_special")
+OFFSITE_SCHEME = "2025.1"

@@ -1,0 +1,84 @@
+"""Outbound cost per destination institution against its peers (SPEC 12.3).
+
+Over the outbound inpatient settlements of a year, each stay is compared with what
+the destinations charge for the same diagnosis category (the first three
+characters of the principal diagnosis): its peer cost is the median total cost of
+that category's stays across every destination. A destination's ``cost_ratio`` =
+Σ its stays' cost / Σ their peer costs (1: it charges what its peers do for its mix
+of diagnoses); ``listed`` when the ratio reaches the scheme's ``destination_ratio``
+on at least ``destination_min_cases`` stays. A ratio steers a review; it is not money,
+so it is a double rounded to 4 places for reading.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    BooleanType,
+    DecimalType,
+    DoubleType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+)
+
+from jobs.offsite.scheme import Scheme
+
+MONEY = DecimalType(18, 2)
+
+DESTINATIONS_SCHEMA = StructType(
+    [
+        StructField("year", LongType(), False),
+        StructField("institution_code", StringType(), False),
+        StructField("treating_region", StringType(), False),
+        StructField("stays", LongType(), False),
+        StructField("total_cost", MONEY, False),
+        StructField("peer_cost", DoubleType(), False),
+        StructField("cost_ratio", DoubleType(), True),
+        StructField("listed", BooleanType(), False),
+        StructField("scheme_version", StringType(), False),
+    ]
+)
+
+
+def destination_costs(settlements: DataFrame, year: int, scheme: Scheme) -> DataFrame:
+    """One row per destination institution of ``year``'s outbound inpatient stays."""
+    stays = settlements.filter(
+        (F.col("direction") == "outbound")
+        & (F.col("visit_type") == "inpatient")
+        & (F.year("settled_at") == year)
+    ).withColumn("diag3", F.substring("principal_dx", 1, 3))
+    peers = stays.groupBy("diag3").agg(
+        F.percentile(F.col("total_cost").cast("double"), 0.5).alias("_peer")
+    )
+    per = (
+        stays.join(peers, "diag3")
+        .groupBy("institution_code")
+        .agg(
+            F.max("treating_region").alias("treating_region"),
+            F.count("*").alias("stays"),
+            F.sum("total_cost").cast(MONEY).alias("total_cost"),
+            F.sum("_peer").alias("peer_cost"),
+        )
+    )
+    ratio = F.when(
+        F.col("peer_cost") > 0,
+        F.round(F.col("total_cost").cast("double") / F.col("peer_cost"), 4),
+    )
+    return per.select(
+        F.lit(year).cast("long").alias("year"),
+        "institution_code",
+        "treating_region",
+        F.col("stays").cast("long").alias("stays"),
+        "total_cost",
+        F.round("peer_cost", 2).alias("peer_cost"),
+        ratio.alias("cost_ratio"),
+        F.coalesce(
+            (ratio >= float(scheme.destination_ratio))
+            & (F.col("stays") >= scheme.destination_min_cases),
+            F.lit(False),
+        ).alias("listed"),
+        F.lit(scheme.version).alias("scheme_version"),
+    )
