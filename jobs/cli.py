@@ -587,6 +587,54 @@ def _procurement(cfg, args) -> int:
     return 0
 
 
+def _offsite_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    month = sub.add_parser(
+        "month",
+        help="month M against the platform's statement (it lands on the 15th of M+1): the "
+        "reconciliation per counterpart region, its differences, the filing-share breaks, "
+        "the destinations; reports/offsite-Y-MM/. Without --year and --month: the newest "
+        "month whose statement is in silver",
+    )
+    month.add_argument("--year", type=int, help="year Y (with --month; default: the newest)")
+    month.add_argument("--month", type=int, help="month M (1-12)")
+    month.add_argument("--scheme", help="off-site scheme version (jobs/offsite/schemes/; 2025.1)")
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="the checks over every month against the generator's truth (evaluation only)",
+    )
+    evaluate.add_argument("--truth", type=Path, help="the truth folder (default <landing>/_truth)")
+    for action in sub.choices.values():
+        config_module.add_arguments(action, nested=True)
+
+
+def _offsite(cfg, args) -> int:
+    if args.action == "month":
+        if (args.year is None) != (args.month is None):
+            raise SystemExit("give both --year and --month, or neither (the newest statement)")
+        s = pipeline.offsite_month(args.year, args.month, args.scheme, cfg)
+        print(
+            f"Off-site {s['label']}: net {s['net_owed']} yuan owed to the city on the "
+            f"statements, {s['differences']:,} differences to chase, {s['policy_breaks']:,} "
+            f"filing-share breaks, {s['destinations_listed']:,} destinations listed "
+            f"(run {s['run_id']})"
+        )
+        print(f"Report: {s['report']}")
+    else:
+        s = pipeline.offsite_evaluate(args.truth, cfg)
+        for k in s["kinds"]:
+            print(
+                f"{k['kind']:<24} planted {k['planted']:>5}  found {k['found']:>5}  "
+                f"recall {k['recall']}  precision {k['precision']}"
+            )
+        print(
+            f"inbound stays unmatched: {s['case_differences']} "
+            f"({s['case_differences_list_quarantined']} with the list in quarantine)"
+        )
+        print(f"Report: {s['report']}")
+    return 0
+
+
 # name -> what it does. A job's command calls its pipeline step; a tool's, its module.
 COMMANDS: dict[str, Command] = {
     "demo": Command(
@@ -635,6 +683,12 @@ COMMANDS: dict[str, Command] = {
         "retention; the checks against the truth",
         _procurement_arguments,
         _procurement,
+    ),
+    "offsite": Command(
+        "off-site treatment: the month against the national platform's statement; the "
+        "checks against the truth",
+        _offsite_arguments,
+        _offsite,
     ),
     "reports": Command(
         "the reports as one site: `diplake reports build` (no Spark)",

@@ -23,6 +23,7 @@ from jobs.terms import (  # noqa: F401  (the DAG forms' choices)
     ASSESSMENT_SCHEME,
     ASSESSMENT_SOURCES,
     LEVEL_METHODS,
+    OFFSITE_SCHEME,
     PROCUREMENT_SCHEME,
     PV_METHODS,
 )
@@ -409,6 +410,39 @@ def procurement_evaluate(truth: Path | None = None, cfg: Config | None = None) -
     return result
 
 
+# --- the off-site wing (SPEC 12) ----------------------------------------------------
+
+
+def offsite_month(
+    year: int | None = None,
+    month: int | None = None,
+    scheme: str | None = None,
+    cfg: Config | None = None,
+) -> dict:
+    """The month's reconciliation with the platform's statement, its differences, the
+    filing-share breaks and the destinations, and ``reports/offsite-<Y>-<MM>/``; without a
+    month, the newest month whose statement is in silver."""
+    from jobs.offsite import report
+    from jobs.offsite import run as offsite
+
+    cfg, spark = _session(cfg, f"offsite {year or ''}-{month or ''}")
+    if year is None or month is None:
+        year, month = offsite.newest_statement(spark, cfg)
+    summary = offsite.monthly_run(spark, cfg, year, month, scheme or OFFSITE_SCHEME)
+    return summary | report.month(spark, cfg, summary)
+
+
+def offsite_evaluate(truth: Path | None = None, cfg: Config | None = None) -> dict:
+    """The off-site checks against the planted truth (default ``<landing>/_truth``)."""
+    from jobs.offsite import evaluate, report
+
+    cfg = cfg or config.load()
+    cfg, spark = _session(cfg, "offsite evaluate", preload=False)
+    result = evaluate.evaluate(spark, cfg, truth or cfg.landing / "_truth")
+    result["report"] = str(report.evaluation(cfg, result, result["input_versions"]))
+    return result
+
+
 # --- the reports site -------------------------------------------------------------
 
 
@@ -423,6 +457,7 @@ def reports_build(cfg: Config | None = None) -> dict:
     from jobs.dip import pages as _dip  # noqa: F401
     from jobs.fraud import pages as _fraud  # noqa: F401
     from jobs.ingest import pages as _ingest  # noqa: F401
+    from jobs.offsite import pages as _offsite  # noqa: F401
     from jobs.procurement import pages as _procurement  # noqa: F401
 
     cfg = cfg or config.load()

@@ -43,6 +43,7 @@ CHAIN = (
     ("dip_assessment_yearly", {"year": YEAR}),
     ("procurement_monthly", {"year": YEAR, "month": 12}),
     ("procurement_retention_yearly", {"year": YEAR}),
+    ("offsite_monthly", {"year": YEAR, "month": 12}),
     (
         "dip_clearing_year_end",
         {"year": YEAR, "budget": BUDGET, "pv_method": "ratio", "assessment": "computed"},

@@ -245,6 +245,42 @@ def test_one_card_at_distant_sites_within_an_hour(spark, rule_base):
     assert "25 km" in found[0].evidence
 
 
+OFFSITE = (
+    "settlement_id string, person_key string, direction string, treating_region string, "
+    "admission_date date, discharge_date date"
+)
+
+
+def test_treated_elsewhere_on_a_day_of_a_local_stay_not_on_a_transfer_day(spark, rule_base):
+    cases = [
+        stay("L1", "lent", "2025-03-01", "2025-03-10"),
+        stay("L2", "moved", "2025-04-01", "2025-04-05"),  # transferred out on the 5th
+        stay("L3", "back", "2025-06-10", "2025-06-20"),  # admitted here the day they left
+        stay("L4", "stay", "2025-07-01", "2025-07-09"),
+        stay("L5", "inbound", "2025-08-01", "2025-08-09"),
+    ]
+    offsite = [
+        # an outpatient visit elsewhere on the 5th, in the middle of a stay here
+        ("S1", "lent", "outbound", "310000", d("2025-03-05"), d("2025-03-05")),
+        # a stay elsewhere from the day of the transfer: no day in both
+        ("S2", "moved", "outbound", "310000", d("2025-04-05"), d("2025-04-20")),
+        ("S3", "back", "outbound", "310000", d("2025-06-01"), d("2025-06-10")),
+        # a stay elsewhere overlapping two nights of the stay here
+        ("S4", "stay", "outbound", "440100", d("2025-07-07"), d("2025-07-15")),
+        # a visitor treated here is no outbound settlement
+        ("S5", "inbound", "inbound", "350200", d("2025-08-03"), d("2025-08-03")),
+        # a visit on the admission day itself is the day of travel, not inside the stay
+        ("S6", "stay", "outbound", "440100", d("2025-07-01"), d("2025-07-01")),
+    ]
+    found = hits(
+        spark,
+        rule_base["treated_elsewhere_during_local_stay"],
+        offsite_settlements=(offsite, OFFSITE),
+        discharges=(cases, DISCHARGES),
+    )
+    assert found == {"lent", "stay"}
+
+
 def test_the_district_seats_are_numbers():
     import pandas as pd
 

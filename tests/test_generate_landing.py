@@ -37,6 +37,9 @@ SOURCES = {
     "procurement_orders",
     "deliveries",
     "distributor_payments",
+    "offsite_settlements",
+    "offsite_clearing_statements",
+    "offsite_statement_lines",
 }
 # GB 11643 written out here, independently of jobs.generate.world.
 WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]

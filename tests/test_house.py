@@ -46,6 +46,8 @@ WING_BUILDS_ON: dict[str, frozenset[str]] = {
     "clearing": frozenset({"dip"}),
     # The exact money arithmetic (jobs/dip/exact.py): rounding once, to the fen.
     "procurement": frozenset({"dip"}),
+    # The off-site evaluation scores the rule base's off-site rule (FR10) on the truth.
+    "offsite": frozenset({"fraud"}),
 }
 
 

@@ -84,6 +84,7 @@ def test_each_indicator_by_hand(got, hospital):
     row = got[hospital]
     assert row["year"] == 2025
     assert row["cases"] == {"H1": 2, "H2": 2, "H3": 1}[hospital]  # u1 is not matched
+    assert row["inbound_cases"] == 0  # lists without the column: the city's own insured
     for name, expected in zip(indicators.INDICATORS, EXPECTED[hospital], strict=True):
         assert row[name] == pytest.approx(expected, abs=1e-12), name
 
@@ -127,3 +128,34 @@ def test_a_readmission_needs_the_same_diag3_and_the_window(spark):
         points, discharges, classes, quarantine, 2025, indicators.IndicatorParams(readmit_days=16)
     ).collect()
     assert again[0].readmit_rate == 0.5  # a's return on day 16 counts with a 16-day window
+
+
+def test_inbound_cases_are_their_own_column(spark):
+    """SPEC 12.3: c2 and c3 are of people insured elsewhere (Quanzhou, Ganzhou); c1's list
+    says the city's own code, c4's says none (a list from before the column)."""
+    points = spark.createDataFrame(
+        [(2025, c, h, 3, "T1", Decimal("1000"), "normal", "core") for c, h in
+         (("c1", "H1"), ("c2", "H1"), ("c3", "H2"), ("c4", "H2"))],
+        "settlement_year int, case_id string, hospital_code string, level int, dip_code string, "
+        "rw decimal(18,4), case_class string, match_kind string",
+    )  # fmt: skip
+    discharges = spark.createDataFrame(
+        [
+            (c, h, c, date(2025, 3, 1), date(2025, 3, 5), "K35.8", Decimal("100"),
+             Decimal("10"), [], region)
+            for c, h, region in (
+                ("c1", "H1", "350200"), ("c2", "H1", "350500"), ("c3", "H2", "360700"),
+                ("c4", "H2", None),
+            )
+        ],
+        "case_id string, hospital_code string, person_key string, admission_date date, "
+        "discharge_date date, principal_dx string, total_cost decimal(18,2), "
+        "self_paid decimal(18,2), procedures array<string>, insured_region string",
+    )  # fmt: skip
+    classes = spark.createDataFrame([], "code string, class string")
+    quarantine = spark.createDataFrame([], "hospital_code string, quarantined long, received long")
+    rows = indicators.compute(points, discharges, classes, quarantine, 2025).collect()
+    assert {r.hospital_code: (r.cases, r.inbound_cases) for r in rows} == {
+        "H1": (2, 1),
+        "H2": (2, 1),
+    }

@@ -75,6 +75,24 @@ def _reasons(spark, institutions, source: str, rows: list[str], lookups=None) ->
     return [sorted(r.reasons) for r in out.collect()]
 
 
+def _offsite(
+    d="outbound",
+    ins="350200",
+    tr="310000",
+    inst="H31000000001",
+    who=GOOD_ID,
+    filing="resident",
+    visit="inpatient",
+    start="2023-12-01",
+    money="1000.00,900.00,100.00,680.00,20.00,300.00",
+    at="2023-12-05 10:00:00",
+) -> str:
+    return (
+        f"S1,X1,{d},{ins},{tr},{inst},W1,{who},某某,{filing},{visit},{start},2023-12-05,K35.8,"
+        f"{money},{at}"
+    )
+
+
 CASES = {
     "fee_details": [
         ("E1,ZY1,H1,2024-01-01,1102,床位费,bed,1,13.26,13.26", []),
@@ -252,6 +270,34 @@ CASES = {
         ("P4,PY13,DL1,10.00,2024-01-01 12:00:00,bank", ["invalid_payer"]),
         ("P5,PY14,DL1,10.00,2023-12-31 12:00:00,hospital", ["paid_before_accepted"]),
         ("P6,PY15,DL1,0.00,2024-01-01 12:00:00,fund", ["amount_out_of_range"]),
+    ],
+    # SPEC 12: the national platform. ``out``: an outbound stay; fund + account + cash = total.
+    "offsite_settlements": [
+        (_offsite(), []),
+        (_offsite(d="inbound", ins="360700", tr="350200", inst="H1", visit="outpatient"), []),
+        (_offsite(tr="990100"), ["unknown_region"]),  # no pooling region the city clears with
+        (_offsite(ins="310000", tr="350200"), ["direction_contradicts_region"]),
+        (_offsite(money="1000.00,900.00,100.00,680.00,20.00,301.00"), ["amounts_do_not_add_up"]),
+        (_offsite(money="1000.00,1100.00,100.00,680.00,20.00,300.00"), ["eligible_above_total"]),
+        (_offsite(money="1000.00,900.00,100.00,-10.00,0.00,1010.00"), ["fund_paid_out_of_range"]),
+        (_offsite(start="2023-12-06"), ["discharge_before_admission"]),
+        (_offsite(filing="abroad"), ["invalid_filing"]),
+        (_offsite(visit="dental"), ["invalid_visit_type"]),
+        (_offsite(who=BAD_ID), ["invalid_id_checksum"]),
+        (_offsite(at=""), ["missing_settled_at"]),
+        (_offsite(at="2024-01-02 08:00:00"), ["date_in_future"]),
+    ],
+    "offsite_clearing_statements": [
+        ("T1,2023-12,310000,outbound,3,1500.00", []),
+        ("T2,2023-13,310000,outbound,3,1500.00", ["invalid_month"]),
+        ("T3,2023-12,990100,outbound,3,1500.00", ["unknown_region"]),
+        ("T4,2023-12,310000,sideways,3,1500.00", ["invalid_direction"]),
+        ("T5,2023-12,310000,outbound,-1,1500.00", ["settlements_out_of_range"]),
+    ],
+    "offsite_statement_lines": [
+        ("N1,2023-12,310000,outbound,X1,680.00", []),
+        ("N2,2023-12,310000,outbound,,680.00", ["missing_settlement_id"]),
+        ("N3,2023-12,310000,outbound,X1,abc", ["invalid_amount"]),
     ],
 }
 

@@ -36,6 +36,10 @@ def _settlements(spark, rows):
     )
 
 
+def _ours(spark, rows):
+    return reconcile.our_settlements(_settlements(spark, rows))
+
+
 def _out(
     sid,
     region,
@@ -389,10 +393,14 @@ def test_destination_cost_against_peers_by_hand(spark):
             visit="outpatient",
         ),
     ]
-    loose = dataclasses.replace(SCHEME, destination_ratio=D("1.4"), destination_min_cases=1)
+    loose = dataclasses.replace(
+        SCHEME, destination_ratio=D("1.4"), destination_min_cases=1, destination_min_peers=2
+    )
     found = {
         r.institution_code: r
-        for r in destinations.destination_costs(_settlements(spark, rows), 2025, loose).collect()
+        for r in destinations.destination_costs(
+            _ours(spark, rows), 2025, "2025-12", loose
+        ).collect()
     }
     # peers: I21 median of 30,000 / 20,000 / 10,000 = 20,000; J18 median of 5,000 / 4,000 = 4,500
     x = found["X"]
@@ -400,8 +408,16 @@ def test_destination_cost_against_peers_by_hand(spark):
     assert found["X"].cost_ratio == 1.4286 and found["X"].listed  # 35,000 / 24,500
     assert found["Y"].cost_ratio == 0.9796 and not found["Y"].listed  # 24,000 / 24,500
     assert found["Z"].cost_ratio == 0.5 and not found["Z"].listed
+    # The default scheme: no category and no chapter has 5 stays, so every stay's peer is
+    # the median of the year's 5 stays, 10,000; and a destination needs 5 stays.
     strict = {
-        r.institution_code: r.listed
-        for r in destinations.destination_costs(_settlements(spark, rows), 2025, SCHEME).collect()
+        r.institution_code: (r.peer_cost, r.cost_ratio, r.listed)
+        for r in destinations.destination_costs(
+            _ours(spark, rows), 2025, "2025-12", SCHEME
+        ).collect()
     }
-    assert strict == {"X": False, "Y": False, "Z": False}  # 5 stays needed
+    assert strict == {
+        "X": (20000.0, 1.75, False),  # 35,000 / 20,000: far above, but 2 stays
+        "Y": (20000.0, 1.2, False),
+        "Z": (10000.0, 1.0, False),
+    }

@@ -14,6 +14,9 @@ over year Y:
 * ``self_pay_ratio`` = Σ self_paid / Σ total_cost;
 * ``short_admission_rate`` (短期入院): share with los ≤ ``short_stay_days`` and no
   procedure of class S;
+* ``inbound_cases`` (its own column, not an indicator ranked): the cases of people
+  insured in another pooling region (SPEC 12.3: their ``insured_region`` is not the
+  city's), settled through the national platform;
 * ``quarantine_rate``: the hospital's quarantined settlement-list records of Y
   over its received records of Y (given per hospital by the caller; a hospital
   without any is 0).
@@ -31,6 +34,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from jobs.dip import keys
+from jobs.terms import HOME_REGION
 
 INDICATORS = (
     "cmi",
@@ -71,7 +75,10 @@ def compute(
     ``received`` (settlement-list records of ``year`` per hospital).
     """
     cls = keys.class_sql(keys.class_overrides(classes))
+    # Lists from before the column are the city's own insured.
+    region = F.col("insured_region") if "insured_region" in discharges.columns else F.lit(None)
     stays = discharges.select(
+        (F.coalesce(region, F.lit(HOME_REGION)) != HOME_REGION).alias("inbound"),
         "case_id",
         "person_key",
         "admission_date",
@@ -121,6 +128,7 @@ def compute(
 
     per_hospital = cases.groupBy("hospital_code", "level").agg(
         F.count("*").alias("cases"),
+        F.sum(F.col("inbound").cast("long")).alias("inbound_cases"),
         (F.avg("rw") / 1000).cast("double").alias("cmi"),
         F.avg(F.col("los") / F.col("_mean_los")).alias("time_index"),
         F.avg((F.col("total_cost") / F.col("_mean_cost")).cast("double")).alias("cost_index"),
@@ -148,6 +156,7 @@ def compute(
         "hospital_code",
         "level",
         "cases",
+        "inbound_cases",
         *INDICATORS,
         *(f"{name}_pct" for name in INDICATORS),
     )

@@ -78,8 +78,21 @@ def _experiment(cfg: Config, level: str) -> str:
     return mlflow.create_experiment(name, artifact_location=location)
 
 
+# Tables a rule reads that a lake may not have yet (a wing whose feed has not started):
+# an empty frame of the columns the rules use stands in.
+OPTIONAL_SILVER = {
+    "offsite_settlements": (
+        "settlement_id string, person_key string, direction string, treating_region string, "
+        "admission_date date, discharge_date date"
+    ),
+}
+
+
 def silver_tables(reads: lake.PinnedReads) -> dict[str, DataFrame]:
-    return {name: reads.table("silver", name) for name in SILVER}
+    tables = {name: reads.table("silver", name) for name in SILVER}
+    for name, schema in OPTIONAL_SILVER.items():
+        tables[name] = reads.table_or_empty("silver", name, schema)
+    return tables
 
 
 def entity_labels(audits: DataFrame, entity_type: str) -> DataFrame:

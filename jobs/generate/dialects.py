@@ -54,6 +54,7 @@ B_HEADER = [
     "其他费",
     "统筹基金支付",
     "个人自付",
+    "参保地区划",
 ]
 B_SEX = {"M": "男", "F": "女"}
 B_ADMISSION = {"emergency": "急诊", "elective": "门诊"}
@@ -85,6 +86,7 @@ C_HEADER = [
     "other_fen",
     "fund_fen",
     "self_fen",
+    "insu_admdvs",
 ]
 C_SEX = {"M": "1", "F": "2"}
 C_ADMISSION = {"emergency": "1", "elective": "2"}
@@ -138,6 +140,7 @@ def format_a(cases: pd.DataFrame, rng: np.random.Generator) -> list[str]:
                 "name": r.name,
                 "sex": r.sex,
                 "birth_date": f"{r.birth_date:%Y-%m-%d}",
+                "insured_region": r.insured_region,
             },
             "diagnoses": [{"code": _a_code(r.principal_dx, ext[i], salt[i]), "principal": True}]
             + [{"code": _a_code(c, ext[i], salt[i] + 7), "principal": False} for c in r.other_dx],
@@ -182,6 +185,7 @@ def format_b(cases: pd.DataFrame, rng: np.random.Generator) -> list[str]:
             *(yuan(getattr(r, f"{p}_fen")) for p in PARTS),
             yuan(r.fund_fen),
             yuan(r.self_fen),
+            r.insured_region,
         ]
         lines.append(",".join(_csv_field(str(f), ",") for f in fields))
     return lines
@@ -216,6 +220,7 @@ def format_c(cases: pd.DataFrame, rng: np.random.Generator) -> list[str]:
             *(str(getattr(r, f"{p}_fen")) for p in PARTS),
             str(r.fund_fen),
             str(r.self_fen),
+            r.insured_region,
         ]
         lines.append("|".join(fields))
     return lines

@@ -72,6 +72,10 @@ DEFECTS = {
     "unknown_product": "quarantine",
     "payment_exceeds_delivery": "quarantine",
     "box_quantity": "correct",
+    # The national platform's off-site settlements (jobs/generate/offsite.py): a region
+    # code of no pooling region, a fund, account and cash that do not make the total.
+    "unknown_region": "quarantine",
+    "amounts_do_not_add_up": "quarantine",
 }
 # Per-record defects of settlement lists and their relative frequency.
 SETTLEMENT_MIX = {

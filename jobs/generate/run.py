@@ -28,6 +28,7 @@ from jobs.generate import (
     feeds,
     fraud,
     mess,
+    offsite,
     procurement,
     review,
 )
@@ -48,6 +49,7 @@ STREAMS = (
     "files",
     "review",
     "procurement",
+    "offsite",
 )
 
 
@@ -77,7 +79,7 @@ def run(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
     """Rewrite ``landing`` with the city ``knobs`` describe; return the run's summary."""
     started = time.perf_counter()
     rngs = _streams(knobs.seed)
-    steps = tqdm(total=12, desc="generate", unit="step", disable=not progress)
+    steps = tqdm(total=13, desc="generate", unit="step", disable=not progress)
 
     def step(name: str) -> None:
         steps.set_postfix_str(name)
@@ -100,7 +102,16 @@ def run(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
     planted.cases, special = review.plant_special_cases(
         planted.cases, spared, knobs.settlement_year, rngs["review"], world.persons
     )
-    cases = planted.cases
+    # People insured elsewhere (SPEC 12): some persons whom nothing above touched now have
+    # their stays as visitors, in the lists with their home region.
+    cases = offsite.make_inbound(
+        planted.cases,
+        spared | set(special.case_id),
+        _planted_persons(planted),
+        knobs.settlement_year,
+        rngs["offsite"],
+    )
+    planted.cases = cases
     step("fraud")
 
     log = mess.DefectLog()
@@ -174,6 +185,12 @@ def run(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
     )
     step("drug procurement")
 
+    (landing / "_truth").mkdir(exist_ok=True)
+    flows = offsite.write_offsite(
+        world, cases, knobs, landing, log, rngs["offsite"], planted.labels
+    )
+    step("off-site treatment")
+
     truth = landing / "_truth"
     n_labels = _write_truth(truth, planted, log)
     review.write_truth(truth, special, applications)
@@ -202,6 +219,7 @@ def run(landing: Path, knobs: Knobs, progress: bool = True) -> dict:
         },
         "special_review_applications": len(applications),
         "procurement": bought,
+        "offsite": flows,
         "catalogue_types": size.types,
         "core_types": size.core_types,
         "comprehensive_types": size.comprehensive_types,
@@ -225,6 +243,19 @@ def _streams(seed: int) -> dict[str, np.random.Generator]:
             (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(STREAMS))),
             strict=True,
         )
+    )
+
+
+def _planted_persons(planted: fraud.Planted) -> set[str]:
+    """Everybody a planted pattern names or shapes: their stays stay the city's own."""
+    named = {e for t, e, _ in [*planted.labels, *planted.lookalikes] if t == "person"}
+    return (
+        named
+        | set(planted.resale_persons)
+        | set(planted.chronic_persons)
+        | {p for p, _ in planted.distant_same_day}
+        | set(planted.duplicate_enrolments)
+        | set(planted.moved_persons)
     )
 
 

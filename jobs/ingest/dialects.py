@@ -35,7 +35,11 @@ FIELDS = (
     "other_procedures",
     "doctor_id",
     *MONEY,
+    # Where the patient is insured (SPEC 12): a person insured elsewhere treated here. The
+    # last column, added by the vendors in 2025: a file from before it has one column less.
+    "insured_region",
 )
+OPTIONAL_TAIL = 1  # trailing columns a file may lack (insured_region)
 B_COLUMNS = (
     "流水号",
     "病案号",
@@ -63,6 +67,7 @@ B_COLUMNS = (
     "其他费",
     "统筹基金支付",
     "个人自付",
+    "参保地区划",
 )
 C_COLUMNS = (
     "record_id",
@@ -91,6 +96,7 @@ C_COLUMNS = (
     "other_fen",
     "fund_fen",
     "self_fen",
+    "insu_admdvs",
 )
 # Both flat dialects list the fields in the same order as FIELDS.
 _CODE = StructType([StructField("code", StringType()), StructField("principal", BooleanType())])
@@ -118,7 +124,10 @@ A_SCHEMA = StructType(
         StructField(
             "patient",
             StructType(
-                [StructField(n, StringType()) for n in ("id_no", "name", "sex", "birth_date")]
+                [
+                    StructField(n, StringType())
+                    for n in ("id_no", "name", "sex", "birth_date", "insured_region")
+                ]
             ),
         ),
         StructField("diagnoses", ArrayType(_CODE)),
@@ -155,6 +164,7 @@ def parse_a(lines: DataFrame) -> DataFrame:
         F.col("j.patient.name").alias("name"),
         F.col("j.patient.sex").alias("sex"),
         F.col("j.patient.birth_date").alias("birth_date"),
+        F.col("j.patient.insured_region").alias("insured_region"),
         F.col("j.case.admission_date").alias("admission_date"),
         F.col("j.case.discharge_date").alias("discharge_date"),
         F.col("j.case.admission_type").alias("admission_type"),
@@ -192,7 +202,11 @@ def _parse_flat(
         *out,
         F.lit(None).cast("string").alias("submitted_at"),  # the flat dialects carry none
         F.lit(unit).alias("money_unit"),
-        (F.col(f"r.c{len(columns) - 1}").isNull() | (n_fields < len(columns))).alias("malformed"),
+        # The last required column must be there; the optional tail may be missing.
+        (
+            F.col(f"r.c{len(columns) - 1 - OPTIONAL_TAIL}").isNull()
+            | (n_fields < len(columns) - OPTIONAL_TAIL)
+        ).alias("malformed"),
     ).drop("r")
 
 
@@ -205,5 +219,10 @@ def parse_c(lines: DataFrame) -> DataFrame:
 
 
 PARSERS = {"A": parse_a, "B": parse_b, "C": parse_c}
-HEADERS = {"A": None, "B": ",".join(B_COLUMNS), "C": "|".join(C_COLUMNS)}
+# The header each flat dialect may carry: with its optional tail, or from before it.
+HEADERS = {
+    "A": None,
+    "B": (",".join(B_COLUMNS), ",".join(B_COLUMNS[:-OPTIONAL_TAIL])),
+    "C": ("|".join(C_COLUMNS), "|".join(C_COLUMNS[:-OPTIONAL_TAIL])),
+}
 SEPARATOR = {"A": None, "B": ",", "C": "|"}

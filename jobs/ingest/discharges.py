@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 
 from jobs.ingest import codes, plausibility
 from jobs.ingest.dialects import FIELDS, MONEY
-from jobs.terms import FEE_CATEGORIES
+from jobs.terms import FEE_CATEGORIES, HOME_REGION
 
 SEX = {"M": "M", "F": "F", "男": "M", "女": "F", "1": "M", "2": "F"}
 ADMISSION = {
@@ -56,7 +56,11 @@ REQUIRED = (
 # What makes a settlement list's content, for its identity (jobs/ingest/identity.py): the
 # conformed values, so the same record written in another notation is the same record.
 CONTENT = (
-    *(f for f in FIELDS[1:] if f not in ("principal_procedure", "other_procedures", *MONEY)),
+    *(
+        f
+        for f in FIELDS[1:]
+        if f not in ("principal_procedure", "other_procedures", "insured_region", *MONEY)
+    ),
     "procedures",  # the principal procedure first, then the others
     *(f"{m}_cost" if m in PARTS else m for m in MONEY if m != "total"),
     "total_cost",
@@ -77,6 +81,8 @@ def conform(bronze: DataFrame) -> DataFrame:
     df = bronze
     if "unexpected_header" not in df.columns:  # JSON Lines have no header to get wrong
         df = df.withColumn("unexpected_header", F.lit(False))
+    if "insured_region" not in df.columns:  # bronze from before the column
+        df = df.withColumn("insured_region", F.lit(None).cast("string"))
     for field in ("record_id", "case_id", "hospital_code", "id_no", "name", "doctor_id"):
         df = df.withColumn(field, codes.blank_to_null(F.col(field)))
     dx_raw = F.concat(F.array(F.col("principal_dx")), F.coalesce("other_dx", F.array()))
@@ -97,6 +103,10 @@ def conform(bronze: DataFrame) -> DataFrame:
         ).alias("_bad_dx_format"),
         F.size(F.filter(px_raw, lambda c: codes.icd9(c).isNull())).alias("_bad_px_format"),
         _mapped("sex", SEX).alias("sex_c"),
+        # A list without the column, or a blank in it: one of the city's own insured.
+        F.coalesce(codes.blank_to_null(F.trim("insured_region")), F.lit(HOME_REGION)).alias(
+            "insured_region_c"
+        ),
         _mapped("admission_type", ADMISSION).alias("admission_type_c"),
         _mapped("discharge_status", STATUS).alias("discharge_status_c"),
         codes.parse_date(F.col("birth_date")).alias("birth_date_c"),
@@ -141,6 +151,7 @@ def conform(bronze: DataFrame) -> DataFrame:
             "invalid_amount",
         ),
         _reason(parts_sum != F.col("total_c"), "cost_breakdown_mismatch"),
+        _reason(~F.col("insured_region_c").rlike("^[1-6][0-9]{5}$"), "unknown_region"),
         _reason(
             F.col("fund_paid_c") + F.col("self_paid_c") != F.col("total_c"), "payment_mismatch"
         ),
@@ -169,6 +180,7 @@ def conform(bronze: DataFrame) -> DataFrame:
         "name",
         F.col("sex_c").alias("sex"),
         F.col("birth_date_c").alias("birth_date"),
+        F.col("insured_region_c").alias("insured_region"),
         F.col("admission_date_c").alias("admission_date"),
         F.col("discharge_date_c").alias("discharge_date"),
         F.year("discharge_date_c").alias("discharge_year"),
@@ -221,10 +233,12 @@ def check_references(
 def check_enrolment(df: DataFrame, persons: DataFrame) -> DataFrame:
     """The person must be in the registry; enrolment on the admission day is a flag.
 
-    ``df`` has ``person_key`` (null when the ID number is unusable) and
-    ``admission_date``; ``persons``: silver/insured_persons. A claim for someone
-    unknown is quarantined (``person_not_enrolled``); a claim outside the enrolment
-    period or after the registered death stays, flagged, for the fraud rules.
+    ``df`` has ``person_key`` (null when the ID number is unusable), ``insured_region``
+    and ``admission_date``; ``persons``: silver/insured_persons. A claim for one of the
+    city's insured who is unknown is quarantined (``person_not_enrolled``); a person
+    insured elsewhere (SPEC 12, settled through the national platform) is in another
+    region's registry, not ours. A claim outside the enrolment period or after the
+    registered death stays, flagged, for the fraud rules.
     """
     registry = persons.select(
         "person_key",
@@ -234,7 +248,10 @@ def check_enrolment(df: DataFrame, persons: DataFrame) -> DataFrame:
         F.lit(True).alias("_registered"),
     )
     joined = df.join(registry, "person_key", "left")
-    unknown = F.col("person_key").isNotNull() & F.col("_registered").isNull()
+    region = F.col("insured_region") if "insured_region" in df.columns else F.lit(HOME_REGION)
+    unknown = (
+        F.col("person_key").isNotNull() & F.col("_registered").isNull() & (region == HOME_REGION)
+    )
     return (
         joined.withColumn(
             "reasons",

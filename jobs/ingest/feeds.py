@@ -25,9 +25,19 @@ leaves bronze. Reason codes are listed in docs/quarantine-reasons.md.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
+from pathlib import Path
 
-from jobs.terms import FEE_CATEGORIES, REVIEW_DECISIONS, REVIEW_FIELDS
+from jobs.terms import (
+    FEE_CATEGORIES,
+    HOME_REGION,
+    OFFSITE_DIRECTIONS,
+    OFFSITE_FILINGS,
+    OFFSITE_VISITS,
+    REVIEW_DECISIONS,
+    REVIEW_FIELDS,
+)
 
 
 @dataclass(frozen=True)
@@ -109,6 +119,22 @@ BOX = "盒"  # a quantity in boxes: times the product's pack size, in its smalle
 # In bigint before the product: a box count times a pack size can pass 2^31.
 _PER_UNIT = "CASE WHEN unit = '" + BOX + "' THEN CAST({ref}_pack_size AS BIGINT) ELSE 1 END"
 PAYERS = ("fund", "hospital")  # the fund settles directly, or the hospital pays itself
+# The regions the national platform settles with (jobs/reference/offsite_regions.csv), and
+# the city's own: a code outside them is no pooling region the city clears with.
+_REGIONS_CSV = Path(__file__).parents[1] / "reference" / "offsite_regions.csv"
+with _REGIONS_CSV.open(encoding="utf-8") as _f:
+    REGIONS = (HOME_REGION, *(row["region_code"] for row in csv.DictReader(_f)))
+_KNOWN = ", ".join(f"'{r}'" for r in REGIONS)
+_MONTH = "^[0-9]{4}-(0[1-9]|1[0-2])$"
+_OFFSITE_KEYS = (
+    Field("month", required=True),
+    Field("region", required=True),
+    Field("direction", required=True, values=OFFSITE_DIRECTIONS),
+)
+_OFFSITE_KEY_CHECKS = (
+    ("invalid_month", f"NOT month RLIKE '{_MONTH}'"),
+    ("unknown_region", f"NOT region IN ({_KNOWN})"),
+)
 
 FEEDS = {
     feed.source: feed
@@ -561,6 +587,103 @@ FEEDS = {
                 ("payment_exceeds_delivery", "amount > round(delivery_amount, 2)"),
                 ("paid_before_accepted", "paid_at < delivery_accepted_at"),
             ),
+        ),
+        # The national platform's off-site settlements (SPEC 12): one row per settlement,
+        # keyed by its id (a correction sent again replaces it).
+        Feed(
+            "offsite_settlements",
+            "offsite_settlements",
+            (
+                "record_id",
+                "settlement_id",
+                "direction",
+                "insured_region",
+                "treating_region",
+                "institution_code",
+                "case_id",
+                "id_no",
+                "name",
+                "filing",
+                "visit_type",
+                "admission_date",
+                "discharge_date",
+                "principal_dx",
+                "total_cost",
+                "eligible_cost",
+                "deductible",
+                "fund_paid",
+                "account_paid",
+                "self_paid",
+                "settled_at",
+            ),
+            (
+                Field("settlement_id", required=True),
+                Field("direction", required=True, values=OFFSITE_DIRECTIONS),
+                Field("insured_region", required=True),
+                Field("treating_region", required=True),
+                Field("institution_code", required=True),
+                Field("case_id", required=True),
+                Field("id_no", "person", required=True),
+                Field("name", keep=False),
+                Field("filing", required=True, values=OFFSITE_FILINGS),
+                Field("visit_type", required=True, values=OFFSITE_VISITS),
+                Field("admission_date", "date", required=True, past=True),
+                Field("discharge_date", "date", required=True, past=True),
+                Field("principal_dx"),
+                Field("total_cost", "decimal", required=True, type=MONEY, low=0, high=1e8),
+                Field("eligible_cost", "decimal", required=True, type=MONEY, low=0, high=1e8),
+                Field("deductible", "decimal", required=True, type=MONEY, low=0, high=1e6),
+                Field("fund_paid", "decimal", required=True, type=MONEY, low=0, high=1e8),
+                Field("account_paid", "decimal", required=True, type=MONEY, low=0, high=1e8),
+                Field("self_paid", "decimal", required=True, type=MONEY, low=0, high=1e8),
+                Field("settled_at", "timestamp", required=True, past=True),
+            ),
+            "snapshot",
+            key=("settlement_id",),
+            checks=(
+                (
+                    "unknown_region",
+                    f"NOT insured_region IN ({_KNOWN}) OR NOT treating_region IN ({_KNOWN})",
+                ),
+                # One side of every flow is the city: ours treated elsewhere, or others here.
+                (
+                    "direction_contradicts_region",
+                    f"(direction = 'outbound' AND (insured_region <> '{HOME_REGION}' "
+                    f"OR treating_region = '{HOME_REGION}')) OR (direction = 'inbound' AND "
+                    f"(treating_region <> '{HOME_REGION}' OR insured_region = '{HOME_REGION}'))",
+                ),
+                ("amounts_do_not_add_up", "total_cost <> fund_paid + account_paid + self_paid"),
+                ("eligible_above_total", "eligible_cost > total_cost"),
+                ("discharge_before_admission", "discharge_date < admission_date"),
+            ),
+        ),
+        # The platform's monthly clearing per counterpart region and direction...
+        Feed(
+            "offsite_clearing_statements",
+            "offsite_clearing_statements",
+            ("record_id", "month", "region", "direction", "settlements", "fund_amount"),
+            (
+                *_OFFSITE_KEYS,
+                Field("settlements", "int", required=True, low=0, high=100_000_000),
+                Field("fund_amount", "decimal", required=True, type=MONEY, low=-1e12, high=1e12),
+            ),
+            "snapshot",
+            key=("month", "region", "direction"),
+            checks=_OFFSITE_KEY_CHECKS,
+        ),
+        # ...and its lines: the settlements it clears, each with the amount cleared.
+        Feed(
+            "offsite_statement_lines",
+            "offsite_statement_lines",
+            ("record_id", "month", "region", "direction", "settlement_id", "fund_amount"),
+            (
+                *_OFFSITE_KEYS,
+                Field("settlement_id", required=True),
+                Field("fund_amount", "decimal", required=True, type=MONEY, low=-1e10, high=1e10),
+            ),
+            "snapshot",
+            key=("month", "settlement_id"),
+            checks=_OFFSITE_KEY_CHECKS,
         ),
     )
 }

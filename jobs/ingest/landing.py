@@ -151,14 +151,18 @@ def first_line(path: Path, limit: int = 65536) -> str:
     return decode(head)[0].rstrip("\r\n")
 
 
-def wrong_headers(files: list[LandedFile], expected: str, sep: str = ",") -> list[str]:
-    """Files (relative paths) whose header is not ``expected`` once quotes are removed.
+def wrong_headers(
+    files: list[LandedFile], expected: str | tuple[str, ...], sep: str = ","
+) -> list[str]:
+    """Files (relative paths) whose header is not ``expected`` (or none of them) once quotes
+    are removed.
 
     Read on the driver, which already reads every landed file for its checksum, so the
     decoded lines are not scanned a second time to find their headers.
     """
+    accepted = (expected,) if isinstance(expected, str) else expected
     return [
         f.relative
         for f in files
-        if sep.join(c.strip().strip('"') for c in first_line(f.path).split(sep)) != expected
+        if sep.join(c.strip().strip('"') for c in first_line(f.path).split(sep)) not in accepted
     ]

@@ -77,6 +77,9 @@ SOURCES = (
     "procurement_orders",
     "deliveries",
     "distributor_payments",
+    "offsite_settlements",
+    "offsite_clearing_statements",
+    "offsite_statement_lines",
 )
 
 
@@ -155,6 +158,7 @@ def _discharge_rows(winners: DataFrame) -> DataFrame:
         "person_key",
         "sex",
         "birth_date",
+        "insured_region",
         "admission_date",
         "discharge_date",
         F.col("discharge_year").cast("int").alias("discharge_year"),

@@ -1,9 +1,11 @@
 """Outbound cost per destination institution against its peers (SPEC 12.3).
 
 Over the outbound inpatient settlements of a year, each stay is compared with what
-the destinations charge for the same diagnosis category (the first three
-characters of the principal diagnosis): its peer cost is the median total cost of
-that category's stays across every destination. A destination's ``cost_ratio`` =
+the destinations charge for the same diagnoses: its peer cost is the median total
+cost of the stays of its diagnosis category (the first three characters of the
+principal diagnosis) across every destination, when the category has at least the
+scheme's ``destination_min_peers`` stays; else of its chapter (the first letter),
+under the same condition; else of all the year's stays. A destination's ``cost_ratio`` =
 Σ its stays' cost / Σ their peer costs (1: it charges what its peers do for its mix
 of diagnoses); ``listed`` when the ratio reaches the scheme's ``destination_ratio``
 on at least ``destination_min_cases`` stays. A ratio steers a review; it is not money,
@@ -31,6 +33,7 @@ MONEY = DecimalType(18, 2)
 DESTINATIONS_SCHEMA = StructType(
     [
         StructField("year", LongType(), False),
+        StructField("through_month", StringType(), False),
         StructField("institution_code", StringType(), False),
         StructField("treating_region", StringType(), False),
         StructField("stays", LongType(), False),
@@ -43,18 +46,30 @@ DESTINATIONS_SCHEMA = StructType(
 )
 
 
-def destination_costs(settlements: DataFrame, year: int, scheme: Scheme) -> DataFrame:
-    """One row per destination institution of ``year``'s outbound inpatient stays."""
+def destination_costs(
+    settlements: DataFrame, year: int, through_month: str, scheme: Scheme
+) -> DataFrame:
+    """One row per destination institution of ``year``'s outbound inpatient stays settled
+    up to ``through_month`` (``yyyy-MM``; ``settlements`` with ``month``)."""
     stays = settlements.filter(
         (F.col("direction") == "outbound")
         & (F.col("visit_type") == "inpatient")
-        & (F.year("settled_at") == year)
+        & (F.col("month") >= f"{year}-01")
+        & (F.col("month") <= through_month)
     ).withColumn("diag3", F.substring("principal_dx", 1, 3))
-    peers = stays.groupBy("diag3").agg(
-        F.percentile(F.col("total_cost").cast("double"), 0.5).alias("_peer")
-    )
+    stays = stays.withColumn("chapter", F.substring("principal_dx", 1, 1))
+    cost = F.col("total_cost").cast("double")
+    enough = scheme.destination_min_peers
+
+    def peers(key: str | None, name: str):
+        grouped = stays.groupBy(key) if key else stays.groupBy()
+        return grouped.agg(F.when(F.count("*") >= enough, F.percentile(cost, 0.5)).alias(name))
+
     per = (
-        stays.join(peers, "diag3")
+        stays.join(peers("diag3", "_p3"), "diag3")
+        .join(peers("chapter", "_p1"), "chapter")
+        .crossJoin(F.broadcast(peers(None, "_p0")))
+        .withColumn("_peer", F.coalesce("_p3", "_p1", "_p0"))
         .groupBy("institution_code")
         .agg(
             F.max("treating_region").alias("treating_region"),
@@ -69,6 +84,7 @@ def destination_costs(settlements: DataFrame, year: int, scheme: Scheme) -> Data
     )
     return per.select(
         F.lit(year).cast("long").alias("year"),
+        F.lit(through_month).alias("through_month"),
         "institution_code",
         "treating_region",
         F.col("stays").cast("long").alias("stays"),

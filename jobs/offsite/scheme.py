@@ -33,6 +33,7 @@ class Scheme:
     cut_limit_points: dict[str, Decimal]
     destination_ratio: Decimal
     destination_min_cases: int
+    destination_min_peers: int
 
     def share(self, visit_type: str, filing: str) -> Decimal:
         """The fund's share for a visit of this type under this filing status."""
@@ -68,6 +69,7 @@ def load_scheme(version: str = DEFAULT_SCHEME, folder: Path = SCHEMES) -> Scheme
             ),
             destination_ratio=Decimal(str(raw["watch"]["destination_ratio"])),
             destination_min_cases=int(raw["watch"]["destination_min_cases"]),
+            destination_min_peers=int(raw["watch"]["destination_min_peers"]),
         )
     except (KeyError, TypeError, ValueError, ArithmeticError) as fault:
         raise SchemeError(f"{path.name}: {fault!r}") from fault
@@ -86,6 +88,11 @@ def load_scheme(version: str = DEFAULT_SCHEME, folder: Path = SCHEMES) -> Scheme
     low = min(share for _, _, share in scheme.shares())
     if low < 0:
         raise SchemeError(f"{path.name}: a cut leaves a negative share ({low})")
-    if scheme.destination_ratio <= 1 or scheme.destination_min_cases < 1:
-        raise SchemeError(f"{path.name}: watch needs destination_ratio > 1 and min cases >= 1")
+    if (
+        scheme.destination_ratio <= 1
+        or min(scheme.destination_min_cases, scheme.destination_min_peers) < 1
+    ):
+        raise SchemeError(
+            f"{path.name}: watch needs destination_ratio > 1, min cases and min peers >= 1"
+        )
     return scheme

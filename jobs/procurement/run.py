@@ -20,7 +20,7 @@ from decimal import Decimal
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from jobs import Refused, lake, quality
+from jobs import Refused, lake
 from jobs.config import Config
 from jobs.procurement import completion, lights, retention, settlement
 from jobs.procurement.scheme import DEFAULT_SCHEME, Scheme, load_scheme
@@ -155,21 +155,6 @@ def purchases(
     return orders.unionByName(sales)
 
 
-def _stamp(df: DataFrame, reads: lake.PinnedReads, rid: str) -> DataFrame:
-    return df.withColumn("run_id", F.lit(rid)).withColumn("input_versions", F.lit(reads.as_json()))
-
-
-def _write(spark: SparkSession, cfg: Config, df: DataFrame, table: str, where: str) -> int:
-    """Gate ``df`` on its gold suite, then replace the rows of ``where`` with it."""
-    df = df.cache()
-    try:
-        quality.gate(df, "gold", table, cfg.quality_root)
-        lake.replace_where(spark, df, lake.table_path(cfg, "gold", table), where)
-        return df.count()
-    finally:
-        df.unpersist()
-
-
 def monthly_run(
     spark: SparkSession, cfg: Config, year: int, month: int, scheme_version: str = DEFAULT_SCHEME
 ) -> dict:
@@ -193,21 +178,15 @@ def monthly_run(
         label = f"{year}-{month:02d}"
         lit = lights.price_lights(purchases(spark, cfg, reads, label), catalogue(reads), scheme)
         rid = reads.run_id("procurement", year, f"{month:02d}", scheme.version)
-        counts = {
-            "vbp_completion": _write(
-                spark, cfg, _stamp(done, reads, rid), "vbp_completion", f"as_of = '{as_of}'"
-            ),
-            "distributor_settlement": _write(
-                spark,
-                cfg,
-                _stamp(paid, reads, rid),
-                "distributor_settlement",
-                f"as_of = '{as_of}'",
-            ),
-            "drug_price_lights": _write(
-                spark, cfg, _stamp(lit, reads, rid), "drug_price_lights", f"month = '{label}'"
-            ),
-        }
+        counts = lake.publish_all(
+            spark,
+            cfg,
+            [
+                (reads.stamp(done, rid), "vbp_completion", f"as_of = '{as_of}'"),
+                (reads.stamp(paid, rid), "distributor_settlement", f"as_of = '{as_of}'"),
+                (reads.stamp(lit, rid), "drug_price_lights", f"month = '{label}'"),
+            ],
+        )
     finally:
         got.unpersist()
     return {
@@ -321,8 +300,8 @@ def retention_run(
     finally:
         got.unpersist()
     rid = reads.run_id("retention", year, scheme.version)
-    df = _stamp(spark.createDataFrame(rows, retention.RETENTION_SCHEMA), reads, rid)
-    n = _write(spark, cfg, df, "vbp_surplus_retention", f"contract_year = {year}")
+    df = reads.stamp(spark.createDataFrame(rows, retention.RETENTION_SCHEMA), rid)
+    n = lake.publish(spark, cfg, df, "vbp_surplus_retention", f"contract_year = {year}")
     total = sum((r["retained"] for r in rows), Decimal("0.00"))
     return {
         "year": year,

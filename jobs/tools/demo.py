@@ -95,6 +95,8 @@ def command(cfg: Config, args: argparse.Namespace) -> int:
     bought = step(f"procurement {year}-12", pipeline.procurement_month, year, 12)
     retained = step(f"procurement retention {year}", pipeline.procurement_retention, year)
     checked = step("procurement checks", pipeline.procurement_evaluate)
+    flows = step(f"off-site {year}-12", pipeline.offsite_month, year, 12)
+    flows_checked = step("off-site checks", pipeline.offsite_evaluate)
     budget = args.budget or _budget(cfg, year)
     clearing = step(
         f"clearing {year} (draft)",
@@ -140,6 +142,13 @@ def command(cfg: Config, args: argparse.Namespace) -> int:
         f"{retained['contracts']} contracts' hospitals; checks against the truth "
         f"(recall/precision): {found}"
     )
+    found = " ".join(f"{k['kind']} {k['recall']}/{k['precision']}" for k in flows_checked["kinds"])
+    print(
+        f"Off-site {flows['label']}: net {flows['net_owed']} yuan owed to the city on the "
+        f"platform's statements, {flows['differences']} differences to chase, "
+        f"{flows['policy_breaks']} filing-share breaks; checks against the truth "
+        f"(recall/precision): {found}"
+    )
     print(clearing["summary"])
     print(f"\nFraud alerts {year}: {fraud['alerts']} ({fraud['rule_hits']} rule hits)")
     print("\nWhere things are:")
@@ -153,6 +162,7 @@ def command(cfg: Config, args: argparse.Namespace) -> int:
     print(f"  fraud evaluation   {evaluation['report']}")
     print(f"  procurement        {bought['report']}")
     print(f"  retention report   {retained['report']}")
+    print(f"  off-site report    {flows['report']}")
     if site["broken_links"] or site["outside_requests"]:
         print(
             f"  the site has {len(site['broken_links'])} broken links and "

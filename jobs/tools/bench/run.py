@@ -181,6 +181,7 @@ def _records(home: Path, year: int) -> dict[str, int]:
         "dip_month": cases,
         "procurement_month": _rows(lake / "silver" / "procurement_orders"),
         "procurement_retention": _rows(lake / "silver" / "vbp_agreements"),
+        "offsite_month": _rows(lake / "silver" / "offsite_settlements"),
         "catalogue_auxiliary": int(coef.base_cases[coef.catalogue_version == year].max()),
         "clearing": cases,
         "fraud_train": int(discharges.discharge_year.isin([year - 1, year]).sum()),
@@ -251,6 +252,7 @@ def run(args: argparse.Namespace, cfg: Config) -> Result:
         ("dip_month", ["dip", "month", "--year", str(year), "--month", "12"]),
         ("procurement_month", ["procurement", "month", "--year", str(year), "--month", "12"]),
         ("procurement_retention", ["procurement", "retention", "--year", str(year)]),
+        ("offsite_month", ["offsite", "month", "--year", str(year), "--month", "12"]),
         ("clearing", None),  # the budget is known once the lake is
         ("fraud_train", ["fraud", "train", "--year", str(year)]),
         ("fraud_score", ["fraud", "score", "--year", str(year)]),
