@@ -373,7 +373,7 @@ def test_inbound_stays_are_matched_to_the_settlement_lists_by_case(spark):
 # ---- 12.3 destinations ------------------------------------------------------------------
 
 
-def test_destination_cost_against_peers_by_hand(spark):
+def test_destination_cost_against_the_other_destinations_by_hand(spark):
     rows = [
         _out("1", "310000", "0.00", "2025-03-01 10:00:00", inst="X", dx="I21.0", total="30000.00"),
         _out("2", "310000", "0.00", "2025-03-01 10:00:00", inst="Y", dx="I21.1", total="20000.00"),
@@ -382,17 +382,9 @@ def test_destination_cost_against_peers_by_hand(spark):
         _out("5", "310000", "0.00", "2025-04-01 10:00:00", inst="Y", dx="J18.9", total="4000.00"),
         # another year, and an outpatient visit: not counted
         _out("6", "310000", "0.00", "2024-04-01 10:00:00", inst="X", dx="J18.9", total="99999.00"),
-        _out(
-            "7",
-            "310000",
-            "0.00",
-            "2025-04-01 10:00:00",
-            inst="X",
-            dx="J18.9",
-            total="99999.00",
-            visit="outpatient",
-        ),
-    ]
+        _out("7", "310000", "0.00", "2025-04-01 10:00:00", inst="X", dx="J18.9", total="99999.00",
+             visit="outpatient"),
+    ]  # fmt: skip
     loose = dataclasses.replace(
         SCHEME, destination_ratio=D("1.4"), destination_min_cases=1, destination_min_peers=2
     )
@@ -402,22 +394,22 @@ def test_destination_cost_against_peers_by_hand(spark):
             _ours(spark, rows), 2025, "2025-12", loose
         ).collect()
     }
-    # peers: I21 median of 30,000 / 20,000 / 10,000 = 20,000; J18 median of 5,000 / 4,000 = 4,500
+    # Two peers needed. X's I21 stay against Y's and Z's (20,000, 10,000): 15,000; its J18
+    # stay has one peer (Y's 4,000), its chapter J the same one, so all of the others' stays
+    # (20,000, 10,000, 4,000): 10,000. X: 35,000 / 25,000.
     x = found["X"]
-    assert (x.stays, x.total_cost, x.peer_cost) == (2, D("35000.00"), 24500.0)
-    assert found["X"].cost_ratio == 1.4286 and found["X"].listed  # 35,000 / 24,500
-    assert found["Y"].cost_ratio == 0.9796 and not found["Y"].listed  # 24,000 / 24,500
-    assert found["Z"].cost_ratio == 0.5 and not found["Z"].listed
-    # The default scheme: no category and no chapter has 5 stays, so every stay's peer is
-    # the median of the year's 5 stays, 10,000; and a destination needs 5 stays.
-    strict = {
-        r.institution_code: (r.peer_cost, r.cost_ratio, r.listed)
-        for r in destinations.destination_costs(
-            _ours(spark, rows), 2025, "2025-12", SCHEME
-        ).collect()
-    }
-    assert strict == {
-        "X": (20000.0, 1.75, False),  # 35,000 / 20,000: far above, but 2 stays
-        "Y": (20000.0, 1.2, False),
-        "Z": (10000.0, 1.0, False),
+    assert (x.stays, x.total_cost, x.peer_cost) == (2, D("35000.00"), 25000.0)
+    assert x.cost_ratio == 1.4 and x.listed
+    # Y: I21 against X's and Z's, 20,000; J18 against all of X's and Z's (30,000, 10,000,
+    # 5,000), 10,000. Z: I21 against X's and Y's, 25,000.
+    assert (found["Y"].peer_cost, found["Y"].cost_ratio, found["Y"].listed) == (30000.0, 0.8, False)
+    assert (found["Z"].peer_cost, found["Z"].cost_ratio, found["Z"].listed) == (25000.0, 0.4, False)
+    # The default scheme wants 5 peers: no destination has 5 other stays, so no ratio.
+    strict = destinations.destination_costs(_ours(spark, rows), 2025, "2025-12", SCHEME)
+    assert {
+        (r.institution_code, r.peer_cost, r.cost_ratio, r.listed) for r in strict.collect()
+    } == {
+        ("X", None, None, False),
+        ("Y", None, None, False),
+        ("Z", None, None, False),
     }

@@ -454,14 +454,18 @@ def _plant(frame, local, places, scheme, year, rng, planted_labels):
         (frame.direction == "inbound") & (frame.visit_type == "inpatient")
     ).to_numpy()
     everything = np.ones(len(frame), dtype=bool)
-    for kind, mask in (
-        ("missing_in_statement", everything),
+    for kind, mask, shown in (
+        ("missing_in_statement", everything, 12),
         # A settlement the lake never saw; not an inbound stay, whose list would then stand alone.
-        ("missing_in_ours", ~inpatient_inbound),
-        ("amount_differs", everything),
-        ("wrong_month", months < 12),  # cleared in the next month's statement
+        ("missing_in_ours", ~inpatient_inbound, 12),
+        ("amount_differs", everything, 12),
+        ("wrong_month", months < 12, 11),  # cleared in the next month's statement
     ):
-        for i in rng.choice(free(mask), n, replace=False):
+        # One of each shows in the year's last statement (what the demo reconciles).
+        late = free(mask & (months == shown))
+        first = rng.choice(late, min(1, len(late)), replace=False)
+        rest = rng.choice(np.setdiff1d(free(mask), first), n - len(first), replace=False)
+        for i in [*first, *rest]:
             r = frame.loc[i]
             frame.loc[i, "truth"] = kind
             region = r.treating_region if r.direction == "outbound" else r.insured_region

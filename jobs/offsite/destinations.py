@@ -1,11 +1,13 @@
 """Outbound cost per destination institution against its peers (SPEC 12.3).
 
 Over the outbound inpatient settlements of a year, each stay is compared with what
-the destinations charge for the same diagnoses: its peer cost is the median total
-cost of the stays of its diagnosis category (the first three characters of the
-principal diagnosis) across every destination, when the category has at least the
-scheme's ``destination_min_peers`` stays; else of its chapter (the first letter),
-under the same condition; else of all the year's stays. A destination's ``cost_ratio`` =
+the other destinations charge for the same diagnoses: its peer cost is the median
+total cost of the stays of its diagnosis category (the first three characters of the
+principal diagnosis) at every other destination, when they are at least the
+scheme's ``destination_min_peers``; else of its chapter (the first letter), under
+the same condition; else of all the other destinations' stays of the year (none when
+even those are too few). A destination never is its own peer: the busiest one would
+otherwise pull the medians it is measured against. A destination's ``cost_ratio`` =
 Σ its stays' cost / Σ their peer costs (1: it charges what its peers do for its mix
 of diagnoses); ``listed`` when the ratio reaches the scheme's ``destination_ratio``
 on at least ``destination_min_cases`` stays. A ratio steers a review; it is not money,
@@ -38,7 +40,7 @@ DESTINATIONS_SCHEMA = StructType(
         StructField("treating_region", StringType(), False),
         StructField("stays", LongType(), False),
         StructField("total_cost", MONEY, False),
-        StructField("peer_cost", DoubleType(), False),
+        StructField("peer_cost", DoubleType(), True),
         StructField("cost_ratio", DoubleType(), True),
         StructField("listed", BooleanType(), False),
         StructField("scheme_version", StringType(), False),
@@ -57,25 +59,37 @@ def destination_costs(
         & (F.col("month") >= f"{year}-01")
         & (F.col("month") <= through_month)
     ).withColumn("diag3", F.substring("principal_dx", 1, 3))
-    stays = stays.withColumn("chapter", F.substring("principal_dx", 1, 1))
-    cost = F.col("total_cost").cast("double")
+    stays = stays.withColumn("chapter", F.substring("principal_dx", 1, 1)).withColumn(
+        "_all", F.lit(1)
+    )
     enough = scheme.destination_min_peers
 
-    def peers(key: str | None, name: str):
-        grouped = stays.groupBy(key) if key else stays.groupBy()
-        return grouped.agg(F.when(F.count("*") >= enough, F.percentile(cost, 0.5)).alias(name))
+    def peers(key: str, name: str):
+        """Per destination and ``key`` value: the median cost of the other destinations'
+        stays of that value, when they are enough."""
+        mine = stays.select("institution_code", key).distinct()
+        others = stays.select(
+            F.col("institution_code").alias("_other"), key, F.col("total_cost").cast("double")
+        )
+        return (
+            mine.join(others, key)
+            .filter(F.col("_other") != F.col("institution_code"))
+            .groupBy("institution_code", key)
+            .agg(F.when(F.count("*") >= enough, F.percentile("total_cost", 0.5)).alias(name))
+        )
 
     per = (
-        stays.join(peers("diag3", "_p3"), "diag3")
-        .join(peers("chapter", "_p1"), "chapter")
-        .crossJoin(F.broadcast(peers(None, "_p0")))
+        stays.join(peers("diag3", "_p3"), ["institution_code", "diag3"], "left")
+        .join(peers("chapter", "_p1"), ["institution_code", "chapter"], "left")
+        .join(peers("_all", "_p0"), ["institution_code", "_all"], "left")
         .withColumn("_peer", F.coalesce("_p3", "_p1", "_p0"))
         .groupBy("institution_code")
         .agg(
             F.max("treating_region").alias("treating_region"),
             F.count("*").alias("stays"),
             F.sum("total_cost").cast(MONEY).alias("total_cost"),
-            F.sum("_peer").alias("peer_cost"),
+            # A stay without peers leaves its destination without a ratio.
+            F.when(F.count("_peer") == F.count("*"), F.sum("_peer")).alias("peer_cost"),
         )
     )
     ratio = F.when(

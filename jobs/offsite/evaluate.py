@@ -104,8 +104,8 @@ def evaluate(
             planted[r.kind].add(r.institution_code)
         elif r.kind in planted:
             planted[r.kind].add(r.settlement_id)
-    quarantined = _quarantined_cases(spark, cfg)
     unmatched = [(c.kind, c.institution_code, c.case_id) for c in case_differences]
+    quarantined = _quarantined_cases(spark, cfg, sorted({(i, c) for _, i, c in unmatched}))
     explained = sum((i, c) in quarantined for _, i, c in unmatched)
     return {
         "year": years[-1] if years else None,
@@ -120,13 +120,17 @@ def evaluate(
     }
 
 
-def _quarantined_cases(spark: SparkSession, cfg: Config) -> set[tuple[str, str]]:
-    """(hospital, case id) of the settlement-list records in quarantine."""
+def _quarantined_cases(
+    spark: SparkSession, cfg: Config, cases: list[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """Those of ``cases`` (hospital, case id) with a settlement-list record in quarantine
+    (found in the raw line: a quarantined record's case id may be unreadable)."""
     path = lake.table_path(cfg, "quarantine", "settlement_lists")
-    if not lake.is_table(spark, path):
+    if not cases or not lake.is_table(spark, path):
         return set()
-    q = lake.read_version(spark, path)
-    if not {"hospital_code", "case_id"} <= set(q.columns):
-        return set()
-    rows = q.select("hospital_code", "case_id").where(F.col("case_id").isNotNull()).distinct()
-    return {(r.hospital_code, r.case_id) for r in rows.collect()}
+    q = lake.read_version(spark, path).select("raw")
+    found = set()
+    for hospital, case in cases:
+        if q.filter(F.col("raw").contains(case) & F.col("raw").contains(hospital)).limit(1).count():
+            found.add((hospital, case))
+    return found
