@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import demo_home as demo
+import pandas as pd
 import pytest
 from conftest import copy_home
 from pyspark.sql import functions as F
@@ -101,7 +102,26 @@ def test_the_demo_chain_ran_as_dags(spark, demo_home):
     assert hospitals.agg(F.sum("review_adjustment")).first()[0] == review_delta
     decided = table("silver", "special_review_decisions").count()
     assert decided > 0, "the experts' answers went through the second daily ingest"
-    assert table("gold", "fraud_alerts").filter(F.col("period") == demo.YEAR).count() > 0
+    alerts = table("gold", "fraud_alerts").filter(F.col("period") == demo.YEAR)
+    assert alerts.count() > 0
+    # Off-site treatment (SPEC 12): December against its statement, one of each planted
+    # statement difference in it; the visitors' stays in the indicators; FR10's alerts are
+    # the persons the generator had treated elsewhere during a local stay.
+    december = table("gold", "offsite_reconciliation").filter(F.col("month") == f"{demo.YEAR}-12")
+    assert december.count() > 0
+    kinds = {
+        r.kind
+        for r in table("gold", "offsite_differences")
+        .filter(F.col("month") == f"{demo.YEAR}-12")
+        .collect()
+    }
+    assert {"missing_in_statement", "missing_in_ours", "amount_differs", "wrong_month"} <= kinds
+    indicators = table("gold", "dip_hospital_indicators").filter(F.col("year") == demo.YEAR)
+    assert indicators.agg(F.sum("inbound_cases")).first()[0] > 0
+    planted = pd.read_csv(cfg.landing / "_truth" / "offsite_planted.csv", dtype=str)
+    same_day = planted[planted.kind == "same_day_local"]
+    fr10 = alerts.filter(F.col("reasons").contains("FR10 ")).count()
+    assert fr10 == len(same_day) > 0
     # Each reporting DAG ended by building the site: every report it wrote is listed.
     listing = json.loads((cfg.reports / site.INDEX_JSON).read_text(encoding="utf-8"))
     assert {(r["kind"], r["status"]) for r in listing} >= {
@@ -113,6 +133,7 @@ def test_the_demo_chain_ran_as_dags(spark, demo_home):
         ("prepayment_proposal", "advice"),
         ("assessment", "final"),
         ("special_review", "final"),
+        ("offsite_month", "computed"),
     }
     (clearing,) = [r for r in listing if r["kind"] == "clearing"]
     assert clearing["run_id"] == runs[0].run_id
