@@ -26,11 +26,16 @@ REGIONS = Path(__file__).parents[1] / "reference" / "offsite_regions.csv"
 FLOW_BARS = 20  # regions in the plot: those with the largest flows
 
 
-def region_names() -> dict[str, str]:
+def region_names(chinese: bool = True) -> dict[str, str]:
+    """Region code -> its name (``Quanzhou (泉州市)``; without ``chinese``, for the plot,
+    whose fonts have no Chinese glyphs: ``Quanzhou 350500``)."""
     import csv
 
     with REGIONS.open(encoding="utf-8") as f:
-        return {r["region_code"]: f"{r['name_en']} ({r['name_zh']})" for r in csv.DictReader(f)}
+        rows = list(csv.DictReader(f))
+    if chinese:
+        return {r["region_code"]: f"{r['name_en']} ({r['name_zh']})" for r in rows}
+    return {r["region_code"]: f"{r['name_en']} {r['region_code']}" for r in rows}
 
 
 def _plain(value):
@@ -106,7 +111,7 @@ def month(spark: SparkSession, cfg: Config, summary: dict) -> dict:
     out = cfg.reports / f"offsite-{label}"
     out.mkdir(parents=True, exist_ok=True)
     if regions:
-        _plot_flows(out, regions, names)
+        _plot_flows(out, regions, region_names(chinese=False))
     site.write_report(
         out,
         kind="offsite_month",

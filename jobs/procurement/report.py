@@ -25,6 +25,7 @@ from pyspark.sql import functions as F
 from jobs import lake, site
 from jobs.config import Config
 from jobs.procurement.lights import LIGHTS
+from jobs.procurement.run import in_month
 
 LIGHT_LEVEL = {light: i for i, light in enumerate(LIGHTS)}  # green < yellow < red
 EVIDENCE = 5  # record ids shown per red light; the rest are a query away (table, version)
@@ -108,7 +109,7 @@ def _evidence(spark: SparkSession, cfg: Config, versions: dict, red: list) -> No
             continue
         rows = (
             lake.read_version(spark, lake.table_path(cfg, "silver", table), versions[key])
-            .filter(F.date_format(when, "yyyy-MM") == month)
+            .filter(in_month(when, month))
             .join(
                 spark.createDataFrame(
                     [(r["institution_code"], r["product_code"]) for r in red],

@@ -14,7 +14,7 @@ that month's (year's) rows, so a rerun after a correction replaces them whole.
 from __future__ import annotations
 
 import calendar
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -121,6 +121,19 @@ def receipts(reads: lake.PinnedReads) -> DataFrame:
     return flagged.drop("winning_price", "reference_price")
 
 
+def in_month(column: str, month: str | None):
+    """Rows of ``month`` (``yyyy-MM``, in the session's zone; every row without one), as a
+    range on the timestamp itself: Parquet's row-group statistics then skip the other
+    months instead of every row being formatted and compared."""
+    if month is None:
+        return F.lit(True)
+    start = datetime.strptime(month, "%Y-%m")
+    after = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+    return (F.col(column) >= F.lit(f"{start:%Y-%m-%d} 00:00:00").cast("timestamp")) & (
+        F.col(column) < F.lit(f"{after:%Y-%m-%d} 00:00:00").cast("timestamp")
+    )
+
+
 def purchases(
     spark: SparkSession, cfg: Config, reads: lake.PinnedReads, month: str | None = None
 ) -> DataFrame:
@@ -128,10 +141,9 @@ def purchases(
     orders, pharmacies' and clinics' sales."""
     orders = (
         reads.table("silver", "procurement_orders")
-        .withColumn("month", F.date_format("ordered_at", "yyyy-MM"))
-        .filter(F.lit(month).isNull() | (F.col("month") == F.lit(month)))
+        .filter(in_month("ordered_at", month))
         .select(
-            "month",
+            F.date_format("ordered_at", "yyyy-MM").alias("month"),
             F.col("hospital_code").alias("institution_code"),
             "product_code",
             F.col("qty_units").alias("qty"),
@@ -142,10 +154,9 @@ def purchases(
         return orders
     sales = (
         reads.table("silver", "outpatient_pharmacy")
-        .withColumn("month", F.date_format("txn_time", "yyyy-MM"))
-        .filter(F.lit(month).isNull() | (F.col("month") == F.lit(month)))
+        .filter(in_month("txn_time", month))
         .select(
-            "month",
+            F.date_format("txn_time", "yyyy-MM").alias("month"),
             "institution_code",
             F.col("item_code").alias("product_code"),
             F.col("quantity").cast("long").alias("qty"),
