@@ -413,3 +413,27 @@ def test_destination_cost_against_the_other_destinations_by_hand(spark):
         ("Y", None, None, False),
         ("Z", None, None, False),
     }
+
+
+def _shape(schema) -> list[tuple[str, str]]:
+    return [(f.name, f.dataType.simpleString()) for f in schema]
+
+
+def test_each_computation_writes_the_columns_its_contract_declares(spark):
+    """The StructTypes beside each function are the gold tables' documented schemas."""
+    ours, lines, statements = _march(spark)
+    differences = reconcile.statement_differences(ours, lines, "2025-03")
+    assert _shape(differences.schema) == _shape(reconcile.DIFFERENCES_SCHEMA)
+    lists = spark.createDataFrame(
+        [("H1", "S4", "350500", None, D("500.00"))],
+        "hospital_code string, case_id string, insured_region string, discharge_date date, "
+        "fund_paid decimal(14,2)",
+    )
+    by_case = reconcile.case_differences(ours, lists, "350200", "2025-03")
+    assert _shape(by_case.schema) == _shape(reconcile.DIFFERENCES_SCHEMA)
+    regions = reconcile.reconciliation(ours, statements, lines, differences, "2025-03")
+    assert _shape(regions.schema) == _shape(reconcile.RECONCILIATION_SCHEMA)
+    breaks = policy.policy_breaks(ours, policy.shares_frame(spark, SCHEME), SCHEME.version)
+    assert _shape(breaks.schema) == _shape(policy.BREAKS_SCHEMA)
+    places = destinations.destination_costs(ours, 2025, "2025-12", SCHEME)
+    assert _shape(places.schema) == _shape(destinations.DESTINATIONS_SCHEMA)
