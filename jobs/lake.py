@@ -136,6 +136,13 @@ def merge_upsert(
     if not is_table(spark, path):
         overwrite(df, path, partition_by)
         return
+    # A column the rows have and the table not yet (a lake from before it) is added first:
+    # a MERGE would silently leave it out. Older rows read it as null.
+    have = set(spark.read.format("delta").load(path).columns)
+    new = [f for f in df.schema if f.name not in have]
+    if new:
+        columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in new)
+        spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({columns})")
     on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
     changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in df.columns if c not in keys)
     if version is not None:

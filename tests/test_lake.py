@@ -165,3 +165,17 @@ def test_maintenance_keeps_ten_years_of_history_of_what_a_clearing_records(spark
     assert _content(lake.read_version(spark, audited, 0)) == [("A", 3, Decimal("1.5000"))]
     with pytest.raises(Exception, match=r"(?i)not ?found|does not exist|FILE_NOT_EXIST"):
         lake.read_version(spark, scratch, 0).collect()
+
+
+def test_a_merge_adds_a_column_the_table_lacks(spark, cfg):
+    """A lake from before a column (silver/discharges before insured_region): the MERGE
+    adds it, the new rows carry it and the old ones read null, instead of dropping it."""
+    path = lake.table_path(cfg, "silver", "lists")
+    old = spark.createDataFrame([("C1", 10)], "case_id string, cost int")
+    lake.merge_upsert(spark, old, path, keys=["case_id"])
+    new = spark.createDataFrame(
+        [("C1", 10, "350200"), ("C2", 20, "360700")], "case_id string, cost int, region string"
+    )
+    lake.merge_upsert(spark, new, path, keys=["case_id"])
+    rows = {r.case_id: (r.cost, r.region) for r in lake.read_version(spark, path).collect()}
+    assert rows == {"C1": (10, "350200"), "C2": (20, "360700")}

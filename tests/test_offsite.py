@@ -196,10 +196,18 @@ def test_a_settlement_belongs_to_the_month_of_its_local_time(spark):
     rows = [
         _out("last", "310000", "1.00", "2025-03-31 23:59:59"),
         _out("next", "310000", "1.00", "2025-04-01 00:00:00"),
+        # The same two instants written in UTC: the city's clock is 8 hours ahead.
+        _out("last_utc", "310000", "1.00", "2025-03-31T15:59:59Z"),
+        _out("next_utc", "310000", "1.00", "2025-03-31T16:00:00Z"),
     ]
     ours = reconcile.our_settlements(_settlements(spark, rows)).collect()
     months = {r.settlement_id: r.month for r in ours}
-    assert months == {"last": "2025-03", "next": "2025-04"}
+    assert months == {
+        "last": "2025-03",
+        "next": "2025-04",
+        "last_utc": "2025-03",
+        "next_utc": "2025-04",
+    }
 
 
 def _march(spark, lines_extra=()):

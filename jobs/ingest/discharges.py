@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 
 from jobs.ingest import codes, plausibility
 from jobs.ingest.dialects import FIELDS, MONEY
+from jobs.ingest.feeds import REGIONS
 from jobs.terms import FEE_CATEGORIES, HOME_REGION
 
 SEX = {"M": "M", "F": "F", "男": "M", "女": "F", "1": "M", "2": "F"}
@@ -151,7 +152,8 @@ def conform(bronze: DataFrame) -> DataFrame:
             "invalid_amount",
         ),
         _reason(parts_sum != F.col("total_c"), "cost_breakdown_mismatch"),
-        _reason(~F.col("insured_region_c").rlike("^[1-6][0-9]{5}$"), "unknown_region"),
+        # The city, or a pooling region it clears with (a district's code is not one).
+        _reason(~F.col("insured_region_c").isin(*REGIONS), "unknown_region"),
         _reason(
             F.col("fund_paid_c") + F.col("self_paid_c") != F.col("total_c"), "payment_mismatch"
         ),

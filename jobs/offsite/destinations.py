@@ -69,13 +69,17 @@ def destination_costs(
         stays of that value, when they are enough."""
         mine = stays.select("institution_code", key).distinct()
         others = stays.select(
-            F.col("institution_code").alias("_other"), key, F.col("total_cost").cast("double")
+            F.col("institution_code").alias("_other"),
+            key,
+            # In fen: a median is then k or k + 0.5 fen, and their sum exact in a double
+            # whatever the order it is added in (a rerun rounds the same).
+            (F.col("total_cost") * 100).cast("long").alias("_fen"),
         )
         return (
             mine.join(others, key)
             .filter(F.col("_other") != F.col("institution_code"))
             .groupBy("institution_code", key)
-            .agg(F.when(F.count("*") >= enough, F.percentile("total_cost", 0.5)).alias(name))
+            .agg(F.when(F.count("*") >= enough, F.percentile("_fen", 0.5)).alias(name))
         )
 
     per = (
@@ -89,7 +93,7 @@ def destination_costs(
             F.count("*").alias("stays"),
             F.sum("total_cost").cast(MONEY).alias("total_cost"),
             # A stay without peers leaves its destination without a ratio.
-            F.when(F.count("_peer") == F.count("*"), F.sum("_peer")).alias("peer_cost"),
+            F.when(F.count("_peer") == F.count("*"), F.sum("_peer") / 100).alias("peer_cost"),
         )
     )
     ratio = F.when(

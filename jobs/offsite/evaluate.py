@@ -67,7 +67,7 @@ def evaluate(
     try:
         for label in months:
             for r in reconcile.statement_differences(ours, lines, label).collect():
-                found[r.kind].add(r.settlement_id)
+                found.setdefault(r.kind, set()).add(r.settlement_id)  # cleared_twice: none planted
             case_differences += reconcile.case_differences(
                 ours, lists, HOME_REGION, label
             ).collect()
@@ -114,6 +114,8 @@ def evaluate(
         "scheme_version": scheme.version,
         "months": months,
         "kinds": [{"kind": k, **score(planted[k], found[k])} for k in KINDS],
+        # Differences of a kind the generator never plants: each one a false difference.
+        "unplanted": {k: len(v) for k, v in sorted(found.items()) if k not in KINDS},
         "case_differences": len(unmatched),
         "case_differences_list_quarantined": explained,
         "input_versions": reads.versions,

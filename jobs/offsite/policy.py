@@ -20,6 +20,9 @@ from jobs.offsite.scheme import Scheme
 
 MONEY = DecimalType(14, 2)
 SHARE = DecimalType(7, 6)
+# What the fund did pay over the base can be any multiple of it (a deductible not applied
+# on a small base: 892.50 over 50.00): wide enough never to overflow.
+PAID_SHARE = DecimalType(16, 6)
 
 BREAKS_SCHEMA = StructType(
     [
@@ -32,7 +35,7 @@ BREAKS_SCHEMA = StructType(
         StructField("filing", StringType(), False),
         StructField("base", MONEY, False),
         StructField("filing_share", SHARE, False),
-        StructField("share_paid", SHARE, True),
+        StructField("share_paid", PAID_SHARE, True),
         StructField("expected_fund", MONEY, False),
         StructField("fund_paid", MONEY, False),
         StructField("excess", MONEY, False),
@@ -73,7 +76,7 @@ def policy_breaks(settlements: DataFrame, shares: DataFrame, scheme_version: str
         "base",
         "filing_share",
         F.when(F.col("base") > 0, F.round(F.col("fund_paid") / F.col("base"), 6))
-        .cast(SHARE)
+        .cast(PAID_SHARE)
         .alias("share_paid"),
         "expected_fund",
         F.col("fund_paid").cast(MONEY).alias("fund_paid"),

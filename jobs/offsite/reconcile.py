@@ -155,8 +155,9 @@ def statement_differences(ours: DataFrame, lines: DataFrame, month: str) -> Data
             "institution_code",
             "case_id",
             "our_month",
-            F.when(F.col("_lines") == 1, F.col("_first_month"))
-            .otherwise(F.when(F.col("_lines") > 1, F.lit(month)))
+            # The month's own line when it has one, else the first that names it.
+            F.when(F.col("_named_in_month") == 1, F.lit(month))
+            .otherwise(F.col("_first_month"))
             .alias("statement_month"),
             "our_fund",
             F.col("_all_fund").alias("statement_fund"),

@@ -113,7 +113,11 @@ def monthly_run(
                 (reads.stamp(regions, rid), "offsite_reconciliation", month_rows),
                 (reads.stamp(differences, rid), "offsite_differences", month_rows),
                 (reads.stamp(breaks, rid), "offsite_policy_breaks", month_rows),
-                (reads.stamp(places, rid), "offsite_destinations", f"year = {year}"),
+                (
+                    reads.stamp(places, rid),
+                    "offsite_destinations",
+                    f"year = {year} AND through_month = '{label}'",
+                ),
             ],
         )
         differences.unpersist()
