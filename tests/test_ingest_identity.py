@@ -109,3 +109,20 @@ def test_a_content_predicate_names_exactly_the_path_and_checksum():
         "(source_file = 's/2024-01-05/O''Neil.csv' AND sha256 = 'abc') OR "
         "(source_file = 's/2024-01-05/b.csv' AND sha256 = 'def')"
     )
+
+
+def test_the_insured_region_is_content_only_when_it_is_another_regions(spark):
+    """A list of the city's own insured fingerprints as it did before the column (a lake's
+    index stays valid); the same record of a person insured elsewhere is other content."""
+    rows = spark.createDataFrame(
+        [("A1", "K35.8", None), ("A2", "K35.8", "360700")],
+        "record_id string, principal_dx string, insured_elsewhere string",
+    )
+    before = rows.select("record_id", identity.fingerprint(["principal_dx"]).alias("f"))
+    after = rows.select(
+        "record_id", identity.fingerprint(["principal_dx", "insured_elsewhere"]).alias("f")
+    )
+    old = {r.record_id: r.f for r in before.collect()}
+    new = {r.record_id: r.f for r in after.collect()}
+    assert new["A1"] == old["A1"]
+    assert new["A2"] != old["A2"]

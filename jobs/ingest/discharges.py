@@ -63,6 +63,9 @@ CONTENT = (
         if f not in ("principal_procedure", "other_procedures", "insured_region", *MONEY)
     ),
     "procedures",  # the principal procedure first, then the others
+    # Where the patient is insured, when not the city: null for the city's own insured, and
+    # to_json leaves nulls out, so the fingerprints of lists from before the column stand.
+    "insured_elsewhere",
     *(f"{m}_cost" if m in PARTS else m for m in MONEY if m != "total"),
     "total_cost",
 )
@@ -183,6 +186,9 @@ def conform(bronze: DataFrame) -> DataFrame:
         F.col("sex_c").alias("sex"),
         F.col("birth_date_c").alias("birth_date"),
         F.col("insured_region_c").alias("insured_region"),
+        F.when(F.col("insured_region_c") != HOME_REGION, F.col("insured_region_c")).alias(
+            "insured_elsewhere"
+        ),
         F.col("admission_date_c").alias("admission_date"),
         F.col("discharge_date_c").alias("discharge_date"),
         F.year("discharge_date_c").alias("discharge_year"),
