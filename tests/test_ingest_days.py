@@ -15,19 +15,13 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import id_number
 from pyspark.sql import functions as F
 
 from jobs import config, lake
 from jobs.ingest import run as ingest
 
 KEY = "test-only-key"
-WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-
-
-def id_number(seventeen: str) -> str:
-    """A GB 11643 ID number: the 17 digits and their mod 11-2 check character."""
-    total = sum(int(d) * w for d, w in zip(seventeen, WEIGHTS, strict=True))
-    return seventeen + "10X98765432"[total % 11]
 
 
 MAN = id_number("35020319700101001")

@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from conftest import id_number
 
 from jobs import config, lake
 from jobs.fraud import rules
@@ -26,12 +27,6 @@ from jobs.pseudonymise import person_key_value
 
 D = Decimal
 KEY = "test-only-key"
-WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-
-
-def id_number(seventeen: str) -> str:
-    total = sum(int(d) * w for d, w in zip(seventeen, WEIGHTS, strict=True))
-    return seventeen + "10X98765432"[total % 11]
 
 
 MAN = id_number("35020319700101001")
