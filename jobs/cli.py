@@ -346,9 +346,18 @@ def _fraud_arguments(parser: argparse.ArgumentParser) -> None:
         "--level", choices=("case", "provider"), action="append", help="only this level"
     )
     score_p = sub.add_parser("score", help="rules and champion models over year Y -> alerts")
-    # Not given: the budgets the models are judged at (jobs/fraud/train.py TOP_K).
-    score_p.add_argument("--case-budget", type=int, help="case alerts (default 100)")
-    score_p.add_argument("--provider-budget", type=int, help="hospital alerts (default 20)")
+    # Not given: the inspection budget the models are judged at (jobs/fraud/budget.py).
+    score_p.add_argument(
+        "--case-budget",
+        type=int,
+        help="case alerts from the model (default: the inspection budget's share of the "
+        "year's cases, jobs/fraud/schemes/inspection-budget-*.yaml)",
+    )
+    score_p.add_argument(
+        "--provider-budget",
+        type=int,
+        help="hospital alerts from the model (default: the budget's share of the hospitals)",
+    )
     eval_p = sub.add_parser("evaluate", help="the year's alerts against the planted truth")
     eval_p.add_argument(
         "--truth", type=Path, help="the generator's truth folder (default <landing>/_truth)"

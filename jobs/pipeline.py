@@ -339,19 +339,14 @@ def fraud_score(
     provider_budget: int | None = None,
     cfg: Config | None = None,
 ) -> dict:
-    """Rules and champion models over ``year`` (default: the newest discharge year)."""
-    from jobs.fraud import score, train
+    """Rules and champion models over ``year`` (default: the newest discharge year); the
+    model alerts' counts default to the inspection budget's shares (jobs/fraud/budget.py)."""
+    from jobs.fraud import score
 
     cfg, spark = _session(cfg, f"fraud score {year or 'newest year'}")
     if year is None:
         year = score.newest_year(spark, cfg)
-    return score.run(
-        spark,
-        cfg,
-        year,
-        train.TOP_K["case"] if case_budget is None else case_budget,
-        train.TOP_K["provider"] if provider_budget is None else provider_budget,
-    )
+    return score.run(spark, cfg, year, case_budget, provider_budget)
 
 
 def fraud_evaluate(year: int, truth: Path | None = None, cfg: Config | None = None) -> dict:

@@ -41,7 +41,7 @@ def test_ranking_metrics_by_hand():
     assert m["v_roc_auc"] == pytest.approx(0.75)
     # average precision: at recall 1/2 precision 1, at recall 1 precision 2/3
     assert m["v_pr_auc"] == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
-    assert m["v_precision_at_2"] == 0.5
+    assert m["v_precision_at_budget"] == 0.5 and m["v_budget"] == 2
     assert m["v_positives"] == 2 and m["v_rows"] == 4
 
 
@@ -51,7 +51,7 @@ def test_ranking_metrics_without_positives_are_nan_not_an_error():
 
 
 def test_metrics_at_or_above_0_99_are_flagged():
-    assert models.too_good({"a_roc_auc": 0.99, "b_pr_auc": 0.5, "c_precision_at_5": 1.0}) == [
+    assert models.too_good({"a_roc_auc": 0.99, "b_pr_auc": 0.5, "c_precision_at_budget": 1.0}) == [
         "a_roc_auc"
     ]
 

@@ -6,12 +6,14 @@ import csv
 import hashlib
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from jobs.generate import mess
 from jobs.generate import run as generator
+from jobs.generate.fraud import VARIANTS
 from jobs.generate.knobs import preset
 from jobs.terms import PATTERNS
 
@@ -173,6 +175,43 @@ def test_every_pattern_is_planted_with_look_alikes(landing: Path):
     assert {r["entity_type"] for r in labels} == {"case", "provider", "doctor", "person"}
     labelled = {(r["entity_type"], r["entity_id"]) for r in labels}
     assert not labelled & {(r["entity_type"], r["entity_id"]) for r in looks}
+
+
+# Where an entity of each type shows in the landed feeds (raw ID numbers: the landing zone).
+SHOWN_IN = {
+    "case": ("settlement_lists",),
+    "provider": ("settlement_lists",),
+    "doctor": ("settlement_lists",),
+    "person": ("settlement_lists", "outpatient_pharmacy", "external_enrolments"),
+}
+
+
+def test_every_variant_and_every_look_alike_family_has_its_records_in_the_landing(landing):
+    labels = _truth(landing, "fraud_labels.csv")
+    looks = _truth(landing, "lookalikes.csv")
+    for pattern, variants in VARIANTS.items():
+        planted = {r["variant"] for r in labels if r["pattern"] == pattern}
+        assert planted >= set(variants), pattern
+    families = {(r["pattern"], r["family"]) for r in looks}
+    assert {p for p, _ in families} == set(PATTERNS) and all(f for _, f in families)
+    for entity_type, feeds in SHOWN_IN.items():
+        wanted = {r["entity_id"] for r in [*labels, *looks] if r["entity_type"] == entity_type}
+        found: set[str] = set()
+        pattern = re.compile("|".join(map(re.escape, sorted(wanted, key=len, reverse=True))))
+        for feed in feeds:
+            for path in (landing / feed).rglob("*"):
+                if path.is_file():
+                    text = path.read_bytes().decode("utf-8", errors="ignore")
+                    found.update(pattern.findall(text))
+        for r in looks:
+            if r["entity_type"] == entity_type:
+                assert r["entity_id"] in found, (r["pattern"], r["family"], r["entity_id"])
+        missing = {
+            (r["pattern"], r["variant"])
+            for r in labels
+            if r["entity_type"] == entity_type and r["entity_id"] not in found
+        }
+        assert not missing, missing
 
 
 def test_audit_outcomes_are_a_noisy_sample_of_the_truth(landing: Path):

@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 
 from jobs import lake
 from jobs.ingest import run as ingest
+from jobs.terms import HOME_REGION
 
 # Every source the generator lands with the city; the experts' decisions come later, as the
 # answers to a review round's sheet (the demo chain ingests them: tests/demo_home.py).
@@ -245,9 +246,13 @@ def test_registry_rejects_exactly_the_bad_id_numbers(spark, ingested, landing):
     with registry.open(encoding="utf-8") as f:
         listed = sum(1 for _ in csv.DictReader(f))
     assert persons.count() == listed - len(bad)
-    # The same key gives the same pseudonym in both tables: discharges join their persons.
+    # The same key gives the same pseudonym in both tables: the city's own insured join their
+    # persons; the only discharges without a person in the registry are visitors insured elsewhere.
     discharges = lake.read_version(spark, lake.table_path(cfg, "silver", "discharges"))
-    assert discharges.join(persons, "person_key", "left_anti").count() == 0
+    unmatched = discharges.join(persons, "person_key", "left_anti")
+    assert unmatched.where(F.col("insured_region") == HOME_REGION).count() == 0
+    visitors = discharges.where(F.col("insured_region") != HOME_REGION)
+    assert unmatched.count() == visitors.count() > 0
 
 
 def test_a_failed_gate_marks_the_run_failed_and_promotes_nothing(spark, landing, tmp_path):

@@ -9,7 +9,9 @@ Reported, and logged to the champion models' MLflow runs:
 * per rule-detectable pattern, the rules' recall and precision (cases: those
   discharged in the rules' period);
 * per model level, ROC-AUC and PR-AUC of the scores of the later period, and the
-  precision of the alert list (its top k);
+  headline: the precision at the inspection budget (``jobs/fraud/budget.py``, a
+  share of the entities scored), with the precision at every share up to 30% drawn
+  against the budget;
 * per pattern, the recall of the alert list, rules and models together;
 * a warning for any metric at or above 0.99 (leakage, or too easy data).
 """
@@ -28,7 +30,7 @@ from pyspark.sql import functions as F
 
 from jobs import lake, site
 from jobs.config import Config
-from jobs.fraud import models, score, train
+from jobs.fraud import budget, models, score, train
 from jobs.pseudonymise import person_key_value
 
 
@@ -66,6 +68,28 @@ def model_scores(scores: pd.DataFrame, truth: pd.DataFrame, level: str, k: int) 
     guilty = set(truth.entity_id[truth.entity_type == level])
     y = scores.entity_id.isin(guilty).astype(int)
     return models.ranking_metrics(y, scores.score, k, f"truth_{level}")
+
+
+SHARES = (0.001, 0.002, 0.003, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.15, 0.2, 0.3)
+
+
+def precision_by_share(scores: pd.DataFrame, truth: pd.DataFrame, level: str) -> pd.DataFrame:
+    """The precision of the top ``share`` of one level's ranking, for each of :data:`SHARES`
+    (the curve an inspection plan reads its budget from)."""
+    guilty = set(truth.entity_id[truth.entity_type == level])
+    y = scores.entity_id.isin(guilty).astype(int).to_numpy()
+    rows = []
+    for share in SHARES:
+        k = budget.count_at(share, len(y))
+        rows.append(
+            {
+                "level": level,
+                "share": share,
+                "inspected": k,
+                "precision": models.precision_at_k(y, scores.score.to_numpy(), k),
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def alert_recall(
@@ -107,12 +131,15 @@ def run(spark: SparkSession, cfg: Config, year: int, truth_dir: Path) -> dict:
     rule_alerts = alerts[alerts.source.str.contains("rule")]
     by_rule = rule_scores(rule_alerts[["entity_type", "entity_id", "pattern"]], truth, in_period)
     client = train.use_tracking(cfg)
-    metrics, runs = {}, {}
+    metrics, runs, curves = {}, {}, []
+    shares = budget.load()
     for level in train.LEVELS:
         mine = scores[scores.entity_type == level]
         if level == "provider":
             mine = _provider_later_period(client, mine)
-        metrics |= model_scores(mine, truth, level, train.TOP_K[level])
+        metrics |= model_scores(mine, truth, level, shares.count(level, len(mine)))
+        metrics[f"truth_{level}_budget_share"] = float(shares.share(level))
+        curves.append(precision_by_share(mine, truth, level))
         model_alerts = alerts[(alerts.entity_type == level) & alerts.source.str.contains("model")]
         guilty = set(truth.entity_id[truth.entity_type == level])
         metrics[f"truth_{level}_alert_precision"] = (
@@ -136,7 +163,10 @@ def run(spark: SparkSession, cfg: Config, year: int, truth_dir: Path) -> dict:
         )
     warnings = models.too_good({k: v for k, v in metrics.items() if k.startswith("truth_")})
     easy = models.too_easy_rules(metrics)
-    report = write_report(cfg, year, by_rule, recall, metrics, warnings, easy, reads.versions)
+    curve = pd.concat(curves, ignore_index=True)
+    report = write_report(
+        cfg, year, by_rule, recall, metrics, warnings, easy, reads.versions, curve, shares
+    )
     return {"report": str(report), "warnings": warnings, "easy_rules": easy, **metrics}
 
 
@@ -171,12 +201,20 @@ def write_report(
     warnings: list[str],
     easy_rules: tuple[str, ...] | list[str] = (),
     reads: dict[str, int] | None = None,
+    curve: pd.DataFrame | None = None,
+    shares: budget.InspectionBudget | None = None,
 ) -> Path:
-    """``reports/fraud-evaluation-<Y>/``: the facts of the page, ``metrics.json`` and the chart."""
+    """``reports/fraud-evaluation-<Y>/``: the facts of the page, ``metrics.json`` and the
+    charts (recall per pattern; precision against the inspection budget)."""
     folder = cfg.reports / f"fraud-evaluation-{year}"
     folder.mkdir(parents=True, exist_ok=True)
+    shares = shares or budget.load()
+    curve = curve if curve is not None else pd.DataFrame()
     if not recall.empty:
         _recall_chart(recall, folder / "recall_by_pattern.png")
+    if not curve.empty:
+        _budget_chart(curve, shares, folder / "precision_at_budget.png")
+        curve.to_csv(folder / "precision_at_budget.csv", index=False)
     plain = {k: (None if _nan(v) else v) for k, v in metrics.items()}
     (folder / "metrics.json").write_text(json.dumps(plain, indent=2) + "\n")
     site.write_report(
@@ -195,6 +233,16 @@ def write_report(
             "models": {k: v for k, v in sorted(plain.items()) if k.startswith("truth_")},
             "recall": _rows(recall),
             "chart": not recall.empty,
+            "budget": {
+                "version": shares.version,
+                "case": float(shares.cases),
+                "provider": float(shares.institutions),
+            },
+            "headline": {
+                level: metrics.get(f"truth_{level}_precision_at_budget") for level in train.LEVELS
+            },
+            "curve": _rows(curve),
+            "budget_chart": not curve.empty,
         },
     )
     return folder / "index.html"  # rendered by `diplake reports build`
@@ -224,5 +272,47 @@ def _recall_chart(recall: pd.DataFrame, path: Path) -> None:
     ax.barh(shown.label, shown.recall.fillna(0))
     ax.set(xlim=(0, 1), xlabel="share of planted entities on the alert list")
     ax.set_title("Recall of the alert list per pattern")
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _budget_chart(curve: pd.DataFrame, shares: budget.InspectionBudget, path: Path) -> None:
+    """Precision of the top of each ranking against the share inspected, the budget marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for (level, rows), colour in zip(
+        curve.groupby("level"), ("tab:blue", "tab:orange"), strict=False
+    ):
+        ax.plot(rows.share, rows.precision, marker="o", color=colour, label=f"{level} model")
+        share = float(shares.share(level))
+        ax.axvline(share, color=colour, linestyle="--", linewidth=1)
+        ax.annotate(
+            f"{level} budget {share:.1%}",
+            (share, 0.02),
+            color=colour,
+            rotation=90,
+            ha="right",
+            va="bottom",
+            fontsize=8,
+        )
+    ax.axhline(0.6, color="grey", linestyle=":", linewidth=1)
+    ax.annotate(
+        "0.6: what the national flying inspections found",
+        (curve.share.min(), 0.61),
+        fontsize=8,
+        color="grey",
+    )
+    ax.set(
+        xscale="log",
+        ylim=(0, 1.02),
+        xlabel="share of the ranking inspected (log)",
+        ylabel="precision (planted fraud among those inspected)",
+    )
+    ax.set_title("Precision against the inspection budget")
+    ax.legend(loc="upper right")
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)

@@ -123,13 +123,15 @@ def precision_at_k(y: Sequence[int], scores: Sequence[float], k: int) -> float:
 
 
 def ranking_metrics(y: Sequence[int], scores: Sequence[float], k: int, prefix: str) -> dict:
-    """PR-AUC, ROC-AUC and precision@k; NaN where a class is missing."""
+    """PR-AUC, ROC-AUC and the precision of the top ``k`` (the inspection budget, whose
+    count is ``<prefix>_budget``); NaN where a class is missing."""
     y = np.asarray(y)
     both = 0 < y.sum() < len(y)
     return {
         f"{prefix}_pr_auc": float(average_precision_score(y, scores)) if both else math.nan,
         f"{prefix}_roc_auc": float(roc_auc_score(y, scores)) if both else math.nan,
-        f"{prefix}_precision_at_{k}": precision_at_k(y, scores, k),
+        f"{prefix}_precision_at_budget": precision_at_k(y, scores, k),
+        f"{prefix}_budget": int(k),
         f"{prefix}_positives": int(y.sum()),
         f"{prefix}_rows": len(y),
     }

@@ -8,6 +8,13 @@ saying why this entity was hit). In the SQL, ``{table}`` is a silver table (or a
 reference table of ``reference/``, such as ``{district_seats}``) and
 ``{start}``/``{end}`` the first and last day of the period looked at. A rule sees
 no data after ``{end}``. Adding a rule is adding a file.
+
+A graded rule is hard to step around: instead of one cut-off, its evidence weakens
+with the distance from the typical shape. Its file gives ``thresholds`` (the
+numbers its logic reads as ``{name}``: data, not code) and ``grades`` (the
+strength at which a hit is ``high`` and ``medium``); its logic returns a
+``strength`` in (0, 1], and each hit's severity follows from it (never above the
+rule's own ``severity``). A rule without grades hits at full strength.
 """
 
 from __future__ import annotations
@@ -41,8 +48,9 @@ REQUIRED = (
 )
 HITS_SCHEMA = (
     "rule_id string, pattern string, entity_type string, entity_id string, "
-    "severity string, evidence string"
+    "severity string, strength double, evidence string"
 )
+RESERVED = {"start", "end"}
 
 
 class RuleError(ValueError):
@@ -61,19 +69,51 @@ class Rule:
     reads: tuple[str, ...]
     logic: str
     path: Path
+    thresholds: tuple[tuple[str, float], ...] = ()
+    grades: tuple[tuple[str, float], ...] = ()
 
     def hits(self, spark: SparkSession, tables: dict[str, DataFrame], start: date, end: date):
         """The entities this rule hits in [start, end], in the HITS_SCHEMA columns."""
         frames = {name: tables[name] for name in self.reads}
-        found = spark.sql(self.logic, start=start.isoformat(), end=end.isoformat(), **frames)
-        return found.select(
-            F.lit(self.id).alias("rule_id"),
-            F.lit(self.pattern).alias("pattern"),
-            F.lit(self.entity_type).alias("entity_type"),
-            F.col("entity_id").cast("string"),
-            F.lit(self.severity).alias("severity"),
-            F.col("evidence").cast("string"),
-        ).filter(F.col("entity_id").isNotNull())
+        found = spark.sql(
+            self.logic,
+            start=start.isoformat(),
+            end=end.isoformat(),
+            **dict(self.thresholds),
+            **frames,
+        )
+        strength = F.col("strength").cast("double") if self.grades else F.lit(1.0)
+        return (
+            found.select(
+                F.lit(self.id).alias("rule_id"),
+                F.lit(self.pattern).alias("pattern"),
+                F.lit(self.entity_type).alias("entity_type"),
+                F.col("entity_id").cast("string"),
+                self._severity(strength).alias("severity"),
+                F.least(strength, F.lit(1.0)).alias("strength"),
+                F.col("evidence").cast("string"),
+            )
+            .filter(F.col("entity_id").isNotNull())
+            .filter(F.col("strength") > 0)
+        )
+
+    def _severity(self, strength):
+        """A hit's severity from its strength by the rule's grades, capped at its own."""
+        if not self.grades:
+            return F.lit(self.severity)
+        cut = dict(self.grades)
+        graded = (
+            F.when(strength >= cut["high"], "high")
+            .when(strength >= cut["medium"], "medium")
+            .otherwise("low")
+        )
+        cap = SEVERITIES.index(self.severity)
+        capped = [s for s in SEVERITIES if SEVERITIES.index(s) > cap]
+        return (
+            F.when(graded.isin(*capped), F.lit(self.severity)).otherwise(graded)
+            if capped
+            else graded
+        )
 
 
 def parse_rule(path: Path) -> Rule:
@@ -95,12 +135,46 @@ def parse_rule(path: Path) -> Rule:
         if raw[key] not in allowed:
             raise RuleError(f"{path.name}: {key} {raw[key]!r} is not one of {', '.join(allowed)}")
     reads = tuple(raw["reads"])
-    named = set(re.findall(r"\{(\w+)\}", raw["logic"])) - {"start", "end"}
-    if named != set(reads):
+    thresholds = _numbers(path, raw, "thresholds")
+    grades = _numbers(path, raw, "grades")
+    if grades and (
+        set(grades) != {"high", "medium"} or not 0 < grades["medium"] <= grades["high"] <= 1
+    ):
+        raise RuleError(f"{path.name}: grades are high and medium, 0 < medium <= high <= 1")
+    clash = set(thresholds) & (set(reads) | RESERVED)
+    if clash:
+        raise RuleError(f"{path.name}: thresholds {sorted(clash)} reuse a table's or a date's name")
+    named = set(re.findall(r"\{(\w+)\}", raw["logic"])) - RESERVED
+    if named - set(thresholds) != set(reads):
         raise RuleError(
-            f"{path.name}: the logic uses tables {sorted(named)} but reads lists {sorted(reads)}"
+            f"{path.name}: the logic uses tables {sorted(named - set(thresholds))} but reads "
+            f"lists {sorted(reads)}"
         )
-    return Rule(**{k: raw[k] for k in REQUIRED if k != "reads"}, reads=reads, path=path)
+    unused = set(thresholds) - named
+    if unused:
+        raise RuleError(f"{path.name}: thresholds {sorted(unused)} are not used by the logic")
+    if grades and not re.search(r"\bstrength\b", raw["logic"]):
+        raise RuleError(f"{path.name}: a graded rule's logic returns a strength column")
+    return Rule(
+        **{k: raw[k] for k in REQUIRED if k != "reads"},
+        reads=reads,
+        path=path,
+        thresholds=tuple(sorted(thresholds.items())),
+        grades=tuple(sorted(grades.items())),
+    )
+
+
+def _numbers(path: Path, raw: dict, field: str) -> dict[str, float]:
+    """An optional mapping of names to numbers (``thresholds``, ``grades``), checked."""
+    values = raw.get(field) or {}
+    if not isinstance(values, dict):
+        raise RuleError(f"{path.name}: {field} is a mapping of names to numbers")
+    for name, value in values.items():
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", str(name)):
+            raise RuleError(f"{path.name}: {field} name {name!r} is not a lower_case word")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise RuleError(f"{path.name}: {field}.{name} must be a number, not {value!r}")
+    return dict(values)
 
 
 def load_rules(folder: Path = RULES_DIR) -> list[Rule]:

@@ -4,9 +4,11 @@
   of an inspection); every hit is an alert, with the rule's evidence and legal basis.
 * The champion models (``models:/dip_fraud_<level>@champion``) score every case
   discharged in the year and every hospital, through ``mlflow.pyfunc.spark_udf``;
-  all scores go to ``gold/fraud_scores``, and the top ``--case-budget`` cases and
-  ``--provider-budget`` hospitals become alerts whose reasons name their strongest
-  features. A model alert's pattern is the one its strongest feature speaks to.
+  all scores go to ``gold/fraud_scores``, and the top of each ranking within the
+  inspection budget (``jobs/fraud/budget.py``: a share of the cases and of the
+  hospitals scored; ``--case-budget``/``--provider-budget`` give a count instead)
+  become alerts whose reasons name their strongest features. A model alert's
+  pattern is the one its strongest feature speaks to.
 
 An alert is identified by year, entity and pattern (``alert_id``), and the run by
 its inputs (``run_id``: the Delta versions read, the model versions, the rules), so
@@ -28,7 +30,7 @@ from pyspark.sql import functions as F
 
 from jobs import Refused, lake, quality, site
 from jobs.config import Config
-from jobs.fraud import features, models, rules, train
+from jobs.fraud import budget, features, models, rules, train
 
 log = logging.getLogger(__name__)
 LOOKBACK_YEARS = 2
@@ -63,17 +65,25 @@ class ScoringError(Refused):
     """Scoring cannot start: no champion model, or no data for the year."""
 
 
-def rule_alerts(hits: pd.DataFrame, rule_base: list[rules.Rule]) -> pd.DataFrame:
-    """One alert per entity and pattern from rule hits; several rules' evidence joined."""
+def rule_alerts(
+    hits: pd.DataFrame, rule_base: list[rules.Rule], floor: str = "low"
+) -> pd.DataFrame:
+    """One alert per entity and pattern from the rule hits of severity ``floor`` or more;
+    several rules' evidence joined. An alert's score: the rule's severity weighed by the
+    strength of its evidence (a graded rule's hit far from the typical shape ranks lower)."""
     basis = {r.id: r for r in rule_base}
+    hits = hits[hits.severity.map(rules.SEVERITIES.index) >= rules.SEVERITIES.index(floor)]
     if hits.empty:
         return pd.DataFrame(columns=["entity_type", "entity_id", "pattern", "score", "reasons"])
     hits = hits.assign(
         text=[
-            f"{h.rule_id} {basis[h.rule_id].name}: {h.evidence} [{basis[h.rule_id].legal_basis}]"
+            f"{h.rule_id} {basis[h.rule_id].name} ({h.severity}): {h.evidence} "
+            f"[{basis[h.rule_id].legal_basis}]"
             for h in hits.itertuples()
         ],
-        score=hits.severity.map(SEVERITY_SCORE),
+        score=[
+            SEVERITY_SCORE[basis[h.rule_id].severity] * float(h.strength) for h in hits.itertuples()
+        ],
     )
     grouped = hits.sort_values("rule_id").groupby(["entity_type", "entity_id", "pattern"])
     return grouped.agg(score=("score", "max"), reasons=("text", "; ".join)).reset_index()
@@ -159,9 +169,12 @@ def run(
     spark: SparkSession,
     cfg: Config,
     year: int,
-    case_budget: int = train.TOP_K["case"],
-    provider_budget: int = train.TOP_K["provider"],
+    case_budget: int | None = None,
+    provider_budget: int | None = None,
 ) -> dict:
+    """Rules and champions over ``year``; ``case_budget``/``provider_budget``: how many
+    model alerts of each level (default: the inspection budget's share of those scored)."""
+    shares = budget.load()
     reads = lake.PinnedReads(spark, cfg)
     tables = train.silver_tables(reads)
     client = train.use_tracking(cfg)
@@ -175,7 +188,9 @@ def run(
         "case": (features.case_features(tables, date(year, 1, 1), end), "case_id", case_budget),
         "provider": (features.provider_features(tables, year), "hospital_code", provider_budget),
     }
-    versions, scores, held, alerts = {}, [], [], [rule_alerts(hits, rule_base)]
+    versions, scores, held = {}, [], []
+    alerts = [rule_alerts(hits, rule_base, shares.rule_alerts_from)]
+    budgets: dict[str, int] = {}
     for level, (frame, id_column, k) in levels.items():
         uri, version = _champion(client, level)
         versions[level] = version
@@ -193,9 +208,12 @@ def run(
                 F.lit(version).alias("model_version"),
             )
         )
+        if k is None:
+            k = shares.count(level, scored.count())
         top = _top(scored, id_column, columns, k)
         strongest = models.strongest_features(booster, top[columns]) if len(top) else []
         alerts.append(model_alerts(level, top, strongest, version))
+        budgets[level] = int(k)
         log.info("%s: scored with %s v%s, top %d alerted", level, uri, version, len(top))
 
     fingerprint = json.dumps(
@@ -213,8 +231,10 @@ def run(
         "run_id": run_id,
         "year": year,
         "rule_hits": len(hits),
+        "rule_hits_by_severity": {k: int(v) for k, v in hits.severity.value_counts().items()},
         "alerts": written,
         "models": versions,
+        "budget": {"version": shares.version, **budgets},
         "by_pattern": {
             f"{entity_type}/{pattern}": int(n)
             for (entity_type, pattern), n in merged.groupby(["entity_type", "pattern"])

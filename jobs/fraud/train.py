@@ -32,7 +32,7 @@ from sklearn.metrics import precision_recall_curve
 
 from jobs import lake
 from jobs.config import Config
-from jobs.fraud import features, models
+from jobs.fraud import budget, features, models
 
 log = logging.getLogger(__name__)
 SILVER = (
@@ -47,7 +47,6 @@ SILVER = (
     "external_enrolments",
 )
 LEVELS = ("case", "provider")
-TOP_K = {"case": 100, "provider": 20}
 # Hospital-level patterns, and how many confirmed cases of one make a hospital confirmed.
 PROVIDER_PATTERNS = ("LOW_STANDARD_ADMISSION", "UPCODING", "FICTITIOUS_SERVICE", "OVER_TESTING")
 CASES_TO_CONFIRM_A_PROVIDER = 5
@@ -174,7 +173,8 @@ def fit_case_model(
     train = train[~train.person_key.isin(set(valid.person_key))].reset_index(drop=True)
     booster = models.fit(train[columns], train.label, params)
     scores = booster.predict(valid[columns]) if len(valid) else np.array([])
-    metrics = models.ranking_metrics(valid.label, scores, TOP_K["case"], "valid")
+    k = budget.load().count("case", len(valid))
+    metrics = models.ranking_metrics(valid.label, scores, k, "valid")
     metrics |= {"train_rows": len(train), "train_positives": int(train.label.sum())}
     return Fitted(
         "case",
@@ -221,7 +221,8 @@ def fit_provider_model(
         params,
     )
     booster = models.fit(train[columns], train.label, params)
-    metrics = models.ranking_metrics(later.label, scores, TOP_K["provider"], "valid")
+    k = budget.load().count("provider", len(later))
+    metrics = models.ranking_metrics(later.label, scores, k, "valid")
     metrics |= {"train_rows": len(train), "train_positives": int(train.label.sum())}
     return Fitted(
         "provider",

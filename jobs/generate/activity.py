@@ -118,6 +118,27 @@ def _pharmacy_signals(
                 }
             )
         )
+    # Drug resale with fresh codes: 90 days of supply every few days at many pharmacies,
+    # never a code sold twice (the evasion of FR03; FR11 reads the supply against need).
+    for id_no in planted.hoarding_persons:
+        k = int(rng.integers(10, 16))
+        extra.append(
+            pd.DataFrame(
+                {
+                    "id_no": id_no,
+                    "institution_code": rng.choice(shops, k),
+                    "txn_time": start
+                    + (
+                        np.sort(rng.choice(120, k, replace=False)) * 86400 + _open_seconds(rng, k)
+                    ).astype("timedelta64[s]"),
+                    "item_code": DRUGS[0],
+                    "quantity": 4,
+                    "days_supply": 90,
+                    "amount_fen": rng.integers(20_000, 40_000, k),
+                    "trace_code": _trace_codes(rng, k),
+                }
+            )
+        )
     # Look-alike: chronic patients with long supplies from one pharmacy, at the pace of need.
     for id_no in planted.chronic_persons:
         k = 8
@@ -140,15 +161,31 @@ def _pharmacy_signals(
         d: inst.institution_code[(inst.type == "pharmacy") & (inst.district == d)].to_numpy()
         for d in ("350203", "350213")
     }
-    for id_no, day in planted.distant_same_day:
-        for district, hour in (("350203", 9), ("350213", 10)):
-            if len(far[district]):
+    # (25 km apart; half an hour between the sales, or about an hour: its variant)
+    near = {
+        d: inst.institution_code[(inst.type == "pharmacy") & (inst.district == d)].to_numpy()
+        for d in ("350203", "350206")
+    }
+    visits = [
+        (id_no, day, (("350203", 0), ("350213", planted.distant_gap_minutes.get(id_no, 60))), far)
+        for id_no, day in planted.distant_same_day
+    ]
+    # Look-alike: two pharmacies of neighbouring districts (about 8 km) in one morning.
+    visits += [
+        (id_no, day, (("350203", 0), ("350206", int(rng.integers(40, 150)))), near)
+        for id_no, day in planted.nearby_two_shops
+    ]
+    for id_no, day, stops, sites in visits:
+        for district, minutes in stops:
+            if len(sites[district]):
                 extra.append(
                     pd.DataFrame(
                         {
                             "id_no": [id_no],
-                            "institution_code": [rng.choice(far[district])],
-                            "txn_time": [np.datetime64(day) + np.timedelta64(hour * 3600, "s")],
+                            "institution_code": [rng.choice(sites[district])],
+                            "txn_time": [
+                                np.datetime64(day) + np.timedelta64(9 * 3600 + minutes * 60, "s")
+                            ],
                             "item_code": [DRUGS[1]],
                             "quantity": [1],
                             "days_supply": [7],
@@ -183,11 +220,12 @@ def _pharmacy_signals(
 def face_checks(
     world: World, planted: Planted, knobs: Knobs, rng: np.random.Generator
 ) -> pd.DataFrame:
-    """Identity checks at admission (and for the doctor on duty); ghost stays have none."""
+    """Identity checks at admission (and for the doctor on duty); ghost stays have none,
+    except those whose patient was checked in and then left (``checked_in``)."""
     c = planted.cases
     recent = c[
         (c.year >= knobs.settlement_year - knobs.fee_detail_years + 1)
-        & ~c.case_id.isin(planted.ghost_cases)
+        & (~c.case_id.isin(planted.ghost_cases) | c.case_id.isin(planted.checked_in_ghosts))
     ]
     n = len(recent)
     persons = pd.DataFrame(
@@ -220,6 +258,11 @@ def external_enrolments(world: World, planted: Planted, knobs: Knobs, rng: np.ra
     for id_no in planted.duplicate_enrolments:
         p = persons.loc[id_no]
         start = pd.Timestamp(f"{knobs.settlement_year - 1}-01-01")
+        # still open, or a short overlap that ends (its variant)
+        days = planted.overlap_days.get(id_no)
+        if days is not None:
+            start = max(p.enrol_start, start) + pd.Timedelta(days=int(rng.integers(0, 200)))
+        end = pd.NaT if days is None else start + pd.Timedelta(days=days - 1)
         rows.append(
             (
                 id_no,
@@ -227,12 +270,18 @@ def external_enrolments(world: World, planted: Planted, knobs: Knobs, rng: np.ra
                 str(rng.choice(["350502", "440106", "310104"])),
                 p.insurance_type,
                 start,
-                pd.NaT,
+                end,
             )
         )
     for id_no in planted.moved_persons:
         p = persons.loc[id_no]
-        end = p.enrol_start - pd.Timedelta(days=1)
+        # the old enrolment ended the day before this one began, or a few weeks after
+        # (the old region's paperwork lagging: the look-alike of a short overlap)
+        end = (
+            p.enrol_start
+            - pd.Timedelta(days=1)
+            + pd.Timedelta(days=planted.overlap_days.get(id_no, 0))
+        )
         rows.append(
             (
                 id_no,

@@ -215,19 +215,30 @@ def write_fee_details(
 
 
 def _plant_fee_signals(fees: pd.DataFrame, planted) -> pd.DataFrame:
-    """Duplicate billing (one item twice on a day), its look-alike (two different items on a
-    day), and ghost beds (days billed with no care at all: only the bed remains)."""
+    """Duplicate billing (one item twice on a day, or under a sibling code at the same price),
+    its look-alike (two different items on a day, each its own price), and ghost beds (days
+    billed with no care: only the bed remains, or a token nursing round every fourth day)."""
     treatment = fees.category == "treatment"
     twice = fees[fees.case_id.isin(planted.duplicate_billing_cases) & treatment]
     twice = twice.drop_duplicates("case_id")
+    sibling = twice.case_id.isin(planted.sibling_code_cases)
+    twice.loc[sibling, "item_code"] = twice.item_code[sibling].str[:-1] + np.where(
+        twice.item_code[sibling].str[-1] == "9", "8", "9"
+    )
     pair = fees[fees.case_id.isin(planted.second_item_cases) & treatment].drop_duplicates("case_id")
-    half = pair.amount_fen // 2
-    fees.loc[pair.index, "amount_fen"] -= half
-    pair = pair.assign(amount_fen=half, item_code="3101000099", item_name="微量泵注射")
+    part = pair.amount_fen * 2 // 5
+    fees.loc[pair.index, "amount_fen"] -= part
+    pair = pair.assign(amount_fen=part, item_code="3101000099", item_name="微量泵注射")
     ghost = fees.case_id.isin(planted.ghost_cases) & fees.category.isin(
         ["drugs", "treatment", "nursing", "exams"]
     )
-    out = pd.concat([fees[~ghost], twice, pair], ignore_index=True)
+    day = fees.groupby("case_id").fee_date.transform("min")
+    token = (
+        fees.case_id.isin(planted.token_care_cases)
+        & (fees.category == "nursing")
+        & ((fees.fee_date - day).dt.days % 4 == 0)
+    )
+    out = pd.concat([fees[~ghost | token], twice, pair], ignore_index=True)
     return out.sort_values(["case_id", "fee_date", "item_code"], kind="stable", ignore_index=True)
 
 

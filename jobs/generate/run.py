@@ -53,6 +53,9 @@ STREAMS = (
 )
 
 
+OFFSITE_VARIANT = "treated_elsewhere_during_local_stay"
+
+
 def _by_month(
     frame: pd.DataFrame,
     when: pd.Series,
@@ -252,8 +255,10 @@ def _planted_persons(planted: fraud.Planted) -> set[str]:
     return (
         named
         | set(planted.resale_persons)
+        | set(planted.hoarding_persons)
         | set(planted.chronic_persons)
         | {p for p, _ in planted.distant_same_day}
+        | {p for p, _ in planted.nearby_two_shops}
         | set(planted.duplicate_enrolments)
         | set(planted.moved_persons)
     )
@@ -371,11 +376,19 @@ def _write_truth(truth: Path, planted: fraud.Planted, log: mess.DefectLog) -> in
     """The ground truth beside the feeds: fraud labels, look-alikes and every injected defect;
     return the number of fraud labels."""
     truth.mkdir(exist_ok=True)  # the procurement part wrote its truth there first
-    labels = pd.DataFrame(planted.labels, columns=["entity_type", "entity_id", "pattern"])
-    labels = labels.drop_duplicates().sort_values(["pattern", "entity_type", "entity_id"])
+    key = ["entity_type", "entity_id", "pattern"]
+    labels = pd.DataFrame(planted.labels, columns=key).drop_duplicates()
+    # The off-site generator adds its persons (treated elsewhere during a local stay) as
+    # plain labels: that pattern has one shape there.
+    labels["variant"] = [
+        planted.variant_of.get(k, OFFSITE_VARIANT)
+        for k in labels.itertuples(index=False, name=None)
+    ]
+    labels = labels.sort_values(["pattern", "entity_type", "entity_id"])
     labels.to_csv(truth / "fraud_labels.csv", index=False, lineterminator="\n")
-    looks = pd.DataFrame(planted.lookalikes, columns=["entity_type", "entity_id", "pattern"])
-    looks.drop_duplicates().sort_values(["pattern", "entity_type", "entity_id"]).to_csv(
+    looks = pd.DataFrame(planted.lookalikes, columns=key).drop_duplicates()
+    looks["family"] = [planted.family_of[k] for k in looks.itertuples(index=False, name=None)]
+    looks.sort_values(["pattern", "entity_type", "entity_id"]).to_csv(
         truth / "lookalikes.csv", index=False, lineterminator="\n"
     )
     (truth / "defects.csv").write_text(log.to_csv(), encoding="utf-8")
