@@ -52,7 +52,9 @@ def tables(spark, cases, fees=(), checks=(), sales=()):
     return {
         "discharges": spark.createDataFrame(cases, DISCHARGES),
         "fee_details": spark.createDataFrame(
-            list(fees), "case_id string, fee_date date, item_code string, category string"
+            list(fees),
+            "case_id string, fee_date date, item_code string, category string, "
+            "amount decimal(18,2)",
         ),
         "face_checks": spark.createDataFrame(
             list(checks),
@@ -81,10 +83,10 @@ BASE = [
     case("B1", "p2", "2025-02-01", "2025-02-05", hospital="H2", total="300.00"),
 ]
 FEES = [
-    ("A1", date(2024, 1, 11), "1102", "bed"),
-    ("A1", date(2024, 1, 11), "1202", "nursing"),
-    ("A1", date(2024, 1, 12), "1202", "nursing"),
-    ("A1", date(2024, 1, 12), "1202", "nursing"),
+    ("A1", date(2024, 1, 11), "1102", "bed", Decimal("10.00")),
+    ("A1", date(2024, 1, 11), "1202", "nursing", Decimal("10.00")),
+    ("A1", date(2024, 1, 12), "1202", "nursing", Decimal("10.00")),
+    ("A1", date(2024, 1, 12), "1202", "nursing", Decimal("10.00")),
 ]
 
 
@@ -108,6 +110,7 @@ def test_case_features_by_hand(spark):
     assert a1.los == 4.0
     assert a1.readmit_gap == 4.0  # K35 again, 4 days after A0's discharge
     assert got["A0"].readmit_gap == features.NO_GAP
+    assert a1.chapter_gap == 4.0 and got["A0"].chapter_gap == features.NO_GAP
     assert a1.care_per_day == 3 / 4  # three nursing items over four days
     assert a1.duplicate_items == 1.0  # nursing 1202 twice on the 12th
     assert a1.face_checked == 1.0 and got["A0"].face_checked == 0.0
@@ -124,7 +127,7 @@ def test_case_features_ignore_everything_after_the_cutoff(spark):
         case("A2", "p1", "2025-01-01", "2025-01-03"),  # a later stay of the same person
         case("C1", "p3", "2025-03-01", "2025-03-04", dx="K35.8", total="9000.00"),
     ]
-    later_fees = [*FEES, ("A1", date(2025, 1, 2), "1202", "nursing")]
+    later_fees = [*FEES, ("A1", date(2025, 1, 2), "1202", "nursing", Decimal("10.00"))]
     after = features.case_features(
         tables(
             spark,
@@ -158,19 +161,78 @@ def test_provider_features_by_hand(spark):
     assert h1.exam_share == pytest.approx(0.1)
     assert h1.template_share == 0.5  # two stays, different diagnoses
     assert h1.top_village_share == 1.0  # both stays of p1, village V1
+    # A1's fees: three nursing items over one bed day; its nursing twice on the 12th
+    assert h1.care_per_bed_day == 3.0
+    assert h1.repeated_items_share == 0.5  # one of the two stays
+    assert h1.after_death_share == 0.0  # p1 is alive
+    # K35.8 (max_by breaks the tie of two 50% diagnoses by code) had no stay in 2023:
+    # 0.5 against the floor of 0.005
+    assert h1.top_dx_growth == pytest.approx(100.0)
+    assert h1.short_stay_vs_peers is None  # no short stay among its peers: no ratio
+    assert h1.peer_anomaly == 0.5  # a hospital alone has no peers to be unlike: ordinary
+
+
+def test_the_hospital_above_its_peers_on_a_pattern_stands_out_and_one_below_does_not(spark):
+    scored_by = {*features.ANOMALY_GROUPS, "peer_anomaly"}
+    columns = [c for c in features.PROVIDER_FEATURES if c not in scored_by]
+    upcoding = set(features.ANOMALY_GROUPS["anomaly_upcoding"])
+    rng = __import__("random").Random(3)
+
+    def measures(value):
+        return [2.0 if c == "level" else value(c) for c in columns]  # one level: peers
+
+    rows = [
+        (f"H{i:02d}", 2024, *measures(lambda c: 1.0 + rng.uniform(-0.05, 0.05))) for i in range(30)
+    ]
+    # far above its peers on every measure upcoding moves, and far below on them
+    rows.append(("HIGH", 2024, *measures(lambda c: 9.0 if c in upcoding else 1.0)))
+    rows.append(("LOW", 2024, *measures(lambda c: 0.1 if c in upcoding else 1.0)))
+    schema = "hospital_code string, year int, " + ", ".join(f"{c} double" for c in columns)
+    scored = features.with_peer_anomaly(spark.createDataFrame(rows, schema)).toPandas()
+    by = scored.set_index("hospital_code")
+    assert by.anomaly_upcoding.idxmax() == "HIGH" and by.peer_anomaly.idxmax() == "HIGH"
+    # one-sided: below the median is the median, as ordinary as can be
+    assert by.anomaly_upcoding["LOW"] < by.anomaly_upcoding.drop(["HIGH", "LOW"]).median()
+    assert by.anomaly_over_testing["HIGH"] < 0.6  # not a pattern it moved
+    again = features.with_peer_anomaly(spark.createDataFrame(rows, schema)).toPandas()
+    assert again.peer_anomaly.tolist() == scored.peer_anomaly.tolist()  # a fixed seed
 
 
 def test_case_fees_by_hand_for_the_cases_asked_only(spark):
     fees = spark.createDataFrame(
         [
             *FEES,  # A1: bed 1102 on the 11th, nursing 1202 on the 11th and twice on the 12th
-            ("A1", date(2024, 1, 13), "1102", "bed"),
-            ("A0", date(2024, 1, 3), "1202", "nursing"),
-            ("A0", date(2024, 1, 3), "1202", "nursing"),  # a case not asked for
+            ("A1", date(2024, 1, 13), "1102", "bed", Decimal("10.00")),
+            ("A0", date(2024, 1, 3), "1202", "nursing", Decimal("10.00")),
+            ("A0", date(2024, 1, 3), "1202", "nursing", Decimal("10.00")),  # a case not asked for
+            # a treatment under two codes at one price on the 13th: a sibling code
+            ("A1", date(2024, 1, 13), "3101000001", "treatment", Decimal("50.00")),
+            ("A1", date(2024, 1, 13), "3101000009", "treatment", Decimal("50.00")),
+            # two codes at two prices on the 12th: two treatments
+            ("A1", date(2024, 1, 12), "3101000001", "treatment", Decimal("50.00")),
+            ("A1", date(2024, 1, 12), "3101000002", "treatment", Decimal("20.00")),
         ],
-        "case_id string, fee_date date, item_code string, category string",
+        "case_id string, fee_date date, item_code string, category string, amount decimal(18,2)",
     )
     asked = spark.createDataFrame([("A1",), ("Z9",)], "case_id string")  # Z9 has no fees
     got = {r.case_id: r for r in features.case_fees(fees, asked).collect()}
     assert set(got) == {"A1"}
-    assert (got["A1"].fee_items, got["A1"].care_items, got["A1"].duplicate_items) == (5, 3, 1)
+    a1 = got["A1"]
+    assert (a1.fee_items, a1.care_items, a1.duplicate_items) == (9, 7, 1)
+    assert a1.same_price_items == 1  # the 13th; nursing twice at one price is not counted
+
+
+def test_peer_z_by_hand():
+    import pandas as pd
+
+    rows = pd.DataFrame(
+        {
+            "level": [1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0],
+            "m": [1.0, 2.0, 3.0, 10.0, 5.0, 5.0, 5.0],
+        }
+    )
+    z = features.peer_z(rows, ["m"]).m.round(4).tolist()
+    # level 1: median 2.5, absolute deviations 1.5, 0.5, 0.5, 7.5 -> their median 1.0,
+    # spread 1.4826; below the median is 0. Level 2 does not vary: the spread of all
+    # levels (median 5, deviations 4, 3, 2, 5, 0, 0, 0 -> 2 x 1.4826), and nobody is above.
+    assert z == [0.0, 0.0, round(0.5 / 1.4826, 4), round(7.5 / 1.4826, 4), 0.0, 0.0, 0.0]

@@ -133,3 +133,23 @@ def test_provider_labels_come_from_provider_audits_and_from_enough_confirmed_cas
     labels = train.provider_labels(spark.createDataFrame(audits, AUDITS), discharges)
     got = {r.entity_id: (r.label, r.pattern) for r in labels.collect()}
     assert got == {"H1": (1, "UPCODING"), "H3": (0, "UPCODING"), "H4": (1, "OVER_TESTING")}
+
+
+def test_percentiles_and_the_mix_by_hand():
+    assert models.percentile([10, 30, 20, 20]).tolist() == [0.25, 1.0, 0.625, 0.625]
+    # model ranks a over b over c; the anomaly the other way round
+    mixed = models.mix([3, 2, 1], [1, 2, 3], 0.25)
+    assert mixed.tolist() == pytest.approx([0.75 + 0.25 / 3, 2 / 3, 0.75 / 3 + 0.25])
+
+
+def test_the_anomaly_weight_is_what_ranks_the_audited_positives_best():
+    y = [1, 1, 0, 0, 0, 0]
+    model = [0.1, 0.2, 0.9, 0.8, 0.7, 0.6]  # ranks the positives last
+    anomaly = [0.9, 0.8, 0.1, 0.2, 0.3, 0.4]  # ranks them first
+    # a quarter of the model still leaves the positives first (0.79 and 0.71 against at
+    # most 0.625): 0.75 and 1.0 tie, and the tie goes to the weight nearer an even mix
+    assert models.anomaly_weight(y, model, anomaly) == 0.75
+    assert models.anomaly_weight(y, anomaly, model) == 0.25
+    # both rank them first: every weight ties, and the even mix is kept
+    assert models.anomaly_weight(y, anomaly, anomaly) == 0.5
+    assert models.anomaly_weight([0] * 6, model, anomaly) == 0.5  # nobody confirmed

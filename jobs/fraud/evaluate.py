@@ -13,6 +13,9 @@ Reported, and logged to the champion models' MLflow runs:
   share of the entities scored), with the precision at every share up to 30% drawn
   against the budget;
 * per pattern, the recall of the alert list, rules and models together;
+* leave one variant out (``jobs/fraud/holdout.py``): per pattern and variant, the
+  recall when the models were fitted without that variant's audited entities, and
+  per look-alike family the share of it on the alert list;
 * a warning for any metric at or above 0.99 (leakage, or too easy data).
 """
 
@@ -30,13 +33,18 @@ from pyspark.sql import functions as F
 
 from jobs import lake, site
 from jobs.config import Config
-from jobs.fraud import budget, models, score, train
+from jobs.fraud import budget, features, holdout, models, score, train
 from jobs.pseudonymise import person_key_value
 
 
-def load_truth(truth_dir: Path, key: bytes) -> pd.DataFrame:
-    """entity_type, entity_id, pattern; person ids replaced by their person_key."""
-    truth = pd.read_csv(truth_dir / "fraud_labels.csv", dtype=str)
+def load_truth(truth_dir: Path, key: bytes, name: str = "fraud_labels.csv") -> pd.DataFrame:
+    """entity_type, entity_id, pattern and the variant (labels) or family (look-alikes,
+    ``name`` lookalikes.csv); person ids replaced by their person_key. A truth written
+    before variants were planted has one variant, ``plain``."""
+    truth = pd.read_csv(truth_dir / name, dtype=str, keep_default_na=False)
+    shape = "variant" if name == "fraud_labels.csv" else "family"
+    if shape not in truth.columns:
+        truth[shape] = "plain"
     persons = truth.entity_type == "person"
     truth.loc[persons, "entity_id"] = [person_key_value(key, v) for v in truth.entity_id[persons]]
     return truth
@@ -148,6 +156,19 @@ def run(spark: SparkSession, cfg: Config, year: int, truth_dir: Path) -> dict:
         version = client.get_model_version_by_alias(train.model_name(level), models.CHAMPION)
         runs[level] = version.run_id
     recall = alert_recall(alerts, truth, {"case": in_period})
+    held = _holdout(spark, reads, cfg, year, truth, truth_dir, alerts, shares)
+    by_pattern = (
+        holdout.pattern_recall(held["variants"]) if len(held["variants"]) else pd.DataFrame()
+    )
+    metrics |= held["anomaly"]
+    for r in by_pattern.itertuples():
+        metrics[f"holdout_{r.pattern}_recall"] = float(r.recall)
+    for r in held["families"].itertuples():
+        metrics[f"lookalike_{r.pattern}_{r.family}_false_alerts"] = float(r.share)
+    if len(by_pattern):
+        metrics["holdout_least_pattern_recall"] = float(by_pattern.recall.min())
+    if len(held["families"]):
+        metrics["lookalike_most_false_alerts"] = float(held["families"].share.max())
     for r in by_rule.itertuples():
         metrics[f"rule_{r.pattern}_{r.entity_type}_recall"] = r.recall
         metrics[f"rule_{r.pattern}_{r.entity_type}_precision"] = r.precision
@@ -158,16 +179,66 @@ def run(spark: SparkSession, cfg: Config, year: int, truth_dir: Path) -> dict:
                 mlflow_metric(name, value)
                 for name, value in metrics.items()
                 if not _nan(value)
-                and (name.startswith(f"truth_{level}") or name.startswith("rule_"))
+                and name.startswith((f"truth_{level}", "rule_", "holdout_", "lookalike_"))
             ],
         )
     warnings = models.too_good({k: v for k, v in metrics.items() if k.startswith("truth_")})
     easy = models.too_easy_rules(metrics)
     curve = pd.concat(curves, ignore_index=True)
     report = write_report(
-        cfg, year, by_rule, recall, metrics, warnings, easy, reads.versions, curve, shares
+        cfg,
+        year,
+        by_rule,
+        recall,
+        metrics,
+        warnings,
+        easy,
+        reads.versions,
+        curve,
+        shares,
+        (held["variants"], by_pattern, held["families"]),
     )
     return {"report": str(report), "warnings": warnings, "easy_rules": easy, **metrics}
+
+
+def _holdout(spark, reads, cfg, year, truth, truth_dir, alerts, shares) -> dict:
+    """Leave one variant out (jobs/fraud/holdout.py) and the look-alike families' alerts."""
+    tables = train.silver_tables(reads)
+    levels = {}
+    for level in train.LEVELS:
+        labels = train.audit_labels(reads, level)
+        if level == "case":
+            earlier = train.case_rows(tables, labels, year - 1)
+            later = train.case_rows(tables, None, year)
+            columns = list(features.CASE_FEATURES)
+        else:
+            earlier = train.provider_rows(tables, labels, year - 1)
+            later = train.provider_rows(tables, labels, year)
+            columns = list(features.PROVIDER_FEATURES)
+        levels[level] = holdout.LevelRows(
+            level, columns, earlier, later, shares.count(level, len(later))
+        )
+    in_scope = {level: set(rows.later[rows.id]) for level, rows in levels.items()}
+    ruled = alerts[alerts.source.str.contains("rule")]
+    rule_alerted = set(zip(ruled.entity_type, ruled.entity_id, strict=True))
+    alerted = set(zip(alerts.entity_type, alerts.entity_id, strict=True))
+    looks = load_truth(truth_dir, cfg.hmac_key(), "lookalikes.csv")
+    # The unsupervised score alone, as a ranking of the hospitals (no labels behind it)
+    hospitals = levels["provider"].later.rename(columns={"hospital_code": "entity_id"})
+    anomaly = model_scores(
+        hospitals.assign(score=hospitals.peer_anomaly), truth, "provider", levels["provider"].budget
+    )
+    return {
+        "variants": holdout.variant_recall(
+            truth, levels, rule_alerted, in_scope, train.PROVIDER_PATTERNS
+        ),
+        "families": holdout.false_alerts(looks, alerted, in_scope),
+        "anomaly": {
+            k.replace("truth_provider", "truth_provider_anomaly"): v
+            for k, v in anomaly.items()
+            if not k.endswith(("_positives", "_rows"))
+        },
+    }
 
 
 def _provider_later_period(client, scores: pd.DataFrame) -> pd.DataFrame:
@@ -203,6 +274,7 @@ def write_report(
     reads: dict[str, int] | None = None,
     curve: pd.DataFrame | None = None,
     shares: budget.InspectionBudget | None = None,
+    held: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame] | None = None,
 ) -> Path:
     """``reports/fraud-evaluation-<Y>/``: the facts of the page, ``metrics.json`` and the
     charts (recall per pattern; precision against the inspection budget)."""
@@ -215,6 +287,8 @@ def write_report(
     if not curve.empty:
         _budget_chart(curve, shares, folder / "precision_at_budget.png")
         curve.to_csv(folder / "precision_at_budget.csv", index=False)
+    variants, by_pattern, families = held or (pd.DataFrame(),) * 3
+    held_charts = holdout.charts(by_pattern, families, folder)
     plain = {k: (None if _nan(v) else v) for k, v in metrics.items()}
     (folder / "metrics.json").write_text(json.dumps(plain, indent=2) + "\n")
     site.write_report(
@@ -243,6 +317,12 @@ def write_report(
             },
             "curve": _rows(curve),
             "budget_chart": not curve.empty,
+            "recall_target": holdout.RECALL_TARGET,
+            "false_alert_limit": holdout.FALSE_ALERT_LIMIT,
+            "holdout_patterns": _rows(by_pattern),
+            "holdout_variants": _rows(variants),
+            "families": _rows(families),
+            "held_charts": held_charts,
         },
     )
     return folder / "index.html"  # rendered by `diplake reports build`

@@ -34,11 +34,13 @@ CASE_FEATURES: dict[str, tuple[str, str]] = {
     "dx_vs_category": ("UPCODING", "principal diagnosis' average cost against its category's"),
     "top_sibling": ("UPCODING", "principal diagnosis is the costliest of its category"),
     "readmit_gap": ("SPLIT_ADMISSION", "days since a stay with the same diagnosis category"),
+    "chapter_gap": ("SPLIT_ADMISSION", "days since a stay here in the same ICD chapter"),
     "any_gap": ("SPLIT_ADMISSION", "days since the person's previous stay"),
     "after_death": ("IDENTITY_FRAUD", "admitted after the registered death"),
     "has_fees": ("GHOST_BED", "itemised fees were sent"),
     "care_per_day": ("GHOST_BED", "care items per day of stay"),
     "duplicate_items": ("DUPLICATE_BILLING", "items charged twice on one day"),
+    "same_price_items": ("DUPLICATE_BILLING", "two codes of one kind at one price on one day"),
     "face_checked": ("GHOST_BED", "identity checked at the hospital during the stay"),
     "pharmacy_during_stay": ("GHOST_BED", "pharmacy sales on the card during the stay"),
     "co_admitted": ("GANG", "others admitted with this person here on that day"),
@@ -64,6 +66,64 @@ PROVIDER_FEATURES: dict[str, tuple[str, str]] = {
     "top_dx_share": ("FICTITIOUS_SERVICE", "share of the most frequent diagnosis"),
     "template_share": ("FICTITIOUS_SERVICE", "largest share of stays with identical dx and cost"),
     "top_village_share": ("FICTITIOUS_SERVICE", "largest share of patients from one village"),
+    # Behaviour against peers (same level) and against the hospital's own case mix and past
+    "short_stay_vs_peers": ("LOW_STANDARD_ADMISSION", "short-stay share against same-level"),
+    "short_stay_vs_expected": (
+        "LOW_STANDARD_ADMISSION",
+        "short-stay share against what its diagnoses give in the city",
+    ),
+    "low_cost_vs_peers": ("LOW_STANDARD_ADMISSION", "low-cost share against same-level"),
+    "cases_growth_vs_peers": ("LOW_STANDARD_ADMISSION", "growth in discharges against same-level"),
+    "top_sibling_growth": ("UPCODING", "share coded to a category's costliest, against last year"),
+    "top_dx_growth": ("FICTITIOUS_SERVICE", "its most frequent diagnosis' share against last year"),
+    "care_per_bed_day": ("GHOST_BED", "care items per bed day billed"),
+    "repeated_items_share": (
+        "DUPLICATE_BILLING",
+        "share of stays with an item charged twice a day",
+    ),
+    "after_death_share": ("IDENTITY_FRAUD", "share of stays begun after a registered death"),
+    "anomaly_low_standard": (
+        "LOW_STANDARD_ADMISSION",
+        "how far above its peers in short, cheap, diagnostic stays (isolation forest)",
+    ),
+    "anomaly_upcoding": ("UPCODING", "how far above its peers in coding costly (isolation forest)"),
+    "anomaly_fictitious": (
+        "FICTITIOUS_SERVICE",
+        "how far above its peers in templated stays (isolation forest)",
+    ),
+    "anomaly_over_testing": (
+        "OVER_TESTING",
+        "how far above its peers in testing (isolation forest)",
+    ),
+    "peer_anomaly": ("UNSPECIFIED", "the most a hospital stands out of its peers on any pattern"),
+}
+# The measures each pattern moves upwards: one isolation forest per pattern, on these only
+# (a forest over every measure dilutes a pattern that moves a handful of them).
+ANOMALY_GROUPS: dict[str, tuple[str, ...]] = {
+    "anomaly_low_standard": (
+        "short_stay_share",
+        "short_stay_vs_peers",
+        "short_stay_vs_expected",
+        "low_cost_share",
+        "low_cost_vs_peers",
+        "diagnostic_only_share",
+        "cases_growth",
+        "cases_growth_vs_peers",
+    ),
+    "anomaly_upcoding": (
+        "cmi_vs_peers",
+        "cmi_growth",
+        "cost_vs_expected",
+        "top_sibling_vs_city",
+        "top_sibling_growth",
+    ),
+    "anomaly_fictitious": ("top_dx_share", "top_dx_growth", "template_share", "top_village_share"),
+    "anomaly_over_testing": (
+        "exam_share",
+        "exam_share_vs_peers",
+        "exam_share_growth",
+        "tests_per_case",
+    ),
 }
 
 
@@ -118,8 +178,10 @@ def _dx_costs(discharges: DataFrame) -> tuple[DataFrame, DataFrame]:
 
 
 def case_fees(fee_details: DataFrame, case_ids: DataFrame) -> DataFrame:
-    """Per case of ``case_ids``: ``fee_items``, ``care_items`` and ``duplicate_items`` (items
-    charged more than once on one day); cases without fee rows are absent.
+    """Per case of ``case_ids``: ``fee_items``, ``care_items``, ``duplicate_items`` (items
+    charged more than once on one day at one price) and ``same_price_items`` (days with
+    two codes of one category at the very same price, bed and nursing aside: a repeat
+    under a sibling code); cases without fee rows are absent.
 
     The fee rows are first cut to the cases asked for (a semi join on ``case_id``), and
     both sums come from one aggregation per (case, day, item), so the fee rows cross one
@@ -131,16 +193,27 @@ def case_fees(fee_details: DataFrame, case_ids: DataFrame) -> DataFrame:
     """
     per_item = (
         fee_details.join(case_ids, "case_id", "left_semi")
-        .groupBy("case_id", "fee_date", "item_code")
+        .groupBy("case_id", "fee_date", "item_code", "category", "amount")
         .agg(
             F.count("*").alias("n"),
             F.count(F.when(F.col("category").isin(*CARE), 1)).alias("care"),
         )
     )
-    return per_item.groupBy("case_id").agg(
-        F.sum("n").alias("fee_items"),
-        F.sum("care").alias("care_items"),
-        F.count(F.when(F.col("n") > 1, 1)).alias("duplicate_items"),
+    siblings = (
+        per_item.filter(~F.col("category").isin("bed", "nursing"))
+        .groupBy("case_id", "fee_date", "category", "amount")
+        .agg(F.count("*").alias("codes"))
+        .groupBy("case_id")
+        .agg(F.count(F.when(F.col("codes") > 1, 1)).alias("same_price_items"))
+    )
+    return (
+        per_item.groupBy("case_id")
+        .agg(
+            F.sum("n").alias("fee_items"),
+            F.sum("care").alias("care_items"),
+            F.count(F.when(F.col("n") > 1, 1)).alias("duplicate_items"),
+        )
+        .join(siblings, "case_id", "left")
     )
 
 
@@ -152,10 +225,19 @@ def _with_stay_gaps(discharges: DataFrame) -> DataFrame:
     same_cat = Window.partitionBy("person_key", "hospital_code", "category").orderBy(
         "admission_date", "case_id"
     )
-    return discharges.withColumn(
-        "readmit_gap",
-        F.datediff("admission_date", F.lag("discharge_date").over(same_cat)),
-    ).withColumn("any_gap", F.datediff("admission_date", F.lag("discharge_date").over(stays)))
+    same_chapter = Window.partitionBy(
+        "person_key", "hospital_code", F.substring("category", 1, 1)
+    ).orderBy("admission_date", "case_id")
+    return (
+        discharges.withColumn(
+            "readmit_gap",
+            F.datediff("admission_date", F.lag("discharge_date").over(same_cat)),
+        )
+        .withColumn(
+            "chapter_gap", F.datediff("admission_date", F.lag("discharge_date").over(same_chapter))
+        )
+        .withColumn("any_gap", F.datediff("admission_date", F.lag("discharge_date").over(stays)))
+    )
 
 
 def _with_identical_stays(discharges: DataFrame) -> DataFrame:
@@ -229,6 +311,7 @@ def _case_feature_columns() -> list[Column]:
         (F.col("dx_avg_cost") / F.col("cat_avg_cost")).alias("dx_vs_category"),
         F.coalesce(F.col("top_sibling"), F.lit(0.0)).alias("top_sibling"),
         F.coalesce(F.col("readmit_gap"), F.lit(NO_GAP)).cast("double").alias("readmit_gap"),
+        F.coalesce(F.col("chapter_gap"), F.lit(NO_GAP)).cast("double").alias("chapter_gap"),
         F.coalesce(F.col("any_gap"), F.lit(NO_GAP)).cast("double").alias("any_gap"),
         F.coalesce(F.col("admission_date") > F.col("death_date"), F.lit(False))
         .cast("double")
@@ -236,6 +319,7 @@ def _case_feature_columns() -> list[Column]:
         F.col("fee_items").isNotNull().cast("double").alias("has_fees"),
         (F.col("care_items") / los).cast("double").alias("care_per_day"),
         F.coalesce(F.col("duplicate_items"), F.lit(0)).cast("double").alias("duplicate_items"),
+        F.coalesce(F.col("same_price_items"), F.lit(0)).cast("double").alias("same_price_items"),
         F.coalesce(F.col("face_checked"), F.lit(0)).cast("double").alias("face_checked"),
         F.coalesce(F.col("pharmacy_during_stay"), F.lit(0))
         .cast("double")
@@ -306,6 +390,7 @@ def _provider_year(
     base = rows.groupBy("hospital_code", "year").agg(
         F.count("*").cast("double").alias("cases"),
         F.avg((los <= 2).cast("double")).alias("short_stay_share"),
+        F.avg("dx_short_rate").alias("expected_short_share"),
         F.avg((cost < 0.5 * F.col("dx_avg_cost")).cast("double")).alias("low_cost_share"),
         F.avg(F.col("diag_only").cast("double")).alias("diagnostic_only_share"),
         (F.sum(F.col("exams_cost").cast("double")) / F.sum(cost)).alias("exam_share"),
@@ -324,12 +409,28 @@ def _provider_year(
         ),
     )
     by_hospital_year = Window.partitionBy("hospital_code", "year")
-    top_dx = (
+    dx_shares = (
         rows.groupBy("hospital_code", "year", "principal_dx")
         .count()
         .withColumn("share", F.col("count") / F.sum("count").over(by_hospital_year))
+    )
+    # the hospital's most frequent diagnosis of the year, and that diagnosis' share the
+    # year before (a diagnosis that suddenly fills the wards: a shift in its own coding)
+    last_year = dx_shares.select(
+        "hospital_code",
+        (F.col("year") + 1).alias("year"),
+        "principal_dx",
+        F.col("share").alias("share_before"),
+    )
+    top_dx = (
+        dx_shares.join(last_year, ["hospital_code", "year", "principal_dx"], "left")
         .groupBy("hospital_code", "year")
-        .agg(F.max("share").alias("top_dx_share"))
+        .agg(
+            F.max("share").alias("top_dx_share"),
+            F.max_by(
+                F.coalesce("share_before", F.lit(0.0)), F.struct("share", "principal_dx")
+            ).alias("top_dx_share_before"),
+        )
     )
     template = (
         rows.groupBy("hospital_code", "year", "principal_dx", "total_cost")
@@ -369,19 +470,33 @@ def provider_features(tables: dict[str, DataFrame], year: int) -> DataFrame:
         .agg(F.collect_set("code").alias("_diag"))
     )
     villages = t["insured_persons"].select("person_key", "village")
-    per_year = _provider_year(d, by_dx, overall, diagnostic, villages)
-    now = per_year.filter(F.col("year") == year)
+    short_by_dx = (
+        t["discharges"]
+        .groupBy("principal_dx")
+        .agg(
+            F.avg((F.datediff("discharge_date", "admission_date") <= 2).cast("double")).alias(
+                "dx_short_rate"
+            )
+        )
+    )
+    per_year = _provider_year(
+        d, by_dx.join(short_by_dx, "principal_dx", "left"), overall, diagnostic, villages
+    )
+    now = per_year.filter(F.col("year") == year).join(
+        _provider_billing(t, year), "hospital_code", "left"
+    )
     before = per_year.filter(F.col("year") == year - 1).select(
         "hospital_code",
         F.col("cases").alias("cases_before"),
         F.col("exam_share").alias("exam_share_before"),
         F.col("cmi").alias("cmi_before"),
+        F.col("top_sibling_share").alias("top_sibling_before"),
     )
     levels = t["institutions"].select(
         F.col("institution_code").alias("hospital_code"), F.col("level").cast("double")
     )
     peers = Window.partitionBy("level")
-    return (
+    measured = (
         now.join(before, "hospital_code", "left")
         .join(levels, "hospital_code", "left")
         .select(
@@ -405,5 +520,128 @@ def provider_features(tables: dict[str, DataFrame], year: int) -> DataFrame:
             "top_dx_share",
             "template_share",
             "top_village_share",
+            # ratios of shares that may be 0 in a small year: null then, not an error
+            F.try_divide("short_stay_share", F.avg("short_stay_share").over(peers)).alias(
+                "short_stay_vs_peers"
+            ),
+            F.try_divide("short_stay_share", "expected_short_share").alias(
+                "short_stay_vs_expected"
+            ),
+            F.try_divide("low_cost_share", F.avg("low_cost_share").over(peers)).alias(
+                "low_cost_vs_peers"
+            ),
+            F.try_divide(
+                F.try_divide("cases", "cases_before"),
+                F.try_divide(F.sum("cases").over(peers), F.sum("cases_before").over(peers)),
+            ).alias("cases_growth_vs_peers"),
+            F.try_divide("top_sibling_share", "top_sibling_before").alias("top_sibling_growth"),
+            F.try_divide("top_dx_share", F.greatest("top_dx_share_before", F.lit(0.005))).alias(
+                "top_dx_growth"
+            ),
+            "care_per_bed_day",
+            "repeated_items_share",
+            "after_death_share",
+        )
+    )
+    return with_peer_anomaly(measured)
+
+
+ANOMALY_TREES = 300
+
+
+def with_peer_anomaly(frame: DataFrame) -> DataFrame:
+    """``frame`` (one row per hospital of a year) with how far each hospital stands out of
+    the year's hospitals, without labels: per pattern, an isolation forest over the
+    measures that pattern moves (:data:`ANOMALY_GROUPS`), and ``peer_anomaly``, the most
+    it stands out on any. They speak for patterns the audits have hardly confirmed.
+
+    Against its level and one-sided (:func:`peer_z`): a measure below its level's median
+    counts as the median, so a hospital that tests less than its peers does not stand
+    out as one that tests more. A year has hundreds of hospitals at most:
+    the forests are fitted on the driver with a fixed seed (the same rows give the same
+    scores). A missing measure is the median.
+    """
+    import pandas as pd
+
+    rows = frame.toPandas()
+    for name, columns in ANOMALY_GROUPS.items():
+        rows[name] = _isolation(rows, [c for c in columns if c in rows.columns])
+    groups = list(ANOMALY_GROUPS)
+    rows["peer_anomaly"] = rows[groups].max(axis=1)
+    schema = frame.schema
+    for name in [*groups, "peer_anomaly"]:
+        schema = schema.add(name, "double")
+    return frame.sparkSession.createDataFrame(
+        pd.DataFrame(rows, columns=[f.name for f in schema.fields]), schema
+    )
+
+
+def _isolation(rows, columns: list[str]):
+    """The isolation forest's anomaly score in (0, 1] (about 0.5: ordinary) of each row over
+    ``columns``, each measure first made a one-sided robust z-score within the level."""
+    import numpy as np
+    from sklearn.ensemble import IsolationForest
+
+    if len(rows) < 2 or not columns:
+        return np.full(len(rows), 0.5)
+    z = peer_z(rows, columns)
+    forest = IsolationForest(n_estimators=ANOMALY_TREES, random_state=7).fit(z)
+    return -forest.score_samples(z)
+
+
+def peer_z(rows, columns: list[str]):
+    """How far above the hospitals of its level each measure is, in robust standard
+    deviations (median and 1.4826 x the median absolute deviation: a few frauds do not
+    move them); 0 at or below the median. A level whose measure does not vary uses the
+    spread of all levels. A missing measure is the median."""
+    import numpy as np
+
+    x = rows[columns].astype(float).replace([np.inf, -np.inf], np.nan)
+    x = x.fillna(x.median()).fillna(0.0)
+    level = rows["level"].fillna(0.0) if "level" in rows.columns else np.zeros(len(rows))
+    median = x.groupby(level).transform("median")
+    spread = (x - median).abs().groupby(level).transform("median") * 1.4826
+    overall = (x - x.median()).abs().median() * 1.4826
+    spread = spread.where(spread > 0).fillna(overall)
+    spread = spread.where(spread > 0, 1.0)
+    return ((x - median) / spread).clip(lower=0.0)
+
+
+def _provider_billing(t: dict[str, DataFrame], year: int) -> DataFrame:
+    """Per hospital, its year's billing against its care and the registry:
+    ``care_per_bed_day`` (nursing, drug, treatment and exam items per bed day billed;
+    null without fee details), ``repeated_items_share`` (stays with an item charged twice
+    a day, or two codes of one kind at one price) and ``after_death_share`` (stays begun
+    after the patient's registered death)."""
+    d = t["discharges"].filter(F.year("discharge_date") == year)
+    fees = case_fees(t["fee_details"], d.select("case_id"))
+    beds = (
+        t["fee_details"]
+        .join(d.select("case_id"), "case_id", "left_semi")
+        .filter(F.col("category") == "bed")
+        .groupBy("case_id")
+        .agg(F.countDistinct("fee_date").alias("bed_days"))
+    )
+    deaths = t["insured_persons"].select("person_key", "death_date")
+    return (
+        d.join(fees, "case_id", "left")
+        .join(beds, "case_id", "left")
+        .join(deaths, "person_key", "left")
+        .groupBy("hospital_code")
+        .agg(
+            F.try_divide(F.sum("care_items"), F.sum("bed_days"))
+            .cast("double")
+            .alias("care_per_bed_day"),
+            F.avg(
+                (
+                    (F.coalesce("duplicate_items", F.lit(0)) > 0)
+                    | (F.coalesce("same_price_items", F.lit(0)) > 0)
+                ).cast("double")
+            ).alias("repeated_items_share"),
+            F.avg(
+                F.coalesce(F.col("admission_date") > F.col("death_date"), F.lit(False)).cast(
+                    "double"
+                )
+            ).alias("after_death_share"),
         )
     )

@@ -188,3 +188,33 @@ def strongest_features(
         top = np.argsort(-row, kind="stable")[:n]
         out.append([(names[i], float(row[i])) for i in top if row[i] > 0])
     return out
+
+
+# The provider ranking: the supervised model and the peers' anomaly (features.py
+# ``peer_anomaly``, no labels behind it) mixed by a weight the earlier year's audits choose.
+ANOMALY_WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)  # the anomaly's share in the mix
+
+
+def percentile(scores: Sequence[float]) -> np.ndarray:
+    """Each score's rank among ``scores`` as a share in (0, 1] (ties share their mean)."""
+    values = pd.Series(np.asarray(scores, dtype=float))
+    return values.rank(pct=True).fillna(0.0).to_numpy()
+
+
+def mix(model: Sequence[float], anomaly: Sequence[float], weight: float) -> np.ndarray:
+    """``(1 - weight) x`` the model's percentile ``+ weight x`` the anomaly's."""
+    return (1 - weight) * percentile(model) + weight * percentile(anomaly)
+
+
+def anomaly_weight(y: Sequence[int], model: Sequence[float], anomaly: Sequence[float]) -> float:
+    """The share of the anomaly in the mix that ranks the audited positives best (average
+    precision of ``y`` over the earlier year's out-of-fold scores); a tie goes to the
+    weight nearer an even mix. 0.5 when the audits confirmed no one, or every one."""
+    y = np.asarray(y)
+    if not 0 < y.sum() < len(y):
+        return 0.5
+    scored = [
+        (average_precision_score(y, mix(model, anomaly, w)), -abs(w - 0.5), w)
+        for w in ANOMALY_WEIGHTS
+    ]
+    return max(scored)[2]

@@ -232,6 +232,7 @@ def rules_table(folder: Path = RULES_DIR):
                 "entity": r.entity_type,
                 "severity": r.severity,
                 "legal basis": r.legal_basis,
+                "graded by": ", ".join(f"{k}={v:g}" for k, v in r.thresholds) or "-",
             }
             for r in load_rules(folder)
         ]

@@ -151,6 +151,23 @@ def _score(spark: SparkSession, frame: DataFrame, uri: str, columns: list[str]) 
     return frame.withColumn("score", udf(F.struct(*inputs)))
 
 
+def _anomaly_weight(client, level: str) -> float | None:
+    """The champion's mix of its score and the peers' anomaly (train.py), if it has one."""
+    version = client.get_model_version_by_alias(train.model_name(level), models.CHAMPION)
+    weight = client.get_run(version.run_id).data.params.get("anomaly_weight")
+    return None if weight is None else float(weight)
+
+
+def _mixed_with_anomaly(scored: DataFrame, weight: float | None) -> DataFrame:
+    """The hospitals' ``score`` mixed with their ``peer_anomaly`` as the champion was judged
+    (percentiles within the year: a few hundred rows, mixed on the driver)."""
+    if weight is None or "peer_anomaly" not in scored.columns:
+        return scored
+    rows = scored.toPandas()
+    rows["score"] = models.mix(rows.score, rows.peer_anomaly, weight)
+    return scored.sparkSession.createDataFrame(rows, scored.schema)
+
+
 def newest_year(spark: SparkSession, cfg: Config) -> int:
     """The newest discharge year in silver: what a scoring run without a year scores."""
     discharges = lake.read_version(spark, lake.table_path(cfg, "silver", "discharges"))
@@ -197,7 +214,10 @@ def run(
         booster = mlflow.lightgbm.load_model(uri)
         # The champion's own inputs: it may predate a feature added since.
         columns = booster.feature_name()
-        scored = _score(spark, frame, uri, columns).cache()
+        scored = _score(spark, frame, uri, columns)
+        if level == "provider":
+            scored = _mixed_with_anomaly(scored, _anomaly_weight(client, level))
+        scored = scored.cache()
         held.append(scored)
         scores.append(
             scored.select(

@@ -148,6 +148,7 @@ class Fitted:
     valid_scores: np.ndarray
     metrics: dict
     params: models.Params
+    anomaly_weight: float | None = None  # provider: the peers' anomaly's share in the mix
 
 
 def fit_case_model(
@@ -161,14 +162,8 @@ def fit_case_model(
     ``params``: the champion's settings by default; a lab tries others.
     """
     columns = list(features.CASE_FEATURES)
-    cases = labels.withColumnRenamed("entity_id", "case_id").select("case_id", "label")
-
-    def labelled(start: date, end: date) -> pd.DataFrame:
-        rows = features.case_features(tables, start, end).join(cases, "case_id")
-        return rows.select("case_id", "person_key", *columns, "label").toPandas()
-
-    train = labelled(date(year - 1, 1, 1), date(year - 1, 12, 31))
-    valid = labelled(date(year, 1, 1), date(year, 12, 31))
+    train = case_rows(tables, labels, year - 1)
+    valid = case_rows(tables, labels, year)
     # Entity grouping: a person judged in the later period is not trained on.
     train = train[~train.person_key.isin(set(valid.person_key))].reset_index(drop=True)
     booster = models.fit(train[columns], train.label, params)
@@ -200,18 +195,7 @@ def fit_provider_model(
     A hospital no audit confirmed counts as a negative (audits reach few of them).
     """
     columns = list(features.PROVIDER_FEATURES)
-    audited = labels.withColumnRenamed("entity_id", "hospital_code").select(
-        "hospital_code", "label"
-    )
-
-    def rows(y: int) -> pd.DataFrame:
-        frame = features.provider_features(tables, y).join(audited, "hospital_code", "left")
-        frame = frame.select(
-            "hospital_code", *columns, F.coalesce("label", F.lit(0)).alias("label")
-        )
-        return frame.toPandas().sort_values("hospital_code", ignore_index=True)
-
-    train, later = rows(year - 1), rows(year)
+    train, later = provider_rows(tables, labels, year - 1), provider_rows(tables, labels, year)
     scores = models.out_of_fold(
         train[columns],
         train.label,
@@ -220,10 +204,23 @@ def fit_provider_model(
         later.hospital_code,
         params,
     )
+    # The mix of the model and the peers' anomaly, chosen on the earlier year's audits
+    # (its own out-of-fold scores), judged on the later year's.
+    earlier = models.out_of_fold(
+        train[columns],
+        train.label,
+        train.hospital_code,
+        train[columns],
+        train.hospital_code,
+        params,
+    )
+    weight = models.anomaly_weight(train.label, earlier, train.peer_anomaly)
+    scores = models.mix(scores, later.peer_anomaly, weight)
     booster = models.fit(train[columns], train.label, params)
     k = budget.load().count("provider", len(later))
     metrics = models.ranking_metrics(later.label, scores, k, "valid")
     metrics |= {"train_rows": len(train), "train_positives": int(train.label.sum())}
+    metrics["anomaly_weight"] = weight
     return Fitted(
         "provider",
         booster,
@@ -234,7 +231,33 @@ def fit_provider_model(
         scores,
         metrics,
         params,
+        weight,
     )
+
+
+def case_rows(tables: dict[str, DataFrame], labels: DataFrame | None, year: int) -> pd.DataFrame:
+    """``case_id``, ``person_key``, ``hospital_code``, the case features and ``label`` of the
+    cases discharged in ``year``: the audited ones only, or (``labels`` None) every case,
+    label-less."""
+    rows = features.case_features(tables, date(year, 1, 1), date(year, 12, 31))
+    columns = ["case_id", "person_key", "hospital_code", *features.CASE_FEATURES]
+    if labels is None:
+        return rows.select(*columns).toPandas()
+    cases = labels.withColumnRenamed("entity_id", "case_id").select("case_id", "label")
+    return rows.join(cases, "case_id").select(*columns, "label").toPandas()
+
+
+def provider_rows(tables: dict[str, DataFrame], labels: DataFrame, year: int) -> pd.DataFrame:
+    """``hospital_code``, the provider features and ``label`` (an audit's verdict; 0 for a
+    hospital no audit confirmed) of every hospital with discharges in ``year``."""
+    audited = labels.withColumnRenamed("entity_id", "hospital_code").select(
+        "hospital_code", "label"
+    )
+    frame = features.provider_features(tables, year).join(audited, "hospital_code", "left")
+    frame = frame.select(
+        "hospital_code", *features.PROVIDER_FEATURES, F.coalesce("label", F.lit(0)).alias("label")
+    )
+    return frame.toPandas().sort_values("hospital_code", ignore_index=True)
 
 
 def _figures(fitted: Fitted, folder: Path) -> list[Path]:
@@ -275,9 +298,10 @@ def log_and_register(
     mlflow.set_experiment(experiment_id=_experiment(cfg, fitted.level))
     name = model_name(fitted.level)
     with mlflow.start_run(run_name=f"{fitted.level}-{year}") as run:
-        mlflow.log_params(
-            {**asdict(fitted.params), "year": year, "train_period": year - 1, "level": fitted.level}
-        )
+        settings = {**asdict(fitted.params), "year": year, "train_period": year - 1}
+        if fitted.anomaly_weight is not None:
+            settings["anomaly_weight"] = fitted.anomaly_weight
+        mlflow.log_params({**settings, "level": fitted.level})
         mlflow.set_tags({"input_versions": input_versions, "labels": "silver/audit_outcomes"})
         mlflow.log_metrics({k: v for k, v in fitted.metrics.items() if not _nan(v)})
         train = fitted.train
