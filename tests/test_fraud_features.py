@@ -165,6 +165,10 @@ def test_provider_features_by_hand(spark):
     assert h1.care_per_bed_day == 3.0
     assert h1.repeated_items_share == 0.5  # one of the two stays
     assert h1.after_death_share == 0.0  # p1 is alive
+    assert h1.repeated_exam_share == 0.0  # A1 billed no examination item
+    # no stay in 2023: each diagnosis expected at the floor of half a stay, seen once
+    assert h1.dx_burst == pytest.approx((1 - 0.5) / 0.5**0.5)
+    assert h1.cases_vs_2y is None  # nothing two years before
     # K35.8 (max_by breaks the tie of two 50% diagnoses by code) had no stay in 2023:
     # 0.5 against the floor of 0.005
     assert h1.top_dx_growth == pytest.approx(100.0)

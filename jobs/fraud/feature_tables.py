@@ -42,6 +42,7 @@ def run(spark: SparkSession, cfg: Config, year: int) -> dict[str, int]:
             F.lit(year).alias("period"), "*", F.lit(versions).alias("input_versions")
         )
         path = lake.table_path(cfg, "gold", f"fraud_features_{level}")
-        lake.replace_where(spark, df, path, f"period = {year}", ["period"])
+        # a feature added since the table was written becomes a column (older years null)
+        lake.replace_where(spark, df, path, f"period = {year}", ["period"], merge_schema=True)
         written[level] = lake.read_version(spark, path).filter(F.col("period") == year).count()
     return written

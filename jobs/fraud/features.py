@@ -82,6 +82,18 @@ PROVIDER_FEATURES: dict[str, tuple[str, str]] = {
         "share of stays with an item charged twice a day",
     ),
     "after_death_share": ("IDENTITY_FRAUD", "share of stays begun after a registered death"),
+    "repeated_exam_share": ("OVER_TESTING", "share of stays with one examination on two days"),
+    # The same measures against two years before: a fraud that began last year has
+    # moved both years, and the year before is no baseline for it.
+    "cases_vs_2y": ("LOW_STANDARD_ADMISSION", "discharges against two years before"),
+    "short_stay_vs_2y": ("LOW_STANDARD_ADMISSION", "short-stay share against two years before"),
+    "exam_share_vs_2y": ("OVER_TESTING", "examination share against two years before"),
+    "top_sibling_vs_2y": ("UPCODING", "share coded to a category's costliest, two years before"),
+    "expected_vs_cost": ("UPCODING", "what its diagnoses usually cost against what it cost"),
+    "dx_burst": (
+        "FICTITIOUS_SERVICE",
+        "the largest jump of one diagnosis against last year (Poisson z-score)",
+    ),
     "anomaly_low_standard": (
         "LOW_STANDARD_ADMISSION",
         "how far above its peers in short, cheap, diagnostic stays (isolation forest)",
@@ -109,20 +121,31 @@ ANOMALY_GROUPS: dict[str, tuple[str, ...]] = {
         "diagnostic_only_share",
         "cases_growth",
         "cases_growth_vs_peers",
+        "cases_vs_2y",
+        "short_stay_vs_2y",
     ),
     "anomaly_upcoding": (
         "cmi_vs_peers",
         "cmi_growth",
-        "cost_vs_expected",
+        "expected_vs_cost",
         "top_sibling_vs_city",
         "top_sibling_growth",
+        "top_sibling_vs_2y",
     ),
-    "anomaly_fictitious": ("top_dx_share", "top_dx_growth", "template_share", "top_village_share"),
+    "anomaly_fictitious": (
+        "top_dx_share",
+        "top_dx_growth",
+        "template_share",
+        "top_village_share",
+        "dx_burst",
+    ),
     "anomaly_over_testing": (
         "exam_share",
         "exam_share_vs_peers",
         "exam_share_growth",
         "tests_per_case",
+        "repeated_exam_share",
+        "exam_share_vs_2y",
     ),
 }
 
@@ -459,7 +482,7 @@ def provider_features(tables: dict[str, DataFrame], year: int) -> DataFrame:
     the :data:`PROVIDER_FEATURES`, from data up to the end of ``year``."""
     end = date(year, 12, 31)
     t = up_to(tables, end)
-    d = t["discharges"].filter(F.year("discharge_date") >= year - 1)
+    d = t["discharges"].filter(F.year("discharge_date") >= year - 2)
     by_dx, _ = _dx_costs(t["discharges"])
     overall = F.lit(
         t["discharges"].agg(F.avg(F.col("total_cost").cast("double"))).first()[0] or 1.0
@@ -492,12 +515,21 @@ def provider_features(tables: dict[str, DataFrame], year: int) -> DataFrame:
         F.col("cmi").alias("cmi_before"),
         F.col("top_sibling_share").alias("top_sibling_before"),
     )
+    two_back = per_year.filter(F.col("year") == year - 2).select(
+        "hospital_code",
+        F.col("cases").alias("cases_2y"),
+        F.col("short_stay_share").alias("short_stay_2y"),
+        F.col("exam_share").alias("exam_share_2y"),
+        F.col("top_sibling_share").alias("top_sibling_2y"),
+    )
     levels = t["institutions"].select(
         F.col("institution_code").alias("hospital_code"), F.col("level").cast("double")
     )
     peers = Window.partitionBy("level")
     measured = (
         now.join(before, "hospital_code", "left")
+        .join(two_back, "hospital_code", "left")
+        .join(_dx_burst(d, year), "hospital_code", "left")
         .join(levels, "hospital_code", "left")
         .select(
             "hospital_code",
@@ -541,9 +573,43 @@ def provider_features(tables: dict[str, DataFrame], year: int) -> DataFrame:
             "care_per_bed_day",
             "repeated_items_share",
             "after_death_share",
+            "repeated_exam_share",
+            F.try_divide("cases", "cases_2y").alias("cases_vs_2y"),
+            F.try_divide("short_stay_share", "short_stay_2y").alias("short_stay_vs_2y"),
+            F.try_divide("exam_share", "exam_share_2y").alias("exam_share_vs_2y"),
+            F.try_divide("top_sibling_share", "top_sibling_2y").alias("top_sibling_vs_2y"),
+            F.try_divide(F.lit(1.0), "cost_vs_expected").alias("expected_vs_cost"),
+            F.coalesce("dx_burst", F.lit(0.0)).alias("dx_burst"),
         )
     )
     return with_peer_anomaly(measured)
+
+
+def _dx_burst(d: DataFrame, year: int) -> DataFrame:
+    """Per hospital, the largest jump of one principal diagnosis from the year before to
+    ``year``: (stays − expected) / sqrt(expected), the expected stays being its share of
+    the hospital's stays the year before times this year's stays (at least half a stay:
+    a diagnosis it never had). Forty stays of a diagnosis it saw twice stand out in a
+    hospital of any size."""
+    counts = (
+        d.filter(F.year("discharge_date").isin(year - 1, year))
+        .groupBy("hospital_code", "principal_dx")
+        .agg(
+            F.count(F.when(F.year("discharge_date") == year, 1)).alias("now"),
+            F.count(F.when(F.year("discharge_date") == year - 1, 1)).alias("then"),
+        )
+    )
+    totals = Window.partitionBy("hospital_code")
+    expected = F.greatest(
+        F.try_divide(F.col("then") * F.sum("now").over(totals), F.sum("then").over(totals)),
+        F.lit(0.5),
+    )
+    return (
+        counts.withColumn("expected", F.coalesce(expected, F.lit(0.5)))
+        .withColumn("z", (F.col("now") - F.col("expected")) / F.sqrt("expected"))
+        .groupBy("hospital_code")
+        .agg(F.max("z").cast("double").alias("dx_burst"))
+    )
 
 
 ANOMALY_TREES = 300
@@ -611,10 +677,22 @@ def _provider_billing(t: dict[str, DataFrame], year: int) -> DataFrame:
     """Per hospital, its year's billing against its care and the registry:
     ``care_per_bed_day`` (nursing, drug, treatment and exam items per bed day billed;
     null without fee details), ``repeated_items_share`` (stays with an item charged twice
-    a day, or two codes of one kind at one price) and ``after_death_share`` (stays begun
-    after the patient's registered death)."""
+    a day, or two codes of one kind at one price), ``after_death_share`` (stays begun
+    after the patient's registered death) and ``repeated_exam_share`` (stays with one
+    examination item billed on two days or more: repeated across days)."""
     d = t["discharges"].filter(F.year("discharge_date") == year)
     fees = case_fees(t["fee_details"], d.select("case_id"))
+    repeated_exams = (
+        t["fee_details"]
+        .join(d.select("case_id"), "case_id", "left_semi")
+        .filter(F.col("category") == "exams")
+        .groupBy("case_id", "item_code")
+        .agg(F.countDistinct("fee_date").alias("exam_days"))
+        .filter(F.col("exam_days") >= 2)
+        .select("case_id")
+        .distinct()
+        .withColumn("repeated_exam", F.lit(1.0))
+    )
     beds = (
         t["fee_details"]
         .join(d.select("case_id"), "case_id", "left_semi")
@@ -626,6 +704,7 @@ def _provider_billing(t: dict[str, DataFrame], year: int) -> DataFrame:
     return (
         d.join(fees, "case_id", "left")
         .join(beds, "case_id", "left")
+        .join(repeated_exams, "case_id", "left")
         .join(deaths, "person_key", "left")
         .groupBy("hospital_code")
         .agg(
@@ -643,5 +722,9 @@ def _provider_billing(t: dict[str, DataFrame], year: int) -> DataFrame:
                     "double"
                 )
             ).alias("after_death_share"),
+            # null without fee details for the year, as care_per_bed_day
+            F.when(
+                F.sum("bed_days").isNotNull(), F.avg(F.coalesce("repeated_exam", F.lit(0.0)))
+            ).alias("repeated_exam_share"),
         )
     )

@@ -65,7 +65,14 @@ def heldout_scores(rows: LevelRows, held: set[str]) -> np.ndarray:
             x, y, train[rows.id], rows.later[rows.columns], rows.later[rows.id], PARAMS["provider"]
         )
         earlier = models.out_of_fold(x, y, train[rows.id], x, train[rows.id], PARAMS["provider"])
-        weight = models.anomaly_weight(y, earlier, train.peer_anomaly)
+        # the weight from both years' audits, the held-out entities' left out of both
+        kept = ~rows.later[rows.id].isin(held).to_numpy()
+        weight = models.pooled_anomaly_weight(
+            [
+                (y, earlier, train.peer_anomaly),
+                (rows.later.label[kept], later[kept], rows.later.peer_anomaly[kept]),
+            ]
+        )
         return models.mix(later, rows.later.peer_anomaly, weight)
     # Entity grouping as in training: a person with a case in the later period is not
     # trained on (its earlier stays would teach the model that very person).

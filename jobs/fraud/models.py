@@ -207,12 +207,21 @@ def mix(model: Sequence[float], anomaly: Sequence[float], weight: float) -> np.n
 
 
 def anomaly_weight(y: Sequence[int], model: Sequence[float], anomaly: Sequence[float]) -> float:
-    """The share of the anomaly in the mix that ranks the audited positives best (average
-    precision of ``y`` over the earlier year's out-of-fold scores); a tie goes to the
-    weight nearer an even mix. 0.5 when the audits confirmed no one, or every one."""
-    y = np.asarray(y)
+    """The share of the anomaly in the mix that ranks the audited positives ``y`` best
+    (average precision of the mix of out-of-fold ``model`` scores and ``anomaly``); a
+    tie goes to the weight nearer an even mix. 0.5 when the audits confirmed no one, or
+    every one."""
+    return pooled_anomaly_weight([(y, model, anomaly)])
+
+
+def pooled_anomaly_weight(years: Sequence[tuple]) -> float:
+    """:func:`anomaly_weight` over several years' (y, model, anomaly), each year's scores
+    made percentiles within the year first (a hospital is ranked among its own year's)."""
+    y = np.concatenate([np.asarray(part[0]) for part in years])
     if not 0 < y.sum() < len(y):
         return 0.5
+    model = np.concatenate([percentile(part[1]) for part in years])
+    anomaly = np.concatenate([percentile(part[2]) for part in years])
     scored = [
         (average_precision_score(y, mix(model, anomaly, w)), -abs(w - 0.5), w)
         for w in ANOMALY_WEIGHTS

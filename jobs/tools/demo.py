@@ -151,6 +151,19 @@ def command(cfg: Config, args: argparse.Namespace) -> int:
     )
     print(clearing["summary"])
     print(f"\nFraud alerts {year}: {fraud['alerts']} ({fraud['rule_hits']} rule hits)")
+
+    def share(name: str) -> str:
+        value = evaluation.get(name)
+        return "-" if value is None else f"{value:.2f}"
+
+    print(
+        f"  within the inspection budget ({fraud['budget']['case']} cases, "
+        f"{fraud['budget']['provider']} hospitals), planted fraud among them: "
+        f"cases {share('truth_case_precision_at_budget')}, "
+        f"hospitals {share('truth_provider_precision_at_budget')}; "
+        f"on variants the models were not taught, the weakest pattern's recall "
+        f"{share('holdout_least_pattern_recall')}"
+    )
     print("\nWhere things are:")
     print(f"  lake               {cfg.lake}")
     print(f"  reports (one site) {site['site']}  (also in `make airflow`: Reports)")
