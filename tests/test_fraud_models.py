@@ -142,14 +142,11 @@ def test_percentiles_and_the_mix_by_hand():
     assert mixed.tolist() == pytest.approx([0.75 + 0.25 / 3, 2 / 3, 0.75 / 3 + 0.25])
 
 
-def test_the_anomaly_weight_is_what_ranks_the_audited_positives_best():
-    y = [1, 1, 0, 0, 0, 0]
-    model = [0.1, 0.2, 0.9, 0.8, 0.7, 0.6]  # ranks the positives last
-    anomaly = [0.9, 0.8, 0.1, 0.2, 0.3, 0.4]  # ranks them first
-    # a quarter of the model still leaves the positives first (0.79 and 0.71 against at
-    # most 0.625): 0.75 and 1.0 tie, and the tie goes to the weight nearer an even mix
-    assert models.anomaly_weight(y, model, anomaly) == 0.75
-    assert models.anomaly_weight(y, anomaly, model) == 0.25
-    # both rank them first: every weight ties, and the even mix is kept
-    assert models.anomaly_weight(y, anomaly, anomaly) == 0.5
-    assert models.anomaly_weight([0] * 6, model, anomaly) == 0.5  # nobody confirmed
+def test_the_anomaly_weight_is_a_credibility_of_the_confirmed_hospitals():
+    # k / (n + k) with k = 20: the model earns half the weight at twenty confirmed hospitals
+    assert models.CREDIBILITY_HOSPITALS == 20
+    assert models.anomaly_weight(0) == 1.0
+    assert models.anomaly_weight(4) == pytest.approx(20 / 24)
+    assert models.anomaly_weight(20) == 0.5
+    assert models.anomaly_weight(60) == 0.25
+    assert models.anomaly_weight(4, k=4) == 0.5

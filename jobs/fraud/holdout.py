@@ -59,20 +59,12 @@ def heldout_scores(rows: LevelRows, held: set[str]) -> np.ndarray:
     train = rows.train[~rows.train[rows.id].isin(held)].reset_index(drop=True)
     x, y = train[rows.columns], train.label
     if rows.level == "provider":
-        # as in training: out of fold, mixed with the peers' anomaly by the weight the
-        # earlier year's (remaining) audits choose
+        # as in training: out of fold, mixed with the peers' anomaly
         later = models.out_of_fold(
             x, y, train[rows.id], rows.later[rows.columns], rows.later[rows.id], PARAMS["provider"]
         )
-        earlier = models.out_of_fold(x, y, train[rows.id], x, train[rows.id], PARAMS["provider"])
-        # the weight from both years' audits, the held-out entities' left out of both
-        kept = ~rows.later[rows.id].isin(held).to_numpy()
-        weight = models.pooled_anomaly_weight(
-            [
-                (y, earlier, train.peer_anomaly),
-                (rows.later.label[kept], later[kept], rows.later.peer_anomaly[kept]),
-            ]
-        )
+        # as in training, by the hospitals the (remaining) audits confirmed
+        weight = models.anomaly_weight(int(y.sum()))
         return models.mix(later, rows.later.peer_anomaly, weight)
     # Entity grouping as in training: a person with a case in the later period is not
     # trained on (its earlier stays would teach the model that very person).
