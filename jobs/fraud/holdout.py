@@ -104,14 +104,7 @@ def variant_recall(
         return tops[level, pattern, variant]
 
     rows = []
-    for (pattern, variant, entity_type), planted in truth.groupby(
-        ["pattern", "variant", "entity_type"], sort=True
-    ):
-        ids = set(planted.entity_id)
-        if entity_type in in_scope:
-            ids &= in_scope[entity_type]
-        if not ids:
-            continue
+    for (pattern, variant, entity_type), ids in _in_scope(truth, "variant", in_scope):
         by_rules = {i for i in ids if (entity_type, i) in rule_alerted}
         by_model: set[str] = set()
         if entity_type in levels:
@@ -157,6 +150,19 @@ def variant_recall(
     )
 
 
+def _in_scope(frame: pd.DataFrame, shape: str, in_scope: dict[str, set[str]]):
+    """((pattern, ``shape``, entity_type), the ids of that group within ``in_scope``) for
+    each group with any: an entity type not in ``in_scope`` is all in scope."""
+    for (pattern, kind, entity_type), members in frame.groupby(
+        ["pattern", shape, "entity_type"], sort=True
+    ):
+        ids = set(members.entity_id)
+        if entity_type in in_scope:
+            ids &= in_scope[entity_type]
+        if ids:
+            yield (pattern, kind, entity_type), ids
+
+
 def pattern_recall(by_variant: pd.DataFrame) -> pd.DataFrame:
     """A pattern's recall over all its variants and entity types, and its weakest variant."""
     grouped = by_variant.groupby("pattern")
@@ -174,14 +180,7 @@ def false_alerts(
 ) -> pd.DataFrame:
     """Per look-alike family: members (in scope), how many are on the alert list, share."""
     rows = []
-    for (pattern, family, entity_type), members in lookalikes.groupby(
-        ["pattern", "family", "entity_type"], sort=True
-    ):
-        ids = set(members.entity_id)
-        if entity_type in in_scope:
-            ids &= in_scope[entity_type]
-        if not ids:
-            continue
+    for (pattern, family, entity_type), ids in _in_scope(lookalikes, "family", in_scope):
         hit = {i for i in ids if (entity_type, i) in alerted}
         rows.append(
             {
