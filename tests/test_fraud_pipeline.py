@@ -7,6 +7,7 @@ tables, real LightGBM models scored through ``mlflow.pyfunc.spark_udf``.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import sqlite3
 from pathlib import Path
@@ -122,6 +123,31 @@ def test_evaluation_reports_rule_and_model_figures(spark, trained):
     )
     assert "truth_case_roc_auc" in result
     assert any(k.startswith("rule_SPLIT_ADMISSION_case_recall") for k in result)
+    # The headline, worked out again from the scores and the truth: the top 0.3% of the
+    # year's cases (rounded up), the share of them the generator planted.
+    cases = (
+        lake.read_version(spark, lake.table_path(cfg, "gold", "fraud_scores"))
+        .filter((F.col("period") == YEAR) & (F.col("entity_type") == "case"))
+        .toPandas()
+        .sort_values(["score"], ascending=False, kind="stable")
+    )
+    k = math.ceil(len(cases) * 3 / 1000)
+    planted = set(pd.read_csv(landing / "_truth" / "fraud_labels.csv", dtype=str).entity_id)
+    assert result["truth_case_budget"] == k
+    top = cases.head(k)
+    if top.score.nunique() == len(top) and cases.score.iloc[k - 1] > cases.score.iloc[k]:
+        expected = top.entity_id.isin(planted).mean()
+        assert result["truth_case_precision_at_budget"] == pytest.approx(expected)
+    folder = Path(result["report"]).parent
+    assert (folder / "precision_at_budget.png").is_file()
+    data = facts["data"]
+    assert set(data["headline"]) == {"case", "provider"}
+    # Every pattern the generator planted has a held-out recall; every family a share.
+    assert {r["pattern"] for r in data["holdout_patterns"]} == set(
+        pd.read_csv(landing / "_truth" / "fraud_labels.csv", dtype=str).pattern
+    )
+    assert all(0 <= r["share"] <= 1 for r in data["families"]) and data["families"]
+    assert "Fraud the models were not taught" in page and "Look-alikes on the alert list" in page
 
 
 def test_no_raw_id_number_or_name_reaches_mlflow(trained):
