@@ -194,7 +194,9 @@ def test_the_hospital_above_its_peers_on_a_pattern_stands_out_and_one_below_does
     schema = "hospital_code string, year int, " + ", ".join(f"{c} double" for c in columns)
     scored = features.with_peer_anomaly(spark.createDataFrame(rows, schema)).toPandas()
     by = scored.set_index("hospital_code")
-    assert by.anomaly_upcoding.idxmax() == "HIGH" and by.peer_anomaly.idxmax() == "HIGH"
+    assert by.anomaly_upcoding.idxmax() == "HIGH"
+    # the most it stands out on any pattern: the top of one pattern is among the top of all
+    assert by.peer_anomaly["HIGH"] == by.peer_anomaly.max()
     # one-sided: below the median is the median, as ordinary as can be
     assert by.anomaly_upcoding["LOW"] < by.anomaly_upcoding.drop(["HIGH", "LOW"]).median()
     assert by.anomaly_over_testing["HIGH"] < 0.6  # not a pattern it moved
