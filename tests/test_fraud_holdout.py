@@ -52,13 +52,19 @@ def test_a_variant_held_out_is_never_learnt(rows):
 
 
 def test_a_person_with_a_later_case_is_not_trained_on(rows):
-    # The plain positives are the later period's persons: left out, only V teaches.
+    # The plain positives are the later period's persons, with audited cases there: left
+    # out, only V teaches. Persons whose later cases no audit judged are trained on.
     later = rows.later.assign(person_key=[f"person-plain{i}" for i in range(10)] + [""] * 40)
+    judged = frozenset(f"Lplain{i}" for i in range(10))
     scores = holdout.heldout_scores(
-        holdout.LevelRows("case", ["a", "b"], rows.train, later, rows.budget), held=set()
+        holdout.LevelRows("case", ["a", "b"], rows.train, later, rows.budget, judged), held=set()
     )
     plain, v_like = scores[:10], scores[10:20]
     assert v_like.min() > plain.max()
+    unjudged = holdout.heldout_scores(
+        holdout.LevelRows("case", ["a", "b"], rows.train, later, rows.budget), held=set()
+    )
+    assert unjudged[:10].min() > unjudged[20:].max()  # the plain shape was learnt
 
 
 def test_recall_per_variant_counts_rules_and_scope_and_per_pattern_every_variant():

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import yaml
 
+from jobs.fraud.rules import SEVERITIES
+
 SCHEMES = Path(__file__).with_name("schemes")
-SEVERITIES = ("low", "medium", "high")  # as jobs/fraud/rules.py, weakest first
 LEVEL_SHARE = {"case": "cases", "provider": "institutions"}
 
 

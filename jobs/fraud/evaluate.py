@@ -156,7 +156,7 @@ def run(spark: SparkSession, cfg: Config, year: int, truth_dir: Path) -> dict:
         version = client.get_model_version_by_alias(train.model_name(level), models.CHAMPION)
         runs[level] = version.run_id
     recall = alert_recall(alerts, truth, {"case": in_period})
-    held = _holdout(spark, reads, cfg, year, truth, truth_dir, alerts, shares)
+    held = _holdout(reads, cfg, year, truth, truth_dir, alerts, shares)
     by_pattern = (
         holdout.pattern_recall(held["variants"]) if len(held["variants"]) else pd.DataFrame()
     )
@@ -201,7 +201,7 @@ def run(spark: SparkSession, cfg: Config, year: int, truth_dir: Path) -> dict:
     return {"report": str(report), "warnings": warnings, "easy_rules": easy, **metrics}
 
 
-def _holdout(spark, reads, cfg, year, truth, truth_dir, alerts, shares) -> dict:
+def _holdout(reads, cfg, year, truth, truth_dir, alerts, shares) -> dict:
     """Leave one variant out (jobs/fraud/holdout.py) and the look-alike families' alerts."""
     tables = train.silver_tables(reads)
     levels = {}
@@ -215,8 +215,10 @@ def _holdout(spark, reads, cfg, year, truth, truth_dir, alerts, shares) -> dict:
             earlier = train.provider_rows(tables, labels, year - 1)
             later = train.provider_rows(tables, labels, year)
             columns = list(features.PROVIDER_FEATURES)
+        # the audited ids only (a few thousand), for training's entity grouping
+        judged = frozenset(r.entity_id for r in labels.select("entity_id").collect())
         levels[level] = holdout.LevelRows(
-            level, columns, earlier, later, shares.count(level, len(later))
+            level, columns, earlier, later, shares.count(level, len(later)), judged
         )
     in_scope = {level: set(rows.later[rows.id]) for level, rows in levels.items()}
     ruled = alerts[alerts.source.str.contains("rule")]

@@ -202,7 +202,7 @@ def _dx_costs(discharges: DataFrame) -> tuple[DataFrame, DataFrame]:
 
 def case_fees(fee_details: DataFrame, case_ids: DataFrame) -> DataFrame:
     """Per case of ``case_ids``: ``fee_items``, ``care_items``, ``duplicate_items`` (items
-    charged more than once on one day at one price) and ``same_price_items`` (days with
+    charged more than once on one day, as rule FR04 counts them) and ``same_price_items`` (days with
     two codes of one category at the very same price, bed and nursing aside: a repeat
     under a sibling code); cases without fee rows are absent.
 
@@ -214,7 +214,8 @@ def case_fees(fee_details: DataFrame, case_ids: DataFrame) -> DataFrame:
     same sums. (The semi join is a broadcast while the cases are few enough, a shuffle
     join beyond.)
     """
-    per_item = (
+    # One pass over the fee rows, by (case, day, item, price); the rest works on its rows.
+    per_price = (
         fee_details.join(case_ids, "case_id", "left_semi")
         .groupBy("case_id", "fee_date", "item_code", "category", "amount")
         .agg(
@@ -222,8 +223,11 @@ def case_fees(fee_details: DataFrame, case_ids: DataFrame) -> DataFrame:
             F.count(F.when(F.col("category").isin(*CARE), 1)).alias("care"),
         )
     )
+    per_item = per_price.groupBy("case_id", "fee_date", "item_code").agg(
+        F.sum("n").alias("n"), F.sum("care").alias("care")
+    )
     siblings = (
-        per_item.filter(~F.col("category").isin("bed", "nursing"))
+        per_price.filter(~F.col("category").isin("bed", "nursing"))
         .groupBy("case_id", "fee_date", "category", "amount")
         .agg(F.count("*").alias("codes"))
         .groupBy("case_id")

@@ -48,6 +48,7 @@ class LevelRows:
     train: pd.DataFrame  # id column, features, label (and person_key for cases)
     later: pd.DataFrame  # id column, features: every entity the level ranks in the year
     budget: int  # how many of ``later`` the inspection budget affords
+    judged: frozenset[str] = frozenset()  # the later entities an audit judged (cases)
 
     @property
     def id(self) -> str:
@@ -66,9 +67,11 @@ def heldout_scores(rows: LevelRows, held: set[str]) -> np.ndarray:
         # as in training, by the hospitals the (remaining) audits confirmed
         weight = models.anomaly_weight(int(y.sum()))
         return models.mix(later, rows.later.peer_anomaly, weight)
-    # Entity grouping as in training: a person with a case in the later period is not
-    # trained on (its earlier stays would teach the model that very person).
-    train = train[~train.person_key.isin(set(rows.later.person_key))]
+    # Entity grouping as in training (train.fit_case_model): a person with an audited case
+    # in the later period is not trained on (its earlier stays would teach the model that
+    # very person).
+    audited = rows.later[rows.later[rows.id].isin(rows.judged)]
+    train = train[~train.person_key.isin(set(audited.person_key))]
     booster = models.fit(train[rows.columns], train.label, PARAMS["case"])
     return booster.predict(rows.later[rows.columns])
 
@@ -103,6 +106,9 @@ def variant_recall(
             )
         return tops[level, pattern, variant]
 
+    hospital_of = (
+        levels["case"].later.set_index("case_id").hospital_code if "case" in levels else {}
+    )
     rows = []
     for (pattern, variant, entity_type), ids in _in_scope(truth, "variant", in_scope):
         by_rules = {i for i in ids if (entity_type, i) in rule_alerted}
@@ -110,7 +116,6 @@ def variant_recall(
         if entity_type in levels:
             by_model = ids & held_out_top(entity_type, pattern, variant)
         if entity_type == "case" and pattern in hospital_patterns and "provider" in levels:
-            hospital_of = levels["case"].later.set_index("case_id").hospital_code
             sites = held_out_top("provider", pattern, variant)
             by_model |= {i for i in ids if hospital_of.get(i) in sites}
         log.info(
