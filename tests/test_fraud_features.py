@@ -242,3 +242,57 @@ def test_peer_z_by_hand():
     # spread 1.4826; below the median is 0. Level 2 does not vary: the spread of all
     # levels (median 5, deviations 4, 3, 2, 5, 0, 0, 0 -> 2 x 1.4826), and nobody is above.
     assert z == [0.0, 0.0, round(0.5 / 1.4826, 4), round(7.5 / 1.4826, 4), 0.0, 0.0, 0.0]
+
+
+def _stays(spark, rows):
+    return spark.createDataFrame(
+        [(h, doc, dx, date.fromisoformat(day), person) for h, doc, dx, day, person in rows],
+        "hospital_code string, doctor_id string, principal_dx string, discharge_date date, "
+        "person_key string",
+    )
+
+
+def test_a_doctors_sudden_run_of_one_diagnosis_among_few_villages_by_hand(spark):
+    rows = [("H1", "D1", "A01.0", "2024-03-01", "p0")]
+    # nine stays of it this year: eight people of one village and a visitor (no village)
+    rows += [("H1", "D1", "A01.0", "2025-03-01", f"p{i}") for i in range(1, 10)]
+    rows += [("H1", "D2", "B02.0", "2025-03-01", f"q{i}") for i in range(3)]  # three villages
+    # a campaign: five stays of a new diagnosis, five villages
+    rows += [("H2", "D3", "C03.0", "2025-04-01", f"r{i}") for i in range(5)]
+    villages = spark.createDataFrame(
+        [("p0", "V1"), *[(f"p{i}", "V1") for i in range(1, 9)]]
+        + [(f"q{i}", f"W{i}") for i in range(3)]
+        + [(f"r{i}", f"X{i}") for i in range(5)],
+        "person_key string, village string",
+    )
+    got = {
+        r.hospital_code: r.doctor_burst
+        for r in features._doctor_burst(_stays(spark, rows), villages, 2025).collect()
+    }
+    # D1: (9 - 1) / sqrt(9 + 1 + 1), two places (V1, the visitor) for nine stays
+    assert got["H1"] == pytest.approx(8 / 11**0.5 * (1 - 2 / 9))
+    assert got["H2"] == pytest.approx(0.0)  # as many villages as stays: no concentration
+
+
+def test_a_shift_to_the_costliest_sibling_by_hand(spark):
+    by_dx = spark.createDataFrame(
+        [("K35.8", 1.0), ("K35.3", 0.0), ("Z00.0", None)],
+        "principal_dx string, top_sibling double",
+    )
+    rows = [("H1", "D1", "K35.8", "2023-05-01", "a")]
+    rows += [("H1", "D1", "K35.3", "2023-05-01", "a")] * 3
+    rows += [("H1", "D1", "K35.8", "2024-05-01", "a")] * 2
+    rows += [("H1", "D1", "K35.8", "2025-05-01", "a"), ("H1", "D1", "K35.3", "2025-05-01", "a")]
+    rows += [("H1", "D1", "Z00.0", "2025-05-01", "a")]  # a category of one code: not counted
+    rows += [("H2", "D1", "K35.8", "2025-05-01", "a")]
+    rows += [("H2", "D1", "K35.3", "2025-05-01", "a")] * 3
+    got = {
+        r.hospital_code: r
+        for r in features._coding_shift(_stays(spark, rows), by_dx, 2025).collect()
+    }
+    # the city's recent K35 stays: 4 of 8 to the costliest; H1 3 of 4, H2 1 of 4
+    assert got["H1"].top_sibling_z == pytest.approx((3 - 2) / (4 * 0.25) ** 0.5)
+    assert got["H2"].top_sibling_z == pytest.approx((1 - 2) / (4 * 0.25) ** 0.5)
+    # H1 against its own 2023 (1 of 4): pooled 4 of 8
+    assert got["H1"].top_sibling_shift_z == pytest.approx(0.5 / (0.25 * (1 / 4 + 1 / 4)) ** 0.5)
+    assert got["H2"].top_sibling_shift_z is None  # no stay two years before: no own baseline

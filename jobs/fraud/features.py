@@ -94,6 +94,18 @@ PROVIDER_FEATURES: dict[str, tuple[str, str]] = {
         "FICTITIOUS_SERVICE",
         "the largest jump of one diagnosis against last year (Poisson z-score)",
     ),
+    "doctor_burst": (
+        "FICTITIOUS_SERVICE",
+        "one doctor's sudden run of one diagnosis, among people of few villages",
+    ),
+    "top_sibling_z": (
+        "UPCODING",
+        "stays coded to a category's costliest over two years, against the city (z-score)",
+    ),
+    "top_sibling_shift_z": (
+        "UPCODING",
+        "stays coded to a category's costliest over two years, against its own before (z)",
+    ),
     "anomaly_low_standard": (
         "LOW_STANDARD_ADMISSION",
         "how far above its peers in short, cheap, diagnostic stays (isolation forest)",
@@ -131,6 +143,8 @@ ANOMALY_GROUPS: dict[str, tuple[str, ...]] = {
         "top_sibling_vs_city",
         "top_sibling_growth",
         "top_sibling_vs_2y",
+        "top_sibling_z",
+        "top_sibling_shift_z",
     ),
     "anomaly_fictitious": (
         "top_dx_share",
@@ -138,6 +152,7 @@ ANOMALY_GROUPS: dict[str, tuple[str, ...]] = {
         "template_share",
         "top_village_share",
         "dx_burst",
+        "doctor_burst",
     ),
     "anomaly_over_testing": (
         "exam_share",
@@ -534,6 +549,8 @@ def provider_features(tables: dict[str, DataFrame], year: int) -> DataFrame:
         now.join(before, "hospital_code", "left")
         .join(two_back, "hospital_code", "left")
         .join(_dx_burst(d, year), "hospital_code", "left")
+        .join(_doctor_burst(d, villages, year), "hospital_code", "left")
+        .join(_coding_shift(d, by_dx, year), "hospital_code", "left")
         .join(levels, "hospital_code", "left")
         .select(
             "hospital_code",
@@ -584,6 +601,9 @@ def provider_features(tables: dict[str, DataFrame], year: int) -> DataFrame:
             F.try_divide("top_sibling_share", "top_sibling_2y").alias("top_sibling_vs_2y"),
             F.try_divide(F.lit(1.0), "cost_vs_expected").alias("expected_vs_cost"),
             F.coalesce("dx_burst", F.lit(0.0)).alias("dx_burst"),
+            F.coalesce("doctor_burst", F.lit(0.0)).alias("doctor_burst"),
+            "top_sibling_z",
+            "top_sibling_shift_z",
         )
     )
     return with_peer_anomaly(measured)
@@ -614,6 +634,87 @@ def _dx_burst(d: DataFrame, year: int) -> DataFrame:
         .groupBy("hospital_code")
         .agg(F.max("z").cast("double").alias("dx_burst"))
     )
+
+
+def _doctor_burst(d: DataFrame, villages: DataFrame, year: int) -> DataFrame:
+    """Per hospital, one doctor's largest sudden run of one principal diagnosis among
+    people of few villages: over (doctor, diagnosis), the jump from the year before
+    to ``year`` as a two-Poisson z-score, (now − then) / sqrt(now + then + 1), times
+    the share of the run not explained by its spread over villages,
+    1 − villages / stays. Stays made up from one template for the people of one or a few
+    villages (forty of them, one doctor, one diagnosis never seen before) score about
+    6; a screening campaign of people from all over the city, or a doctor's ordinary
+    year, near 0."""
+    runs = (
+        d.filter(F.year("discharge_date").isin(year - 1, year))
+        .join(villages, "person_key", "left")
+        .groupBy("hospital_code", "doctor_id", "principal_dx")
+        .agg(
+            F.count(F.when(F.year("discharge_date") == year, 1)).alias("now"),
+            F.count(F.when(F.year("discharge_date") == year - 1, 1)).alias("then"),
+            # a visitor insured elsewhere has no village here: a place of their own
+            F.countDistinct(
+                F.when(
+                    F.year("discharge_date") == year,
+                    F.coalesce("village", F.concat(F.lit("visitor "), "person_key")),
+                )
+            ).alias("villages"),
+        )
+        .filter(F.col("now") > 0)
+    )
+    z = (F.col("now") - F.col("then")) / F.sqrt(F.col("now") + F.col("then") + 1)
+    return runs.groupBy("hospital_code").agg(
+        F.max(z * (1 - F.col("villages") / F.col("now"))).cast("double").alias("doctor_burst")
+    )
+
+
+def _coding_shift(d: DataFrame, by_dx: DataFrame, year: int) -> DataFrame:
+    """Per hospital, how many more of its stays of the two years to ``year`` were coded to
+    their category's costliest diagnosis (``top_sibling``) than expected, as z-scores:
+    ``top_sibling_z`` against the city's share per category in those years (the
+    hospital's own mix of categories kept), ``top_sibling_shift_z`` against its own
+    share two years before ``year`` (a two-proportion test: a shift in its own coding,
+    whatever its specialty). An upcoder that began last year has moved both years."""
+    recent = F.year("discharge_date") >= year - 1
+    rows = (
+        d.filter(F.year("discharge_date") >= year - 2)
+        .join(by_dx.select("principal_dx", "top_sibling"), "principal_dx")
+        .filter(F.col("top_sibling").isNotNull())
+        .select(
+            "hospital_code",
+            recent.alias("recent"),
+            F.substring("principal_dx", 1, 3).alias("category"),
+            "top_sibling",
+        )
+    )
+    city = Window.partitionBy("category", "recent")
+    versus_city = (
+        rows.filter("recent")
+        .withColumn("p", F.avg("top_sibling").over(city))
+        .groupBy("hospital_code")
+        .agg(
+            F.try_divide(
+                F.sum("top_sibling") - F.sum("p"), F.sqrt(F.sum(F.col("p") * (1 - F.col("p"))))
+            ).alias("top_sibling_z")
+        )
+    )
+    shares = rows.groupBy("hospital_code").agg(
+        F.sum(F.when(F.col("recent"), F.col("top_sibling"))).alias("hits"),
+        F.count(F.when(F.col("recent"), 1)).alias("n"),
+        F.sum(F.when(~F.col("recent"), F.col("top_sibling"))).alias("hits_before"),
+        F.count(F.when(~F.col("recent"), 1)).alias("n_before"),
+    )
+    share, before = F.try_divide("hits", "n"), F.try_divide("hits_before", "n_before")
+    pooled = F.try_divide(F.col("hits") + F.col("hits_before"), F.col("n") + F.col("n_before"))
+    spread = F.sqrt(
+        pooled
+        * (1 - pooled)
+        * (F.try_divide(F.lit(1.0), "n") + F.try_divide(F.lit(1.0), "n_before"))
+    )
+    shift = shares.select(
+        "hospital_code", F.try_divide(share - before, spread).alias("top_sibling_shift_z")
+    )
+    return versus_city.join(shift, "hospital_code", "full")
 
 
 ANOMALY_TREES = 300

@@ -420,7 +420,7 @@ def plant_fictitious(p: Planted, world: World, knobs: Knobs, rng: np.random.Gene
         p.label("case", cid, "FICTITIOUS_SERVICE", variant)
     p.touch(extra.case_id)
     # Look-alike: a real screening campaign, one diagnosis and one operation, but people
-    # from all over the city and costs that vary as real stays do.
+    # from all over the city and costs that vary as real stays do, in the settlement year.
     # (at a tertiary hospital that has cases to copy; in a tiny city, any that has)
     busy = np.setdiff1d(c.hospital_code.unique(), bad)
     sites = np.intersect1d(_hospitals(world, 3), busy)
@@ -437,6 +437,14 @@ def plant_fictitious(p: Planted, world: World, knobs: Knobs, rng: np.random.Gene
         parts = [f"{x}_fen" for x in FEE_CATEGORIES]
         camp["total_fen"] = camp[parts].sum(axis=1)
         camp["self_fen"] = camp.total_fen - camp.fund_fen
+        # over a few weeks of the settlement year, the year the fraud is sought in
+        start = pd.Timestamp(f"{knobs.settlement_year}-03-01") + pd.to_timedelta(
+            rng.integers(0, 42, len(camp)), unit="D"
+        )
+        stay = camp.discharge_date - camp.admission_date
+        camp["admission_date"] = start
+        camp["discharge_date"] = start + stay.to_numpy()
+        camp["year"] = camp.discharge_date.dt.year
         camp = _copy_cases(camp, _next_case_ids(len(camp), knobs.settlement_year, "M"))
         p.touch(camp.case_id)
         extra = pd.concat([extra, camp], ignore_index=True)
