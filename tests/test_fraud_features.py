@@ -173,7 +173,8 @@ def test_provider_features_by_hand(spark):
     # 0.5 against the floor of 0.005
     assert h1.top_dx_growth == pytest.approx(100.0)
     assert h1.short_stay_vs_peers is None  # no short stay among its peers: no ratio
-    assert h1.peer_anomaly == 0.5  # a hospital alone has no peers to be unlike: ordinary
+    assert h1.exam_breadth == 0.0  # each stay alone with its diagnosis: its own quartile
+    assert h1.peer_anomaly == 0.0  # a hospital alone has no peers to be unlike: ordinary
 
 
 def test_the_hospital_above_its_peers_on_a_pattern_stands_out_and_one_below_does_not(spark):
@@ -296,3 +297,19 @@ def test_a_shift_to_the_costliest_sibling_by_hand(spark):
     # H1 against its own 2023 (1 of 4): pooled 4 of 8
     assert got["H1"].top_sibling_shift_z == pytest.approx(0.5 / (0.25 * (1 / 4 + 1 / 4)) ** 0.5)
     assert got["H2"].top_sibling_shift_z is None  # no stay two years before: no own baseline
+
+
+def test_exams_above_the_upper_quartile_of_their_diagnosis_by_hand(spark):
+    stays = [
+        case("A", "p1", "2024-03-01", "2024-03-04", dx="X00.0", exams="40.00"),
+        case("B", "p1", "2024-04-01", "2024-04-04", dx="X00.0", exams="10.00"),
+        case("C", "p2", "2024-03-01", "2024-03-04", dx="X00.0", hospital="H2", exams="20.00"),
+        case("D", "p2", "2024-04-01", "2024-04-04", dx="X00.0", hospital="H2", exams="30.00"),
+        case("E", "p2", "2024-05-01", "2024-05-04", dx="Y00.0", hospital="H2", exams="50.00"),
+        case("F", "p2", "2023-05-01", "2023-05-04", dx="X00.0", hospital="H2", exams="90.00"),
+    ]
+    d = spark.createDataFrame(stays, DISCHARGES)
+    got = {r.hospital_code: r.exam_breadth for r in features._exam_breadth(d, 2024).collect()}
+    # X00.0 in 2024: 0.1, 0.2, 0.3, 0.4 of the cost; upper quartile 0.325 (interpolated);
+    # F is of 2023. Only A is above: H1 one of two, H2 none of three (E alone in Y00.0)
+    assert got == {"H1": 0.5, "H2": 0.0}

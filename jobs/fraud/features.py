@@ -83,6 +83,11 @@ PROVIDER_FEATURES: dict[str, tuple[str, str]] = {
     ),
     "after_death_share": ("IDENTITY_FRAUD", "share of stays begun after a registered death"),
     "repeated_exam_share": ("OVER_TESTING", "share of stays with one examination on two days"),
+    "exam_breadth": (
+        "OVER_TESTING",
+        "share of stays whose exams exceed what three in four of the city's stays of their "
+        "diagnosis get",
+    ),
     # The same measures against two years before: a fraud that began last year has
     # moved both years, and the year before is no baseline for it.
     "cases_vs_2y": ("LOW_STANDARD_ADMISSION", "discharges against two years before"),
@@ -108,16 +113,16 @@ PROVIDER_FEATURES: dict[str, tuple[str, str]] = {
     ),
     "anomaly_low_standard": (
         "LOW_STANDARD_ADMISSION",
-        "how far above its peers in short, cheap, diagnostic stays (isolation forest)",
+        "how far above its peers in short, cheap, diagnostic stays (robust z)",
     ),
-    "anomaly_upcoding": ("UPCODING", "how far above its peers in coding costly (isolation forest)"),
+    "anomaly_upcoding": ("UPCODING", "how far above its peers in coding costly (robust z)"),
     "anomaly_fictitious": (
         "FICTITIOUS_SERVICE",
-        "how far above its peers in templated stays (isolation forest)",
+        "how far above its peers in templated stays (robust z)",
     ),
     "anomaly_over_testing": (
         "OVER_TESTING",
-        "how far above its peers in testing (isolation forest)",
+        "how far above its peers in testing (robust z)",
     ),
     "peer_anomaly": ("UNSPECIFIED", "the most a hospital stands out of its peers on any pattern"),
 }
@@ -136,16 +141,9 @@ ANOMALY_GROUPS: dict[str, tuple[str, ...]] = {
         "cases_vs_2y",
         "short_stay_vs_2y",
     ),
-    "anomaly_upcoding": (
-        "cmi_vs_peers",
-        "cmi_growth",
-        "expected_vs_cost",
-        "top_sibling_vs_city",
-        "top_sibling_growth",
-        "top_sibling_vs_2y",
-        "top_sibling_z",
-        "top_sibling_shift_z",
-    ),
+    # the direct tests of a shift to the costliest code; the cruder ratios (case-mix index
+    # against peers and last year, shares against the city) stay model features
+    "anomaly_upcoding": ("top_sibling_z", "top_sibling_shift_z"),
     "anomaly_fictitious": (
         "top_dx_share",
         "top_dx_growth",
@@ -154,14 +152,10 @@ ANOMALY_GROUPS: dict[str, tuple[str, ...]] = {
         "dx_burst",
         "doctor_burst",
     ),
-    "anomaly_over_testing": (
-        "exam_share",
-        "exam_share_vs_peers",
-        "exam_share_growth",
-        "tests_per_case",
-        "repeated_exam_share",
-        "exam_share_vs_2y",
-    ),
+    # testing across the board: tests coded per stay, one exam on two days, and exams above
+    # what each diagnosis gets in the city on most stays. The exam share of the cost stays
+    # a model feature: a centre whose cancer patients need the imaging raises it too.
+    "anomaly_over_testing": ("tests_per_case", "repeated_exam_share", "exam_breadth"),
 }
 
 
@@ -551,6 +545,7 @@ def provider_features(tables: dict[str, DataFrame], year: int) -> DataFrame:
         .join(_dx_burst(d, year), "hospital_code", "left")
         .join(_doctor_burst(d, villages, year), "hospital_code", "left")
         .join(_coding_shift(d, by_dx, year), "hospital_code", "left")
+        .join(_exam_breadth(d, year), "hospital_code", "left")
         .join(levels, "hospital_code", "left")
         .select(
             "hospital_code",
@@ -604,6 +599,7 @@ def provider_features(tables: dict[str, DataFrame], year: int) -> DataFrame:
             F.coalesce("doctor_burst", F.lit(0.0)).alias("doctor_burst"),
             "top_sibling_z",
             "top_sibling_shift_z",
+            "exam_breadth",
         )
     )
     return with_peer_anomaly(measured)
@@ -668,6 +664,34 @@ def _doctor_burst(d: DataFrame, villages: DataFrame, year: int) -> DataFrame:
     )
 
 
+def _exam_breadth(d: DataFrame, year: int) -> DataFrame:
+    """Per hospital, the share of its stays of ``year`` whose examinations' share of the
+    cost is above the upper quartile of the city's stays of the same principal diagnosis
+    that year: a quarter in an ordinary hospital; most stays in one that tests everyone;
+    a centre whose patients of a few diagnoses need more imaging, the share of those."""
+    stays = d.filter(F.year("discharge_date") == year).select(
+        "hospital_code",
+        "principal_dx",
+        F.try_divide(F.col("exams_cost").cast("double"), F.col("total_cost").cast("double")).alias(
+            "exam_part"
+        ),
+    )
+    quartile = stays.groupBy("principal_dx").agg(
+        F.percentile("exam_part", 0.75).alias("upper_quartile")
+    )
+    return (
+        stays.join(quartile, "principal_dx")
+        .groupBy("hospital_code")
+        .agg(
+            F.avg(
+                F.coalesce(F.col("exam_part") > F.col("upper_quartile"), F.lit(False)).cast(
+                    "double"
+                )
+            ).alias("exam_breadth")
+        )
+    )
+
+
 def _coding_shift(d: DataFrame, by_dx: DataFrame, year: int) -> DataFrame:
     """Per hospital, how many more of its stays of the two years to ``year`` were coded to
     their category's costliest diagnosis (``top_sibling``) than expected, as z-scores:
@@ -722,9 +746,10 @@ ANOMALY_TREES = 300
 
 def with_peer_anomaly(frame: DataFrame) -> DataFrame:
     """``frame`` (one row per hospital of a year) with how far each hospital stands out of
-    the year's hospitals, without labels: per pattern, an isolation forest over the
-    measures that pattern moves (:data:`ANOMALY_GROUPS`), and ``peer_anomaly``, the most
-    it stands out on any. They speak for patterns the audits have hardly confirmed.
+    the year's hospitals, without labels: per pattern, an isolation forest and the mean
+    z-score over the measures that pattern moves (:data:`ANOMALY_GROUPS`, :func:`_isolation`),
+    and ``peer_anomaly``, the most it stands out on any. They speak for patterns the
+    audits have hardly confirmed.
 
     Against its level and one-sided (:func:`peer_z`): a measure below its level's median
     counts as the median, so a hospital that tests less than its peers does not stand
@@ -748,24 +773,43 @@ def with_peer_anomaly(frame: DataFrame) -> DataFrame:
 
 
 def _isolation(rows, columns: list[str]):
-    """How far each row stands out over ``columns``, in (0, 1]: the mean of two detectors'
-    percentiles over the measures made one-sided robust z-scores within the level
-    (:func:`peer_z`): an isolation forest's anomaly score, which sees a hospital unlike
-    the others in any combination of the measures, and the mean z-score, which sees one
-    a little above its peers in all of them at once (the forest, splitting on one
-    measure at a time, dilutes that). At the small city the two together ranked the
-    hospitals' planted fraud better than either (ROC-AUC 0.98 against 0.97 and 0.97)."""
+    """How far each row stands out over ``columns``: the mean of two detectors over the
+    measures made one-sided robust z-scores within the level (:func:`peer_z`), an
+    isolation forest's anomaly score, which sees a hospital unlike the others in any
+    combination of the measures, and the mean z-score, which sees one a little above its
+    peers in all of them at once (the forest, splitting on one measure at a time, dilutes
+    that). Each detector's score is itself put as a robust z-score among the year's
+    hospitals (:func:`robust_z`): 0 for the typical hospital, and the distance from the
+    typical in the detector's own spread, so that the patterns can be compared and the
+    most anomalous taken. Percentiles were used first: they make the third hospital of
+    every pattern as anomalous as the third of any other, however ordinary it is (at the
+    small city a hospital third by chance on one pattern took a place of the budget from
+    a hospital second on another)."""
     import numpy as np
     import pandas as pd
     from sklearn.ensemble import IsolationForest
 
     if len(rows) < 2 or not columns:
-        return np.full(len(rows), 0.5)
+        return np.zeros(len(rows))
     z = peer_z(rows, columns)
     forest = IsolationForest(n_estimators=ANOMALY_TREES, random_state=7).fit(z)
-    isolated = pd.Series(-forest.score_samples(z)).rank(pct=True)
-    above = pd.Series(z.mean(axis=1).to_numpy()).rank(pct=True)
+    isolated = robust_z(pd.Series(-forest.score_samples(z)))
+    above = robust_z(pd.Series(z.mean(axis=1).to_numpy()))
     return ((isolated + above) / 2).to_numpy()
+
+
+def robust_z(values):
+    """``(value − median) / spread``, the spread 1.4826 × the median absolute deviation, or
+    the standard deviation when more than half the values are equal, or 1 when all are."""
+    import numpy as np
+
+    centre = values.median()
+    spread = (values - centre).abs().median() * 1.4826
+    if not spread > 0:
+        spread = values.std()
+    if not spread > 0 or np.isnan(spread):
+        spread = 1.0
+    return (values - centre) / spread
 
 
 def peer_z(rows, columns: list[str]):
