@@ -265,6 +265,19 @@ def test_fictitious_cases_are_templated_in_the_shape_of_their_variant(
     assert ((per_provider.costs > 1) == varied).all()
 
 
+def test_the_screening_campaign_admits_people_of_many_villages_in_the_settlement_year(city):
+    knobs, w, planted, _, _ = city
+    (site,) = _family(planted, "FICTITIOUS_SERVICE", "screening_campaign")
+    camp = planted.cases[planted.cases.case_id.str.startswith(f"ZY{knobs.settlement_year}M")]
+    camp = camp[camp.hospital_code == site]
+    assert len(camp) == 40
+    # where the fraud is sought, so the campaign can be mistaken for fiction there
+    assert (camp.discharge_date.dt.year == knobs.settlement_year).all()
+    assert camp.admission_date.nunique() > 1  # over weeks, not one day
+    where = camp.merge(w.persons[["id_no", "village"]], on="id_no")
+    assert where.village.nunique() > 10  # from all over the city, unlike the fiction's 1-4
+
+
 def test_duplicate_billing_repeats_an_item_on_one_day_and_its_look_alike_does_not(city):
     knobs, _, planted, labels, rng = city
     recent = planted.cases[planted.cases.year == knobs.settlement_year]
