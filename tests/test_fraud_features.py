@@ -200,7 +200,8 @@ def test_the_hospital_above_its_peers_on_a_pattern_stands_out_and_one_below_does
     assert by.peer_anomaly["HIGH"] == by.peer_anomaly.max()
     # one-sided: below the median is the median, as ordinary as can be
     assert by.anomaly_upcoding["LOW"] < by.anomaly_upcoding.drop(["HIGH", "LOW"]).median()
-    assert by.anomaly_over_testing["HIGH"] < 0.6  # not a pattern it moved
+    # not a pattern it moved: as typical as the typical hospital (robust z about 0)
+    assert abs(by.anomaly_over_testing["HIGH"]) < 1.0
     again = features.with_peer_anomaly(spark.createDataFrame(rows, schema)).toPandas()
     assert again.peer_anomaly.tolist() == scored.peer_anomaly.tolist()  # a fixed seed
 
@@ -260,10 +261,13 @@ def test_a_doctors_sudden_run_of_one_diagnosis_among_few_villages_by_hand(spark)
     rows += [("H1", "D2", "B02.0", "2025-03-01", f"q{i}") for i in range(3)]  # three villages
     # a campaign: five stays of a new diagnosis, five villages
     rows += [("H2", "D3", "C03.0", "2025-04-01", f"r{i}") for i in range(5)]
+    # one patient's six cycles of a new treatment
+    rows += [("H3", "D4", "E05.0", f"2025-0{m}-01", "s0") for m in range(1, 7)]
     villages = spark.createDataFrame(
         [("p0", "V1"), *[(f"p{i}", "V1") for i in range(1, 9)]]
         + [(f"q{i}", f"W{i}") for i in range(3)]
-        + [(f"r{i}", f"X{i}") for i in range(5)],
+        + [(f"r{i}", f"X{i}") for i in range(5)]
+        + [("s0", "V1")],
         "person_key string, village string",
     )
     got = {
@@ -273,6 +277,7 @@ def test_a_doctors_sudden_run_of_one_diagnosis_among_few_villages_by_hand(spark)
     # D1: (9 - 1) / sqrt(9 + 1 + 1), two places (V1, the visitor) for nine stays
     assert got["H1"] == pytest.approx(8 / 11**0.5 * (1 - 2 / 9))
     assert got["H2"] == pytest.approx(0.0)  # as many villages as stays: no concentration
+    assert got["H3"] == pytest.approx(0.0)  # one person, one village: a course, not a run
 
 
 def test_a_shift_to_the_costliest_sibling_by_hand(spark):
@@ -313,3 +318,16 @@ def test_exams_above_the_upper_quartile_of_their_diagnosis_by_hand(spark):
     # X00.0 in 2024: 0.1, 0.2, 0.3, 0.4 of the cost; upper quartile 0.325 (interpolated);
     # F is of 2023. Only A is above: H1 one of two, H2 none of three (E alone in Y00.0)
     assert got == {"H1": 0.5, "H2": 0.0}
+
+
+def test_robust_z_by_hand():
+    import pandas as pd
+
+    # median 3, absolute deviations 2, 1, 0, 1, 7: their median 1, the spread 1.4826
+    assert features.robust_z(pd.Series([1.0, 2.0, 3.0, 4.0, 10.0])).round(4).tolist() == [
+        round(v / 1.4826, 4) for v in (-2.0, -1.0, 0.0, 1.0, 7.0)
+    ]
+    # most values equal: no median deviation, the standard deviation instead
+    most = pd.Series([0.0, 0.0, 0.0, 0.0, 5.0])
+    assert features.robust_z(most).tolist() == pytest.approx((most / most.std()).tolist())
+    assert features.robust_z(pd.Series([2.0, 2.0, 2.0])).tolist() == [0.0, 0.0, 0.0]

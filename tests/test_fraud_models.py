@@ -150,3 +150,34 @@ def test_the_anomaly_weight_is_a_credibility_of_the_confirmed_hospitals():
     assert models.anomaly_weight(20) == 0.5
     assert models.anomaly_weight(60) == 0.25
     assert models.anomaly_weight(4, k=4) == 0.5
+
+
+@pytest.mark.parametrize(("learnt", "judged"), [("old", False), (None, False), ("now", True)])
+def test_a_champion_that_learnt_features_of_another_meaning_is_replaced_and_not_scored_with(
+    tmp_path, learnt, judged
+):
+    from mlflow import MlflowClient
+
+    from jobs.fraud import features, score, train
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri, uri)
+    experiment = client.create_experiment("e", artifact_location=tmp_path.as_uri())
+    run = client.create_run(experiment)
+    if learnt is not None:
+        version = features.FEATURES_VERSION if learnt == "now" else "0"
+        client.log_param(run.info.run_id, "features_version", version)
+    client.log_metric(run.info.run_id, models.VALIDATION_METRIC, 0.9)
+    name = train.model_name("provider")
+    client.create_registered_model(name)
+    registered = client.create_model_version(name, tmp_path.as_uri(), run_id=run.info.run_id)
+    client.set_registered_model_alias(name, models.CHAMPION, registered.version)
+    metric, version = train._champion_metric(client, name)
+    assert version == "1"
+    if judged:
+        assert metric == 0.9  # a challenger must beat it
+        assert score._champion(client, "provider")[1] == "1"
+    else:
+        assert metric is None  # any challenger takes its place (models.should_promote)
+        with pytest.raises(score.ScoringError, match="run `diplake fraud train`"):
+            score._champion(client, "provider")

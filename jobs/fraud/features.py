@@ -20,6 +20,12 @@ from jobs.terms import FEE_CATEGORIES
 PARTS = FEE_CATEGORIES
 CARE = ("nursing", "drugs", "treatment", "exams")
 NO_GAP = 9999  # days since a previous stay, when there was none
+# The meaning of the features a model learns. Bump it when a feature changes what it
+# measures under the same name (a model trained on the old meaning must not score the
+# new): training records it, a challenger of another version replaces the champion
+# whatever its figures, and scoring refuses a champion of another version.
+# 2: the peers' anomaly as robust z-scores (percentiles before), new pattern groups.
+FEATURES_VERSION = "2"
 
 # feature -> (the pattern it speaks to, what it means), in model column order
 CASE_FEATURES: dict[str, tuple[str, str]] = {
@@ -85,8 +91,8 @@ PROVIDER_FEATURES: dict[str, tuple[str, str]] = {
     "repeated_exam_share": ("OVER_TESTING", "share of stays with one examination on two days"),
     "exam_breadth": (
         "OVER_TESTING",
-        "share of stays whose exams exceed what three in four of the city's stays of their "
-        "diagnosis get",
+        "share of stays whose exam share of the cost is above the upper quartile of their "
+        "diagnosis' in the city",
     ),
     # The same measures against two years before: a fraud that began last year has
     # moved both years, and the year before is no baseline for it.
@@ -126,8 +132,8 @@ PROVIDER_FEATURES: dict[str, tuple[str, str]] = {
     ),
     "peer_anomaly": ("UNSPECIFIED", "the most a hospital stands out of its peers on any pattern"),
 }
-# The measures each pattern moves upwards: one isolation forest per pattern, on these only
-# (a forest over every measure dilutes a pattern that moves a handful of them).
+# The measures each pattern moves upwards: the detectors of a pattern (_isolation) see these
+# only (a forest over every measure dilutes a pattern that moves a handful of them).
 ANOMALY_GROUPS: dict[str, tuple[str, ...]] = {
     "anomaly_low_standard": (
         "short_stay_share",
@@ -552,17 +558,19 @@ def provider_features(tables: dict[str, DataFrame], year: int) -> DataFrame:
             "year",
             "level",
             "cases",
-            (F.col("cases") / F.col("cases_before")).alias("cases_growth"),
+            F.try_divide("cases", "cases_before").alias("cases_growth"),
             "short_stay_share",
             "low_cost_share",
             "diagnostic_only_share",
             "exam_share",
-            (F.col("exam_share") / F.avg("exam_share").over(peers)).alias("exam_share_vs_peers"),
-            (F.col("exam_share") / F.col("exam_share_before")).alias("exam_share_growth"),
+            F.try_divide("exam_share", F.avg("exam_share").over(peers)).alias(
+                "exam_share_vs_peers"
+            ),
+            F.try_divide("exam_share", "exam_share_before").alias("exam_share_growth"),
             "tests_per_case",
             "cmi",
-            (F.col("cmi") / F.avg("cmi").over(peers)).alias("cmi_vs_peers"),
-            (F.col("cmi") / F.col("cmi_before")).alias("cmi_growth"),
+            F.try_divide("cmi", F.avg("cmi").over(peers)).alias("cmi_vs_peers"),
+            F.try_divide("cmi", "cmi_before").alias("cmi_growth"),
             "cost_vs_expected",
             "top_sibling_vs_city",
             "top_dx_share",
@@ -636,39 +644,40 @@ def _doctor_burst(d: DataFrame, villages: DataFrame, year: int) -> DataFrame:
     """Per hospital, one doctor's largest sudden run of one principal diagnosis among
     people of few villages: over (doctor, diagnosis), the jump from the year before
     to ``year`` as a two-Poisson z-score, (now − then) / sqrt(now + then + 1), times
-    the share of the run not explained by its spread over villages,
-    1 − villages / stays. Stays made up from one template for the people of one or a few
-    villages (forty of them, one doctor, one diagnosis never seen before) score about
-    6; a screening campaign of people from all over the city, or a doctor's ordinary
-    year, near 0."""
+    the share of the run's people not explained by their spread over villages,
+    1 − villages / people. Stays made up from one template for forty people of one or
+    four villages (one doctor, a diagnosis never seen before) score about 6; forty
+    people from all over the city, or one patient's many cycles, near 0. It counts
+    villages, not how far from each other: a much larger campaign of real patients from
+    a small catchment (more people than its villages) would score as high."""
+    now = F.year("discharge_date") == year
     runs = (
         d.filter(F.year("discharge_date").isin(year - 1, year))
         .join(villages, "person_key", "left")
         .groupBy("hospital_code", "doctor_id", "principal_dx")
         .agg(
-            F.count(F.when(F.year("discharge_date") == year, 1)).alias("now"),
-            F.count(F.when(F.year("discharge_date") == year - 1, 1)).alias("then"),
+            F.count(F.when(now, 1)).alias("now"),
+            F.count(F.when(~now, 1)).alias("then"),
+            F.countDistinct(F.when(now, F.col("person_key"))).alias("people"),
             # a visitor insured elsewhere has no village here: a place of their own
             F.countDistinct(
-                F.when(
-                    F.year("discharge_date") == year,
-                    F.coalesce("village", F.concat(F.lit("visitor "), "person_key")),
-                )
+                F.when(now, F.coalesce("village", F.concat(F.lit("visitor "), "person_key")))
             ).alias("villages"),
         )
         .filter(F.col("now") > 0)
     )
     z = (F.col("now") - F.col("then")) / F.sqrt(F.col("now") + F.col("then") + 1)
     return runs.groupBy("hospital_code").agg(
-        F.max(z * (1 - F.col("villages") / F.col("now"))).cast("double").alias("doctor_burst")
+        F.max(z * (1 - F.try_divide("villages", "people"))).cast("double").alias("doctor_burst")
     )
 
 
 def _exam_breadth(d: DataFrame, year: int) -> DataFrame:
     """Per hospital, the share of its stays of ``year`` whose examinations' share of the
-    cost is above the upper quartile of the city's stays of the same principal diagnosis
-    that year: a quarter in an ordinary hospital; most stays in one that tests everyone;
-    a centre whose patients of a few diagnoses need more imaging, the share of those."""
+    cost is above the upper quartile of that share among the city's stays of the same
+    principal diagnosis that year: a quarter in an ordinary hospital; most stays in one
+    that tests everyone; a centre whose patients of a few diagnoses need more imaging,
+    about the share of those."""
     stays = d.filter(F.year("discharge_date") == year).select(
         "hospital_code",
         "principal_dx",
@@ -697,8 +706,9 @@ def _coding_shift(d: DataFrame, by_dx: DataFrame, year: int) -> DataFrame:
     their category's costliest diagnosis (``top_sibling``) than expected, as z-scores:
     ``top_sibling_z`` against the city's share per category in those years (the
     hospital's own mix of categories kept), ``top_sibling_shift_z`` against its own
-    share two years before ``year`` (a two-proportion test: a shift in its own coding,
-    whatever its specialty). An upcoder that began last year has moved both years."""
+    share two years before ``year`` (a two-proportion test over all its categories: a
+    shift in its own coding, or in its mix of categories). An upcoder that began last
+    year has moved both years."""
     recent = F.year("discharge_date") >= year - 1
     rows = (
         d.filter(F.year("discharge_date") >= year - 2)

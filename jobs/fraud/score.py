@@ -139,6 +139,13 @@ def _champion(client, level: str) -> tuple[str, str]:
         raise ScoringError(
             f"no {models.CHAMPION} for {name}: run `diplake fraud train` first"
         ) from error
+    learnt = client.get_run(version.run_id).data.params.get("features_version")
+    if learnt != features.FEATURES_VERSION:
+        raise ScoringError(
+            f"the {models.CHAMPION} of {name} (v{version.version}) learnt features of version "
+            f"{learnt or 'unknown'}, this code computes version {features.FEATURES_VERSION}: "
+            "run `diplake fraud train` to train and promote a model on them"
+        )
     return f"models:/{name}@{models.CHAMPION}", str(version.version)
 
 

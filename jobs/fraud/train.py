@@ -273,12 +273,17 @@ def _figures(fitted: Fitted, folder: Path) -> list[Path]:
 
 
 def _champion_metric(client: MlflowClient, name: str) -> tuple[float | None, str | None]:
+    """The champion's validation figure and version; no figure (None) when there is none
+    or it learnt features of another meaning (``features.FEATURES_VERSION``): any
+    challenger then takes its place."""
     try:
         version = client.get_model_version_by_alias(name, models.CHAMPION)
     except mlflow.exceptions.MlflowException:
         return None, None
     run = client.get_run(version.run_id)
     # MLflow 3.17 returns the version as an int, earlier releases as a str.
+    if run.data.params.get("features_version") != features.FEATURES_VERSION:
+        return None, str(version.version)
     return run.data.metrics.get(models.VALIDATION_METRIC, math.nan), str(version.version)
 
 
@@ -290,7 +295,12 @@ def log_and_register(
     mlflow.set_experiment(experiment_id=_experiment(cfg, fitted.level))
     name = model_name(fitted.level)
     with mlflow.start_run(run_name=f"{fitted.level}-{year}") as run:
-        settings = {**asdict(fitted.params), "year": year, "train_period": year - 1}
+        settings = {
+            **asdict(fitted.params),
+            "year": year,
+            "train_period": year - 1,
+            "features_version": features.FEATURES_VERSION,
+        }
         if fitted.anomaly_weight is not None:
             settings["anomaly_weight"] = fitted.anomaly_weight
         mlflow.log_params({**settings, "level": fitted.level})
