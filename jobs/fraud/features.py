@@ -501,7 +501,9 @@ def provider_features(tables: dict[str, DataFrame], year: int) -> DataFrame:
     the :data:`PROVIDER_FEATURES`, from data up to the end of ``year``."""
     end = date(year, 12, 31)
     t = up_to(tables, end)
-    d = t["discharges"].filter(F.year("discharge_date") >= year - 2)
+    # Read once: the per-year measures, the bursts, the coding shift and the exam breadth
+    # each aggregate these stays (released once the anomaly has collected the rows).
+    d = t["discharges"].filter(F.year("discharge_date") >= year - 2).cache()
     by_dx, _ = _dx_costs(t["discharges"])
     overall = F.lit(
         t["discharges"].agg(F.avg(F.col("total_cost").cast("double"))).first()[0] or 1.0
@@ -610,7 +612,9 @@ def provider_features(tables: dict[str, DataFrame], year: int) -> DataFrame:
             "exam_breadth",
         )
     )
-    return with_peer_anomaly(measured)
+    scored = with_peer_anomaly(measured)  # collected to the driver: d is done with
+    d.unpersist()
+    return scored
 
 
 def _dx_burst(d: DataFrame, year: int) -> DataFrame:
@@ -811,13 +815,11 @@ def _isolation(rows, columns: list[str]):
 def robust_z(values):
     """``(value − median) / spread``, the spread 1.4826 × the median absolute deviation, or
     the standard deviation when more than half the values are equal, or 1 when all are."""
-    import numpy as np
-
     centre = values.median()
     spread = (values - centre).abs().median() * 1.4826
-    if not spread > 0:
+    if not spread > 0:  # also NaN
         spread = values.std()
-    if not spread > 0 or np.isnan(spread):
+    if not spread > 0:
         spread = 1.0
     return (values - centre) / spread
 
