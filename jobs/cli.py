@@ -92,14 +92,29 @@ def _generate_arguments(parser: argparse.ArgumentParser) -> None:
     knobs.add_argument("--years", type=int, help="years to generate (3 base + settlement: 4)")
     knobs.add_argument("--mess-rate", type=float, help="share of records with a defect (0.02)")
     knobs.add_argument("--fee-detail-years", type=int, help="years with itemised fee details")
-    parser.add_argument(
+    instead = parser.add_mutually_exclusive_group()
+    instead.add_argument(
         "--answer-sheet",
         type=Path,
         metavar="CSV",
         help="instead of a city: the simulated experts answer this review assignment sheet "
         "(reports/review-<Y>/assignments-<day>.csv); their decisions land for --day",
     )
-    parser.add_argument("--day", help="landing day of the answers, YYYY-MM-DD (default: today)")
+    instead.add_argument(
+        "--next-day",
+        action="store_true",
+        help="instead of rewriting the landing zone: land one further day of every daily "
+        "feed (settlement lists, fee details, pharmacy sales, face checks, procurement "
+        "orders, deliveries, payments, off-site settlements) into the city already there, "
+        "which the same --scale, --seed and knobs must have generated: new cases, "
+        "corrections and resends of recent ones, the usual mess; its truth goes to "
+        "_truth/next_day_<day>.json and _truth/defects.csv (docs/sources/next_day.md)",
+    )
+    parser.add_argument(
+        "--day",
+        help="YYYY-MM-DD: the landing day of the answers (default: today), or of the further "
+        "day (default: the day after the newest folder of the daily feeds)",
+    )
 
 
 def _generate(cfg, args) -> int:
@@ -122,6 +137,11 @@ def _generate(cfg, args) -> int:
         mess_rate=args.mess_rate,
         fee_detail_years=args.fee_detail_years,
     )
+    if args.next_day:
+        from jobs.generate.next_day import land_next_day
+
+        _print_json(land_next_day(cfg.landing, knobs, args.day, progress=True))
+        return 0
     _print_json(pipeline.generate(knobs, cfg))
     print(f"\nLanding zone: {cfg.landing}  (truth in {cfg.landing / '_truth'})")
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -122,6 +122,7 @@ def merge_upsert(
     keys: Sequence[str],
     partition_by: Sequence[str] = (),
     version: str | None = None,
+    within: Mapping[str, Sequence] | None = None,
 ) -> None:
     """Insert new keys, update matched ones; create the table on first use.
 
@@ -130,6 +131,11 @@ def merge_upsert(
     column that sorts as the rows' versions do; at most one row per key in ``df``)
     a matched row is replaced only by a strictly newer version: an older one never
     wins, whatever order the versions arrive in.
+
+    ``within``: partition values (column -> values) that hold every row of the table
+    any key of ``df`` can match; the MERGE then reads and rewrites only their files, not
+    the table's whole history. The caller must know it (a row whose partition value
+    changed is matched in its old partition: that value must be listed too).
     """
     if not keys:
         raise ValueError("merge_upsert needs at least one key column")
@@ -144,6 +150,9 @@ def merge_upsert(
         columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in new)
         spark.sql(f"ALTER TABLE delta.`{path}` ADD COLUMNS ({columns})")
     on = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+    for column, values in (within or {}).items():
+        listed = ", ".join(_literal(v) for v in sorted(set(values), key=str))
+        on += f" AND t.`{column}` IN ({listed})" if listed else " AND FALSE"
     changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in df.columns if c not in keys)
     if version is not None:
         changed = f"s.`{version}` > t.`{version}`"
@@ -151,6 +160,16 @@ def merge_upsert(
     if changed:
         merge = merge.whenMatchedUpdateAll(condition=changed)
     merge.whenNotMatchedInsertAll().execute()
+
+
+def _literal(value) -> str:
+    """A partition value as a SQL literal: a whole number, or text without quotes or
+    backslashes (the lake partitions by years and codes)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, str) and not set(value) & {"'", "\\"}:
+        return f"'{value}'"
+    raise ValueError(f"not a partition value to prune by: {value!r}")
 
 
 def history(spark: SparkSession, path: str) -> list[dict]:

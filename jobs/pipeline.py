@@ -78,6 +78,7 @@ def ingest(run_date: str | None = None, cfg: Config | None = None) -> dict:
         "rejected_files": {f.relative: f.problem for f in report.rejected},
         "held_files": len(report.held),
         "held_days": [held[0], held[-1]] if held else [],
+        "seconds": report.seconds,
     }
 
 

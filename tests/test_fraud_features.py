@@ -219,15 +219,26 @@ def test_case_fees_by_hand_for_the_cases_asked_only(spark):
             # two codes at two prices on the 12th: two treatments
             ("A1", date(2024, 1, 12), "3101000001", "treatment", Decimal("50.00")),
             ("A1", date(2024, 1, 12), "3101000002", "treatment", Decimal("20.00")),
+            # one examination on two days (repeated), another on one day only
+            ("A1", date(2024, 1, 11), "2201", "exams", Decimal("30.00")),
+            ("A1", date(2024, 1, 12), "2201", "exams", Decimal("30.00")),
+            ("A1", date(2024, 1, 12), "2202", "exams", Decimal("40.00")),
+            # B1: fees, but no bed day and no exam
+            ("B1", date(2024, 1, 5), "1202", "nursing", Decimal("10.00")),
         ],
         "case_id string, fee_date date, item_code string, category string, amount decimal(18,2)",
     )
-    asked = spark.createDataFrame([("A1",), ("Z9",)], "case_id string")  # Z9 has no fees
+    asked = spark.createDataFrame([("A1",), ("B1",), ("Z9",)], "case_id string")  # Z9: no fees
     got = {r.case_id: r for r in features.case_fees(fees, asked).collect()}
-    assert set(got) == {"A1"}
+    assert set(got) == {"A1", "B1"}
     a1 = got["A1"]
-    assert (a1.fee_items, a1.care_items, a1.duplicate_items) == (9, 7, 1)
+    # 4 + 2 bed and treatments on the 13th + 2 on the 12th + 3 exams
+    assert (a1.fee_items, a1.care_items, a1.duplicate_items) == (12, 10, 1)
     assert a1.same_price_items == 1  # the 13th; nursing twice at one price is not counted
+    assert a1.bed_days == 2  # the 11th and the 13th
+    assert a1.repeated_exam == 1.0  # 2201 on the 11th and the 12th
+    b1 = got["B1"]
+    assert (b1.fee_items, b1.bed_days, b1.repeated_exam) == (1, None, 0.0)
 
 
 def test_peer_z_by_hand():
@@ -331,3 +342,47 @@ def test_robust_z_by_hand():
     most = pd.Series([0.0, 0.0, 0.0, 0.0, 5.0])
     assert features.robust_z(most).tolist() == pytest.approx((most / most.std()).tolist())
     assert features.robust_z(pd.Series([2.0, 2.0, 2.0])).tolist() == [0.0, 0.0, 0.0]
+
+
+def test_shared_features_are_computed_once_per_lake_state(spark, cfg, monkeypatch):
+    """Training and scoring read a year's features from gold while silver stands still,
+    and compute them again once it moves (a new day's files) or the features' meaning
+    does; the rows are those the features code computes from the tables."""
+    from pyspark.sql import functions as F
+
+    from jobs import lake
+    from jobs.fraud import feature_tables
+
+    lake.ensure_layout(cfg)
+    for name, frame in tables(spark, BASE, FEES).items():
+        lake.overwrite(frame, lake.table_path(cfg, "silver", name))
+
+    def shared():
+        reads = lake.PinnedReads(spark, cfg)
+        pinned = {name: reads.table("silver", name) for name in tables(spark, BASE)}
+        return feature_tables.SharedFeatures(spark, cfg, reads, pinned), pinned
+
+    first, pinned = shared()
+    got = first.case(2024)
+    assert first.computed == [("case+provider", 2024)]
+    direct = features.case_features(pinned, date(2024, 1, 1), date(2024, 12, 31))
+    assert sorted(got.collect()) == sorted(direct.collect())
+    assert first.provider(2024).count() == 1  # written with the case rows: no second run
+    assert first.computed == [("case+provider", 2024)]
+
+    again, _ = shared()
+    assert again.case(2024).count() == 2 and again.provider(2024).count() == 1
+    assert again.computed == []  # silver as it was: read from gold
+
+    more = tables(spark, [*BASE, case("A2", "p2", "2024-03-01", "2024-03-04")])["discharges"]
+    more.filter(F.col("case_id") == "A2").write.format("delta").mode("append").save(
+        lake.table_path(cfg, "silver", "discharges")
+    )
+    moved, _ = shared()
+    assert moved.case(2024).count() == 3  # a new day's stay: the year computed again
+    assert moved.computed == [("case+provider", 2024)]
+
+    monkeypatch.setattr(features, "FEATURES_VERSION", "another meaning")
+    changed, _ = shared()
+    assert changed.provider(2024).count() == 1
+    assert changed.computed == [("case+provider", 2024)]  # not read under another meaning

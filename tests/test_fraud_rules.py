@@ -494,3 +494,37 @@ def test_a_graded_rule_must_return_its_strength(tmp_path: Path):
     (tmp_path / "r.yaml").write_text(broken, encoding="utf-8")
     with pytest.raises(rules.RuleError, match="strength"):
         rules.load_rules(tmp_path)
+
+
+def test_shared_inputs_are_read_once_cut_to_the_rules_columns_with_the_same_hits(spark, rule_base):
+    """The pharmacy sales three rules read come from one cached, partitioned cut holding
+    only the columns some rule names; every rule hits what it hits on the raw table."""
+    t = datetime(2024, 2, 1, 10)
+    rows = [
+        sale("1", "reseller", "P1", t, "811"),
+        sale("2", "reseller", "P2", t.replace(day=2), "811"),
+        sale("3", "chronic", "P1", t, "821"),
+    ]
+    wide = SALES + ", item_code string"  # a column no rule reads
+    raw = spark.createDataFrame([(*r, "X1") for r in rows], wide)
+    base = list(rule_base.values())
+    readers = [r for r in base if "outpatient_pharmacy" in r.reads]
+    assert len(readers) >= 2
+    shared, held = rules.shared_inputs(base, {"outpatient_pharmacy": raw}, 4)
+    cut = shared["outpatient_pharmacy"]
+    assert held == [cut] and cut.is_cached
+    assert "item_code" not in cut.columns
+    assert set(cut.columns) == set(SALES_COLUMNS)
+    assert sorted(cut.collect()) == sorted(raw.drop("item_code").collect())
+    for rule in (rule_base["trace_code_sold_twice"], rule_base["supply_far_above_need"]):
+        alone = {"outpatient_pharmacy": raw}
+        assert sorted(rule.hits(spark, shared, START, END).collect()) == sorted(
+            rule.hits(spark, alone, START, END).collect()
+        )
+    one = [rule_base["trace_code_sold_twice"]]  # a table one rule reads stays as it is
+    assert rules.shared_inputs(one, {"outpatient_pharmacy": raw}, 4)[1] == []
+    for frame in held:
+        frame.unpersist()
+
+
+SALES_COLUMNS = [c.split()[0] for c in SALES.split(", ")]

@@ -67,3 +67,37 @@ def test_every_file_problem_is_documented():
     section = page.split("## Files rejected whole", 1)[1]
     documented = set(re.findall(r"^\| `([a-z_]+)` \|", section, flags=re.MULTILINE))
     assert documented == set(FILE_PROBLEMS)
+
+
+def test_an_unchanged_file_keeps_its_checksum_and_any_rewrite_is_hashed_again(
+    tmp_path, monkeypatch
+):
+    import hashlib
+
+    from jobs.ingest import landing
+
+    root = tmp_path / "landing"
+    day = root / "fee_details" / "2025-01-01"
+    day.mkdir(parents=True)
+    (day / "a.csv").write_bytes(b"record_id,case_id\n1,C1\n")
+    memo = tmp_path / "ops" / "checksums.json"
+    first = landing.discover(root, ["fee_details"], checksums=landing.Checksums(memo))
+    assert first.files[0].sha256 == hashlib.sha256(b"record_id,case_id\n1,C1\n").hexdigest()
+    assert not memo.exists()  # discover only reads the memo; the run saves it
+    seen = landing.Checksums(memo)
+    landing.discover(root, ["fee_details"], checksums=seen)
+    seen.save()
+
+    def refuse(path):
+        raise AssertionError(f"{path} hashed again although unchanged")
+
+    monkeypatch.setattr(landing, "inspect", refuse)
+    again = landing.discover(root, ["fee_details"], checksums=landing.Checksums(memo))
+    assert again.files[0].sha256 == first.files[0].sha256
+    monkeypatch.undo()
+    # a correction under the same name and of the same size: hashed again
+    (day / "a.csv").write_bytes(b"record_id,case_id\n1,C2\n")
+    fixed = landing.discover(root, ["fee_details"], checksums=landing.Checksums(memo))
+    assert fixed.files[0].sha256 == hashlib.sha256(b"record_id,case_id\n1,C2\n").hexdigest()
+    memo.write_text("not json")  # a damaged memo: every file hashed, nothing refused
+    assert landing.discover(root, ["fee_details"], checksums=landing.Checksums(memo)).files

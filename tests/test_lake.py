@@ -179,3 +179,25 @@ def test_a_merge_adds_a_column_the_table_lacks(spark, cfg):
     lake.merge_upsert(spark, new, path, keys=["case_id"])
     rows = {r.case_id: (r.cost, r.region) for r in lake.read_version(spark, path).collect()}
     assert rows == {"C1": (10, "350200"), "C2": (20, "360700")}
+
+
+def test_a_merge_within_partitions_reads_only_theirs_and_moves_a_row(spark, cfg):
+    """``within`` confines a MERGE to the listed partitions: the other years' files are
+    neither read nor rewritten, and a key whose partition value changed is matched where
+    it lay (its old partition listed) and moved, never left behind as a second row."""
+    path = lake.table_path(cfg, "silver", "within")
+    schema = "k string, year int, v int"
+    rows = [("a", 2023, 1), ("b", 2024, 1), ("c", 2025, 1)]
+    lake.overwrite(spark.createDataFrame(rows, schema), path, ["year"])
+    # c corrected into 2026 (its old year 2025 listed), d new in 2026
+    day = spark.createDataFrame([("c", 2026, 2), ("d", 2026, 1)], schema)
+    lake.merge_upsert(spark, day, path, ["k"], ["year"], within={"year": [2025, 2026]})
+    got = sorted(tuple(r) for r in lake.read_version(spark, path).collect())
+    assert got == [("a", 2023, 1), ("b", 2024, 1), ("c", 2026, 2), ("d", 2026, 1)]
+    metrics = lake.history(spark, path)[-1]["metrics"]
+    # three files before (one per year), one read: 2025's (2026 had none yet)
+    assert metrics["numTargetFilesRemoved"] == "1"
+    if "numTargetFilesAfterSkipping" in metrics:
+        assert metrics["numTargetFilesAfterSkipping"] == "1"
+    with pytest.raises(ValueError, match="partition value"):
+        lake.merge_upsert(spark, day, path, ["k"], ["year"], within={"year": ["x'y"]})

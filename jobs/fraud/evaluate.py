@@ -33,7 +33,7 @@ from pyspark.sql import functions as F
 
 from jobs import lake, site
 from jobs.config import Config
-from jobs.fraud import budget, features, holdout, models, score, train
+from jobs.fraud import budget, feature_tables, features, holdout, models, score, train
 from jobs.pseudonymise import person_key_value
 
 
@@ -156,7 +156,7 @@ def run(spark: SparkSession, cfg: Config, year: int, truth_dir: Path) -> dict:
         version = client.get_model_version_by_alias(train.model_name(level), models.CHAMPION)
         runs[level] = version.run_id
     recall = alert_recall(alerts, truth, {"case": in_period})
-    held = _holdout(reads, cfg, year, truth, truth_dir, alerts, shares)
+    held = _holdout(spark, reads, cfg, year, truth, truth_dir, alerts, shares)
     by_pattern = (
         holdout.pattern_recall(held["variants"]) if len(held["variants"]) else pd.DataFrame()
     )
@@ -201,9 +201,9 @@ def run(spark: SparkSession, cfg: Config, year: int, truth_dir: Path) -> dict:
     return {"report": str(report), "warnings": warnings, "easy_rules": easy, **metrics}
 
 
-def _holdout(reads, cfg, year, truth, truth_dir, alerts, shares) -> dict:
+def _holdout(spark, reads, cfg, year, truth, truth_dir, alerts, shares) -> dict:
     """Leave one variant out (jobs/fraud/holdout.py) and the look-alike families' alerts."""
-    tables = train.silver_tables(reads)
+    tables = feature_tables.SharedFeatures(spark, cfg, reads, train.silver_tables(reads))
     levels = {}
     for level in train.LEVELS:
         labels = train.audit_labels(reads, level)

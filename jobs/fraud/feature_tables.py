@@ -4,12 +4,22 @@
 one row per entity of year Y (column ``period``), each computed only from data
 up to the end of Y (:func:`jobs.fraud.features.up_to`). The rows of Y are
 replaced, so a rerun writes the same rows; ``input_versions`` records the Delta
-version of every silver table read. Inspectors and notebooks read them; the
-models compute the same features in training and scoring.
+version of every silver table read and ``features_version`` the meaning of the
+columns (:data:`jobs.fraud.features.FEATURES_VERSION`).
+
+Training and scoring read the case and provider features through
+:class:`SharedFeatures`: a year's rows are taken from gold when they were computed
+from the very silver versions the job reads and by this code's features version,
+and computed (then written, for the next job) otherwise. So a feature is computed
+once per lake state, not once per job: the features DAG task computes year Y,
+training adds Y-1 and reads Y, scoring reads Y. At city scale scoring computed the
+case and provider features again, about 160 s of its 277 s (docs/scaling.md).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from datetime import date
 
 from pyspark.sql import DataFrame, SparkSession
@@ -17,32 +27,162 @@ from pyspark.sql import functions as F
 
 from jobs import lake
 from jobs.config import Config
-from jobs.fraud import entity_features, features, train
+from jobs.fraud import entity_features, features
 
+log = logging.getLogger(__name__)
 LEVELS = ("case", "provider", "person", "doctor")
+SHARED = ("case", "provider")  # the levels the models read
+BOOKKEEPING = ("period", "input_versions", "features_version")
 
 
-def feature_frames(tables: dict[str, DataFrame], year: int) -> dict[str, DataFrame]:
-    return {
-        "case": features.case_features(tables, date(year, 1, 1), date(year, 12, 31)),
-        "provider": features.provider_features(tables, year).drop("year"),
-        "person": entity_features.person_features(tables, year).drop("year"),
-        "doctor": entity_features.doctor_features(tables, year).drop("year"),
+def table_name(level: str) -> str:
+    return f"fraud_features_{level}"
+
+
+def feature_frames(
+    tables: dict[str, DataFrame], year: int, levels: tuple[str, ...] = LEVELS
+) -> tuple[dict[str, DataFrame], DataFrame | None]:
+    """The year's frames of ``levels``, and the year's case fees both the case and the
+    provider features read (cached: the caller unpersists them once the frames are
+    written)."""
+    fees = None
+    if "case" in levels or "provider" in levels:
+        end = date(year, 12, 31)
+        stays = features.up_to(tables, end)["discharges"]
+        stays = stays.filter(F.year("discharge_date") == year)
+        fees = features.case_fees(tables["fee_details"], stays.select("case_id")).cache()
+    makers = {
+        "case": lambda: features.case_features(tables, date(year, 1, 1), date(year, 12, 31), fees),
+        "provider": lambda: features.provider_features(tables, year, fees).drop("year"),
+        "person": lambda: entity_features.person_features(tables, year).drop("year"),
+        "doctor": lambda: entity_features.doctor_features(tables, year).drop("year"),
     }
+    return {level: makers[level]() for level in levels}, fees
+
+
+def write(
+    spark: SparkSession, cfg: Config, level: str, year: int, frame: DataFrame, versions: str
+) -> int:
+    """Replace the year's rows of ``gold/fraud_features_<level>``; the rows written."""
+    df = frame.select(
+        F.lit(year).alias("period"),
+        "*",
+        F.lit(versions).alias("input_versions"),
+        F.lit(features.FEATURES_VERSION).alias("features_version"),
+    )
+    path = lake.table_path(cfg, "gold", table_name(level))
+    # a feature added since the table was written becomes a column (older years null)
+    lake.replace_where(spark, df, path, f"period = {year}", ["period"], merge_schema=True)
+    return lake.read_version(spark, path).filter(F.col("period") == year).count()
+
+
+def _silver_versions(reads: lake.PinnedReads, tables: dict[str, DataFrame]) -> str:
+    """The versions ``reads`` pinned of the silver ``tables`` the features read (not of
+    any other table the job read before or after), as JSON."""
+    return json.dumps(
+        {f"silver/{t}": reads.versions[f"silver/{t}"] for t in tables}, sort_keys=True
+    )
+
+
+class Computed:
+    """The case and provider features computed from ``tables`` on every call, written
+    nowhere: for a lab that changes the tables (the model lab notebook, the tests)."""
+
+    def __init__(self, tables: dict[str, DataFrame]) -> None:
+        self._tables = tables
+
+    def case(self, year: int) -> DataFrame:
+        return features.case_features(self._tables, date(year, 1, 1), date(year, 12, 31))
+
+    def provider(self, year: int) -> DataFrame:
+        return features.provider_features(self._tables, year).drop("year")
+
+
+def source_of(tables_or_features) -> SharedFeatures | Computed:
+    """What the model code reads features from: a features source as it is, silver
+    tables as :class:`Computed`."""
+    if isinstance(tables_or_features, dict):
+        return Computed(tables_or_features)
+    return tables_or_features
+
+
+class SharedFeatures:
+    """The case and provider features of any year, each computed at most once per lake
+    state (see the module docstring). ``tables``: the silver tables as
+    :func:`jobs.fraud.train.silver_tables` pinned them in ``reads``."""
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        cfg: Config,
+        reads: lake.PinnedReads,
+        tables: dict[str, DataFrame],
+    ) -> None:
+        self._spark, self._cfg, self._tables = spark, cfg, tables
+        self.versions = _silver_versions(reads, tables)
+        self.computed: list[tuple[str, int]] = []  # what this job had to compute itself
+
+    def case(self, year: int) -> DataFrame:
+        return self._frame("case", year)
+
+    def provider(self, year: int) -> DataFrame:
+        return self._frame("provider", year)
+
+    def _frame(self, level: str, year: int) -> DataFrame:
+        path = lake.table_path(self._cfg, "gold", table_name(level))
+        if not self._fresh(path, year):
+            self._compute(year)
+        stored = lake.read_version(self._spark, path).filter(F.col("period") == year)
+        return stored.drop(*BOOKKEEPING)
+
+    def _fresh(self, path: str, year: int) -> bool:
+        if not lake.is_table(self._spark, path):
+            return False
+        table = lake.read_version(self._spark, path)
+        if "features_version" not in table.columns:
+            return False
+        found = (
+            table.filter(F.col("period") == year)
+            .select("input_versions", "features_version")
+            .distinct()
+            .collect()
+        )
+        return len(found) == 1 and tuple(found[0]) == (
+            self.versions,
+            features.FEATURES_VERSION,
+        )
+
+    def _compute(self, year: int) -> None:
+        """Both shared levels of ``year`` (they share the year's case fees), written."""
+        log.info("fraud features %d: computing the case and provider rows", year)
+        frames, fees = feature_frames(self._tables, year, SHARED)
+        try:
+            for level, frame in frames.items():
+                write(self._spark, self._cfg, level, year, frame, self.versions)
+        finally:
+            if fees is not None:
+                fees.unpersist()
+        self.computed.append(("case+provider", year))
 
 
 def run(spark: SparkSession, cfg: Config, year: int) -> dict[str, int]:
-    """Write the four tables for ``year``; returns the rows written per level."""
+    """Write the four tables for ``year``, and the case and provider rows of ``year`` - 1
+    training reads beside them (each only when gold has no fresh rows of it); returns the
+    year's rows per level."""
+    from jobs.fraud import train
+
     reads = lake.PinnedReads(spark, cfg)
-    frames = feature_frames(train.silver_tables(reads), year)
-    versions = reads.as_json()
-    written = {}
-    for level in LEVELS:
-        df = frames[level].select(
-            F.lit(year).alias("period"), "*", F.lit(versions).alias("input_versions")
-        )
-        path = lake.table_path(cfg, "gold", f"fraud_features_{level}")
-        # a feature added since the table was written becomes a column (older years null)
-        lake.replace_where(spark, df, path, f"period = {year}", ["period"], merge_schema=True)
+    tables = train.silver_tables(reads)
+    shared = SharedFeatures(spark, cfg, reads, tables)
+    for y in (year - 1, year):
+        shared.case(y)  # computes and writes both shared levels of y unless fresh
+    log.info("fraud features: computed %s, the rest fresh in gold", shared.computed or "none")
+    frames, _ = feature_frames(tables, year, ("person", "doctor"))
+    written = {
+        level: write(spark, cfg, level, year, frames[level], shared.versions)
+        for level in ("person", "doctor")
+    }
+    for level in SHARED:
+        path = lake.table_path(cfg, "gold", table_name(level))
         written[level] = lake.read_version(spark, path).filter(F.col("period") == year).count()
-    return written
+    return {level: written[level] for level in LEVELS}

@@ -178,6 +178,9 @@ def up_to(tables: dict[str, DataFrame], end: date) -> dict[str, DataFrame]:
     for name, column in dated.items():
         if name in out:
             out[name] = out[name].filter(F.to_date(F.col(column)) <= limit)
+    if "discharges" in out and "discharge_year" in out["discharges"].columns:
+        # the same rows; on the partition column, later years' files are not even listed
+        out["discharges"] = out["discharges"].filter(F.col("discharge_year") <= end.year)
     return out
 
 
@@ -217,19 +220,22 @@ def _dx_costs(discharges: DataFrame) -> tuple[DataFrame, DataFrame]:
 
 def case_fees(fee_details: DataFrame, case_ids: DataFrame) -> DataFrame:
     """Per case of ``case_ids``: ``fee_items``, ``care_items``, ``duplicate_items`` (items
-    charged more than once on one day, as rule FR04 counts them) and ``same_price_items`` (days with
-    two codes of one category at the very same price, bed and nursing aside: a repeat
-    under a sibling code); cases without fee rows are absent.
+    charged more than once on one day, as rule FR04 counts them), ``same_price_items`` (days
+    with two codes of one category at the very same price, bed and nursing aside: a repeat
+    under a sibling code), ``bed_days`` (days with a bed charge; null without any) and
+    ``repeated_exam`` (1.0 when one examination item is billed on two days or more, else
+    0.0); cases without fee rows are absent.
 
-    The fee rows are first cut to the cases asked for (a semi join on ``case_id``), and
-    both sums come from one aggregation per (case, day, item), so the fee rows cross one
-    shuffle (the second carries one partial row per case and task). Grouping all fees by
-    case, then again by (case, day, item), shuffled every fee row up to the cutoff twice:
-    41-61 s against 20-26 s for the city's 2025 cases on the 2-core machine, with the
-    same sums. (The semi join is a broadcast while the cases are few enough, a shuffle
-    join beyond.)
+    The fee rows are first cut to the cases asked for (a semi join on ``case_id``) and
+    grouped by (case, day, item, price); every sum comes from those groups. Grouping all
+    fees by case, then again by (case, day, item), shuffled every fee row up to the
+    cutoff twice: 41-61 s against 20-26 s for the city's 2025 cases on the
+    2-core machine, with the same sums. The hospitals' billing measures read these sums
+    too (:func:`_provider_billing`): they scanned the fee rows three more times, 82 s of
+    the city's provider features.
     """
-    # One pass over the fee rows, by (case, day, item, price); the rest works on its rows.
+    # (Partitioned by case first, so that no later grouping shuffles again, it took 54 s
+    # against 46 s at city scale: the partial sums before the first shuffle shrink it more.)
     per_price = (
         fee_details.join(case_ids, "case_id", "left_semi")
         .groupBy("case_id", "fee_date", "item_code", "category", "amount")
@@ -238,7 +244,8 @@ def case_fees(fee_details: DataFrame, case_ids: DataFrame) -> DataFrame:
             F.count(F.when(F.col("category").isin(*CARE), 1)).alias("care"),
         )
     )
-    per_item = per_price.groupBy("case_id", "fee_date", "item_code").agg(
+    # an item code has one category: grouping by it too only keeps it at hand
+    per_item = per_price.groupBy("case_id", "fee_date", "item_code", "category").agg(
         F.sum("n").alias("n"), F.sum("care").alias("care")
     )
     siblings = (
@@ -248,14 +255,25 @@ def case_fees(fee_details: DataFrame, case_ids: DataFrame) -> DataFrame:
         .groupBy("case_id")
         .agg(F.count(F.when(F.col("codes") > 1, 1)).alias("same_price_items"))
     )
+    exams = (
+        per_item.filter(F.col("category") == "exams")
+        .groupBy("case_id", "item_code")
+        .agg(F.count("*").alias("days"))  # one row per (case, day, item): days billed
+        .groupBy("case_id")
+        .agg(F.max((F.col("days") >= 2).cast("double")).alias("repeated_exam"))
+    )
+    bed_days = F.countDistinct(F.when(F.col("category") == "bed", F.col("fee_date")))
     return (
         per_item.groupBy("case_id")
         .agg(
             F.sum("n").alias("fee_items"),
             F.sum("care").alias("care_items"),
             F.count(F.when(F.col("n") > 1, 1)).alias("duplicate_items"),
+            F.when(bed_days > 0, bed_days).alias("bed_days"),
         )
         .join(siblings, "case_id", "left")
+        .join(exams, "case_id", "left")
+        .withColumn("repeated_exam", F.coalesce("repeated_exam", F.lit(0.0)))
     )
 
 
@@ -372,9 +390,12 @@ def _case_feature_columns() -> list[Column]:
     ]
 
 
-def case_features(tables: dict[str, DataFrame], start: date, end: date) -> DataFrame:
+def case_features(
+    tables: dict[str, DataFrame], start: date, end: date, fees: DataFrame | None = None
+) -> DataFrame:
     """One row per case discharged in [start, end]: ``case_id``, ``hospital_code``,
-    ``person_key``, ``discharge_date`` and the :data:`CASE_FEATURES`."""
+    ``person_key``, ``discharge_date`` and the :data:`CASE_FEATURES`. ``fees``: the
+    :func:`case_fees` of those cases, when the caller has them."""
     t = up_to(tables, end)
     d = t["discharges"]
     by_dx, by_cat = _dx_costs(d)
@@ -387,7 +408,14 @@ def case_features(tables: dict[str, DataFrame], start: date, end: date) -> DataF
         .filter(in_period)
     )
     # The ids from discharges itself, not from ``cases``: no window is computed for them.
-    fees = case_fees(t["fee_details"], d.filter(in_period).select("case_id"))
+    if fees is None:
+        fees = case_fees(t["fee_details"], d.filter(in_period).select("case_id"))
+    # Sales and checks before the period's first admission can fall in none of its stays:
+    # cut there, they are not joined to the stays (years of sales at city scale).
+    first = d.filter(in_period).agg(F.min("admission_date")).first()[0] or start
+    since = F.lit(first.isoformat()).cast("date")
+    pharmacy = t["outpatient_pharmacy"].filter(F.to_date("txn_time") >= since)
+    checks = t["face_checks"].filter(F.to_date("check_time") >= since)
     persons = t["insured_persons"].select("person_key", "death_date")
     stays = cases.select(
         "case_id", "person_key", "hospital_code", "admission_date", "discharge_date"
@@ -398,8 +426,8 @@ def case_features(tables: dict[str, DataFrame], start: date, end: date) -> DataF
         .join(by_cat, "category", "left")
         .join(fees, "case_id", "left")
         .join(persons, "person_key", "left")
-        .join(_face_checked(stays, t["face_checks"]), "case_id", "left")
-        .join(_pharmacy_during_stay(stays, t["outpatient_pharmacy"]), "case_id", "left")
+        .join(_face_checked(stays, checks), "case_id", "left")
+        .join(_pharmacy_during_stay(stays, pharmacy), "case_id", "left")
         .join(_admitted_together(d), ["hospital_code", "admission_date"], "left")
         .join(levels, "hospital_code", "left")
         .select(
@@ -496,9 +524,13 @@ def _provider_year(
     )
 
 
-def provider_features(tables: dict[str, DataFrame], year: int) -> DataFrame:
+def provider_features(
+    tables: dict[str, DataFrame], year: int, fees: DataFrame | None = None
+) -> DataFrame:
     """One row per hospital with discharges in ``year``: ``hospital_code``, ``year`` and
-    the :data:`PROVIDER_FEATURES`, from data up to the end of ``year``."""
+    the :data:`PROVIDER_FEATURES`, from data up to the end of ``year``. ``fees``: the
+    :func:`case_fees` of the year's cases, when the caller has them (the case features
+    of the same year read them too)."""
     end = date(year, 12, 31)
     t = up_to(tables, end)
     # Read once: the per-year measures, the bursts, the coding shift and the exam breadth
@@ -527,7 +559,7 @@ def provider_features(tables: dict[str, DataFrame], year: int) -> DataFrame:
         d, by_dx.join(short_by_dx, "principal_dx", "left"), overall, diagnostic, villages
     )
     now = per_year.filter(F.col("year") == year).join(
-        _provider_billing(t, year), "hospital_code", "left"
+        _provider_billing(t, year, fees), "hospital_code", "left"
     )
     before = per_year.filter(F.col("year") == year - 1).select(
         "hospital_code",
@@ -842,38 +874,22 @@ def peer_z(rows, columns: list[str]):
     return ((x - median) / spread).clip(lower=0.0)
 
 
-def _provider_billing(t: dict[str, DataFrame], year: int) -> DataFrame:
+def _provider_billing(
+    t: dict[str, DataFrame], year: int, fees: DataFrame | None = None
+) -> DataFrame:
     """Per hospital, its year's billing against its care and the registry:
     ``care_per_bed_day`` (nursing, drug, treatment and exam items per bed day billed;
     null without fee details), ``repeated_items_share`` (stays with an item charged twice
     a day, or two codes of one kind at one price), ``after_death_share`` (stays begun
     after the patient's registered death) and ``repeated_exam_share`` (stays with one
-    examination item billed on two days or more: repeated across days)."""
+    examination item billed on two days or more: repeated across days). ``fees``: the
+    year's :func:`case_fees`, when the caller has them already."""
     d = t["discharges"].filter(F.year("discharge_date") == year)
-    fees = case_fees(t["fee_details"], d.select("case_id"))
-    repeated_exams = (
-        t["fee_details"]
-        .join(d.select("case_id"), "case_id", "left_semi")
-        .filter(F.col("category") == "exams")
-        .groupBy("case_id", "item_code")
-        .agg(F.countDistinct("fee_date").alias("exam_days"))
-        .filter(F.col("exam_days") >= 2)
-        .select("case_id")
-        .distinct()
-        .withColumn("repeated_exam", F.lit(1.0))
-    )
-    beds = (
-        t["fee_details"]
-        .join(d.select("case_id"), "case_id", "left_semi")
-        .filter(F.col("category") == "bed")
-        .groupBy("case_id")
-        .agg(F.countDistinct("fee_date").alias("bed_days"))
-    )
+    if fees is None:
+        fees = case_fees(t["fee_details"], d.select("case_id"))
     deaths = t["insured_persons"].select("person_key", "death_date")
     return (
         d.join(fees, "case_id", "left")
-        .join(beds, "case_id", "left")
-        .join(repeated_exams, "case_id", "left")
         .join(deaths, "person_key", "left")
         .groupBy("hospital_code")
         .agg(

@@ -203,6 +203,31 @@ def reference_tables(spark: SparkSession, folder: Path = REFERENCE_DIR) -> dict[
     return out
 
 
+# Tables several rules read, and the key most of them join or group on. Read once per run
+# (:func:`shared_inputs`): cut to the columns the rules name, partitioned by that key and
+# cached, so that each rule starts from memory and its joins and groupings on the key
+# need no shuffle of their own (the pharmacy's sales by person: three rules).
+SHARED_INPUTS = {"discharges": "person_key", "outpatient_pharmacy": "person_key"}
+
+
+def shared_inputs(
+    rules: list[Rule], tables: dict[str, DataFrame], partitions: int
+) -> tuple[dict[str, DataFrame], list[DataFrame]]:
+    """``tables`` with each of :data:`SHARED_INPUTS` that two rules or more read replaced
+    by its cached, partitioned cut (same rows, only the columns some rule names); and the
+    cached frames, for the caller to release once the hits are collected."""
+    out, held = dict(tables), []
+    for name, key in SHARED_INPUTS.items():
+        readers = [r for r in rules if name in r.reads]
+        if len(readers) < 2 or name not in tables:
+            continue
+        words = set(re.findall(r"\w+", " ".join(r.logic for r in readers)))
+        columns = [c for c in tables[name].columns if c in words or c == key]
+        out[name] = tables[name].select(*columns).repartition(partitions, key).cache()
+        held.append(out[name])
+    return out, held
+
+
 def run_rules(
     spark: SparkSession,
     rules: list[Rule],

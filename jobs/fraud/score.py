@@ -30,7 +30,7 @@ from pyspark.sql import functions as F
 
 from jobs import Refused, lake, quality, site
 from jobs.config import Config
-from jobs.fraud import budget, features, models, rules, train
+from jobs.fraud import budget, feature_tables, features, models, rules, train
 
 log = logging.getLogger(__name__)
 LOOKBACK_YEARS = 2
@@ -205,12 +205,16 @@ def run(
     rule_base = rules.load_rules()
     start, end = date(year - LOOKBACK_YEARS + 1, 1, 1), date(year, 12, 31)
     rule_tables = features.up_to(tables, end) | rules.reference_tables(spark)
+    rule_tables, inputs = rules.shared_inputs(rule_base, rule_tables, cfg.shuffle_partitions)
     hits = rules.run_rules(spark, rule_base, rule_tables, start, end).toPandas()
+    for frame in inputs:
+        frame.unpersist()
     log.info("rules: %d hits", len(hits))
 
+    shared = feature_tables.SharedFeatures(spark, cfg, reads, tables)
     levels = {
-        "case": (features.case_features(tables, date(year, 1, 1), end), "case_id", case_budget),
-        "provider": (features.provider_features(tables, year), "hospital_code", provider_budget),
+        "case": (shared.case(year), "case_id", case_budget),
+        "provider": (shared.provider(year), "hospital_code", provider_budget),
     }
     versions, scores, held = {}, [], []
     alerts = [rule_alerts(hits, rule_base, shares.rule_alerts_from)]

@@ -14,7 +14,6 @@ import logging
 import math
 import tempfile
 from dataclasses import asdict, dataclass
-from datetime import date
 from pathlib import Path
 
 import matplotlib
@@ -32,7 +31,7 @@ from sklearn.metrics import precision_recall_curve
 
 from jobs import lake
 from jobs.config import Config
-from jobs.fraud import budget, features, models
+from jobs.fraud import budget, feature_tables, features, models
 
 log = logging.getLogger(__name__)
 SILVER = (
@@ -152,14 +151,16 @@ class Fitted:
 
 
 def fit_case_model(
-    tables: dict[str, DataFrame],
+    tables,
     labels: DataFrame,
     year: int,
     params: models.Params = models.CASE_PARAMS,
 ) -> Fitted:
     """Cases of the year before, labelled by audits; judged on the audited cases of ``year``.
 
-    ``params``: the champion's settings by default; a lab tries others.
+    ``params``: the champion's settings by default; a lab tries others. ``tables``: the
+    features' source (:mod:`jobs.fraud.feature_tables`), or silver tables to compute
+    them from.
     """
     columns = list(features.CASE_FEATURES)
     train = case_rows(tables, labels, year - 1)
@@ -185,7 +186,7 @@ def fit_case_model(
 
 
 def fit_provider_model(
-    tables: dict[str, DataFrame],
+    tables,
     labels: DataFrame,
     year: int,
     params: models.Params = models.PROVIDER_PARAMS,
@@ -227,11 +228,11 @@ def fit_provider_model(
     )
 
 
-def case_rows(tables: dict[str, DataFrame], labels: DataFrame | None, year: int) -> pd.DataFrame:
+def case_rows(tables, labels: DataFrame | None, year: int) -> pd.DataFrame:
     """``case_id``, ``person_key``, ``hospital_code``, the case features and ``label`` of the
     cases discharged in ``year``: the audited ones only, or (``labels`` None) every case,
-    label-less."""
-    rows = features.case_features(tables, date(year, 1, 1), date(year, 12, 31))
+    label-less. ``tables``: the features' source, or silver tables."""
+    rows = feature_tables.source_of(tables).case(year)
     columns = ["case_id", "person_key", "hospital_code", *features.CASE_FEATURES]
     if labels is None:
         return rows.select(*columns).toPandas()
@@ -239,13 +240,14 @@ def case_rows(tables: dict[str, DataFrame], labels: DataFrame | None, year: int)
     return rows.join(cases, "case_id").select(*columns, "label").toPandas()
 
 
-def provider_rows(tables: dict[str, DataFrame], labels: DataFrame, year: int) -> pd.DataFrame:
+def provider_rows(tables, labels: DataFrame, year: int) -> pd.DataFrame:
     """``hospital_code``, the provider features and ``label`` (an audit's verdict; 0 for a
     hospital no audit confirmed) of every hospital with discharges in ``year``."""
     audited = labels.withColumnRenamed("entity_id", "hospital_code").select(
         "hospital_code", "label"
     )
-    frame = features.provider_features(tables, year).join(audited, "hospital_code", "left")
+    frame = feature_tables.source_of(tables).provider(year)
+    frame = frame.join(audited, "hospital_code", "left")
     frame = frame.select(
         "hospital_code", *features.PROVIDER_FEATURES, F.coalesce("label", F.lit(0)).alias("label")
     )
@@ -366,13 +368,13 @@ def _nan(value) -> bool:
 def run(spark: SparkSession, cfg: Config, year: int, levels=LEVELS) -> list[dict]:
     """Train the models of ``levels`` for scoring ``year``; returns one summary per level."""
     reads = lake.PinnedReads(spark, cfg)
-    tables = silver_tables(reads)
+    shared = feature_tables.SharedFeatures(spark, cfg, reads, silver_tables(reads))
     client = use_tracking(cfg)
     fitters = {"case": fit_case_model, "provider": fit_provider_model}
     out = []
     for level in levels:
         labels = audit_labels(reads, level)
-        fitted = fitters[level](tables, labels, year)
+        fitted = fitters[level](shared, labels, year)
         log.info("%s model: %s", level, {k: v for k, v in fitted.metrics.items()})
         out.append(log_and_register(cfg, client, fitted, year, reads.as_json()))
     return out

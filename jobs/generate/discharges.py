@@ -7,6 +7,9 @@ some. Money is carried as integer fen so that every breakdown adds up exactly.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import numpy as np
 import pandas as pd
 
@@ -98,101 +101,130 @@ def split_cost(total_fen: np.ndarray, shares: np.ndarray) -> np.ndarray:
 def build_discharges(
     model: ClinicalModel, world: World, knobs: Knobs, rng: np.random.Generator
 ) -> pd.DataFrame:
-    frames = []
-    profiles = model.profiles
-    weight = profiles.weight.to_numpy()
-    st_codes = model.procedure_pool[model.procedure_pool["class"] != "D"].code.to_numpy()
-    level_of = dict(zip(world.institutions.institution_code, world.institutions.level, strict=True))
-    for y_index, year in enumerate(knobs.year_list):
-        n = knobs.discharges_per_year
-        pick = rng.choice(len(profiles), size=n, p=weight)
-        prof = profiles.iloc[pick].reset_index(drop=True)
-        procs = prof.procedures.to_numpy().copy()
-        # Unusual treatments: the long tail that ends in comprehensive types.
-        odd = np.flatnonzero(rng.random(n) < 0.05)
-        n_odd = 1 + (rng.random(len(odd)) < 0.3)
-        for j, i in enumerate(odd):
-            procs[i] = tuple(dict.fromkeys(rng.choice(st_codes, size=n_odd[j])))
-        # Diagnostic procedures ride along; now and then one is coded first.
-        n_diag = rng.choice([0, 1, 2], size=n, p=[0.55, 0.33, 0.12])
-        diag = rng.choice(model.diagnostic_codes, size=(n, 2))
-        first = rng.random(n) < 0.04
-        procs = np.array(
-            [_with_diagnostics(p, diag[i, : n_diag[i]], first[i]) for i, p in enumerate(procs)],
-            dtype=object,
+    frames = [
+        draw_stays(
+            model,
+            world,
+            knobs.discharges_per_year,
+            year,
+            y_index,
+            partial(_seasonal_discharges, year),
+            rng,
         )
-        month_w = SEASON / SEASON.sum()
-        month = rng.choice(12, size=n, p=month_w)
-        day = rng.integers(0, 28, n)
-        discharge = (
-            pd.to_datetime({"year": np.full(n, year), "month": month + 1, "day": 1})
-            + pd.to_timedelta(day + rng.integers(0, 3, n), unit="D")
-        ).to_numpy()
-        los = np.maximum(1, np.round(prof.los_mean.to_numpy() * rng.lognormal(0, 0.35, n))).astype(
-            int
-        )
-        admission = discharge - los.astype("timedelta64[D]")
-        age = np.clip(rng.normal(prof.age_mean.to_numpy(), 12.0), 0, 95)
-        age = np.where(prof.principal_dx.str[0].to_numpy() == "P", rng.uniform(0, 0.08, n), age)
-        sex = np.where(rng.random(n) < prof.female_share.to_numpy(), "F", "M")
-        person_ix = _pick_persons(sex, age, admission, world.persons, rng)
-        hospital = _pick_hospitals(prof.treatment_class.to_numpy(), world.institutions, rng)
-        level = np.array([level_of[h] for h in hospital])
-        cost = (
-            prof.base_cost.to_numpy()
-            * np.array([LEVEL_COST[lv] for lv in level])
-            * (1 + YEARLY_GROWTH) ** y_index
-            * SEASON[month]
-            * np.sqrt(los / prof.los_mean.to_numpy())
-            * rng.lognormal(0, 0.28, n)
-        )
-        total_fen = np.maximum(30_000, np.round(cost * 100)).astype(np.int64)
-        klass = prof.treatment_class.to_numpy()
-        shares = np.empty((n, len(COST_PARTS)))
-        for k, shape in PART_SHAPE.items():
-            shares[klass == k] = rng.dirichlet(shape, size=int((klass == k).sum()))
-        parts = split_cost(total_fen, shares)
-        persons = world.persons.iloc[person_ix]
-        fund_share = np.clip(
-            persons.insurance_type.map(FUND_SHARE).to_numpy() + rng.normal(0, 0.04, n), 0.3, 0.95
-        )
-        fund_fen = np.round(total_fen * fund_share).astype(np.int64)
-        emergency_p = np.where(np.isin(prof.principal_dx.str[0], ["I", "S", "T", "O"]), 0.6, 0.2)
-        status = rng.choice(
-            ["cured", "transferred", "died", "left"], size=n, p=[0.88, 0.04, 0.02, 0.06]
-        )
-        frame = pd.DataFrame(
-            {
-                "year": year,
-                "hospital_code": hospital,
-                "level": level,
-                "id_no": persons.id_no.to_numpy(),
-                "name": persons.name.to_numpy(),
-                "sex": persons.sex.to_numpy(),
-                "birth_date": persons.birth_date.to_numpy(),
-                "insurance_type": persons.insurance_type.to_numpy(),
-                "admission_date": admission,
-                "discharge_date": discharge,
-                "admission_type": np.where(rng.random(n) < emergency_p, "emergency", "elective"),
-                "discharge_status": status,
-                "principal_dx": prof.principal_dx.to_numpy(),
-                "other_dx": _other_diagnoses(
-                    profiles.principal_dx.to_numpy(), weight, persons.sex.to_numpy(), rng
-                ),
-                "procedures": procs,
-                "total_fen": total_fen,
-                "fund_fen": fund_fen,
-                "self_fen": total_fen - fund_fen,
-            }
-        )
-        for k, part in enumerate(COST_PARTS):
-            frame[f"{part}_fen"] = parts[:, k]
-        frames.append(frame)
+        for y_index, year in enumerate(knobs.year_list)
+    ]
     out = pd.concat(frames, ignore_index=True)
     out = out.sort_values(["discharge_date", "hospital_code"], kind="stable", ignore_index=True)
     out.insert(0, "case_id", [f"ZY{d:%Y}{i:08d}" for i, d in enumerate(out.discharge_date)])
     out["doctor_id"] = _pick_doctors(out.hospital_code.to_numpy(), world, rng)
     return out
+
+
+def _seasonal_discharges(
+    year: int, n: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Month (0-11) and discharge day of ``n`` stays spread over ``year`` by season."""
+    month_w = SEASON / SEASON.sum()
+    month = rng.choice(12, size=n, p=month_w)
+    day = rng.integers(0, 28, n)
+    discharge = (
+        pd.to_datetime({"year": np.full(n, year), "month": month + 1, "day": 1})
+        + pd.to_timedelta(day + rng.integers(0, 3, n), unit="D")
+    ).to_numpy()
+    return month, discharge
+
+
+def draw_stays(
+    model: ClinicalModel,
+    world: World,
+    n: int,
+    year: int,
+    y_index: int,
+    discharges: Callable[[int, np.random.Generator], tuple[np.ndarray, np.ndarray]],
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """``n`` stays of ``year`` (the ``y_index``-th year of the city, for cost growth), each
+    with its treatment, patient, hospital and costs; ``discharges(n, rng)`` says their
+    month (0-11, for the season's cost) and discharge day. No case or doctor id yet."""
+    profiles = model.profiles
+    weight = profiles.weight.to_numpy()
+    st_codes = model.procedure_pool[model.procedure_pool["class"] != "D"].code.to_numpy()
+    level_of = dict(zip(world.institutions.institution_code, world.institutions.level, strict=True))
+    pick = rng.choice(len(profiles), size=n, p=weight)
+    prof = profiles.iloc[pick].reset_index(drop=True)
+    procs = prof.procedures.to_numpy().copy()
+    # Unusual treatments: the long tail that ends in comprehensive types.
+    odd = np.flatnonzero(rng.random(n) < 0.05)
+    n_odd = 1 + (rng.random(len(odd)) < 0.3)
+    for j, i in enumerate(odd):
+        procs[i] = tuple(dict.fromkeys(rng.choice(st_codes, size=n_odd[j])))
+    # Diagnostic procedures ride along; now and then one is coded first.
+    n_diag = rng.choice([0, 1, 2], size=n, p=[0.55, 0.33, 0.12])
+    diag = rng.choice(model.diagnostic_codes, size=(n, 2))
+    first = rng.random(n) < 0.04
+    procs = np.array(
+        [_with_diagnostics(p, diag[i, : n_diag[i]], first[i]) for i, p in enumerate(procs)],
+        dtype=object,
+    )
+    month, discharge = discharges(n, rng)
+    los = np.maximum(1, np.round(prof.los_mean.to_numpy() * rng.lognormal(0, 0.35, n))).astype(int)
+    admission = discharge - los.astype("timedelta64[D]")
+    age = np.clip(rng.normal(prof.age_mean.to_numpy(), 12.0), 0, 95)
+    age = np.where(prof.principal_dx.str[0].to_numpy() == "P", rng.uniform(0, 0.08, n), age)
+    sex = np.where(rng.random(n) < prof.female_share.to_numpy(), "F", "M")
+    person_ix = _pick_persons(sex, age, admission, world.persons, rng)
+    hospital = _pick_hospitals(prof.treatment_class.to_numpy(), world.institutions, rng)
+    level = np.array([level_of[h] for h in hospital])
+    cost = (
+        prof.base_cost.to_numpy()
+        * np.array([LEVEL_COST[lv] for lv in level])
+        * (1 + YEARLY_GROWTH) ** y_index
+        * SEASON[month]
+        * np.sqrt(los / prof.los_mean.to_numpy())
+        * rng.lognormal(0, 0.28, n)
+    )
+    total_fen = np.maximum(30_000, np.round(cost * 100)).astype(np.int64)
+    klass = prof.treatment_class.to_numpy()
+    shares = np.empty((n, len(COST_PARTS)))
+    for k, shape in PART_SHAPE.items():
+        shares[klass == k] = rng.dirichlet(shape, size=int((klass == k).sum()))
+    parts = split_cost(total_fen, shares)
+    persons = world.persons.iloc[person_ix]
+    fund_share = np.clip(
+        persons.insurance_type.map(FUND_SHARE).to_numpy() + rng.normal(0, 0.04, n), 0.3, 0.95
+    )
+    fund_fen = np.round(total_fen * fund_share).astype(np.int64)
+    emergency_p = np.where(np.isin(prof.principal_dx.str[0], ["I", "S", "T", "O"]), 0.6, 0.2)
+    status = rng.choice(
+        ["cured", "transferred", "died", "left"], size=n, p=[0.88, 0.04, 0.02, 0.06]
+    )
+    frame = pd.DataFrame(
+        {
+            "year": year,
+            "hospital_code": hospital,
+            "level": level,
+            "id_no": persons.id_no.to_numpy(),
+            "name": persons.name.to_numpy(),
+            "sex": persons.sex.to_numpy(),
+            "birth_date": persons.birth_date.to_numpy(),
+            "insurance_type": persons.insurance_type.to_numpy(),
+            "admission_date": admission,
+            "discharge_date": discharge,
+            "admission_type": np.where(rng.random(n) < emergency_p, "emergency", "elective"),
+            "discharge_status": status,
+            "principal_dx": prof.principal_dx.to_numpy(),
+            "other_dx": _other_diagnoses(
+                profiles.principal_dx.to_numpy(), weight, persons.sex.to_numpy(), rng
+            ),
+            "procedures": procs,
+            "total_fen": total_fen,
+            "fund_fen": fund_fen,
+            "self_fen": total_fen - fund_fen,
+        }
+    )
+    for k, part in enumerate(COST_PARTS):
+        frame[f"{part}_fen"] = parts[:, k]
+    return frame
 
 
 def _with_diagnostics(treatment: tuple, diagnostics: np.ndarray, first: bool) -> tuple:

@@ -329,8 +329,12 @@ def _write_list(
     unregistered: set[str],
     log: DefectLog,
     rng: np.random.Generator,
+    earlier: dict[str, str] | None = None,
 ) -> None:
-    """One dialect's file for one submission day, every defect logged at the line it is on."""
+    """One dialect's file for one submission day, every defect logged at the line it is on.
+
+    ``earlier``: lines sent in earlier files, by ``record_id``: a ``duplicate_copy`` of one
+    of them is that line again, byte for byte (a sender retrying an earlier transfer)."""
     name = f"{dialect}_{submitted:%Y%m}.{dialects.EXTENSION[dialect]}"
     folder = landing / SOURCE / f"{submitted:%Y-%m-%d}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -338,7 +342,7 @@ def _write_list(
     group = group.reset_index(drop=True)
     lines = dialects.FORMATTERS[dialect](group, rng)
     offset = dialects.HEADER_LINES[dialect]
-    sent: dict[str, str] = {}
+    sent: dict[str, str] = dict(earlier or {})
     for i, row in enumerate(group.itertuples(index=False)):
         line_no = i + offset + 1
         kind = row.kind

@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 
 from jobs import lake
 from jobs.config import Config
-from jobs.ingest import decode, identity, tables
+from jobs.ingest import decode, identity, steps, tables
 from jobs.ingest.landing import LandedFile
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,8 @@ def land_and_check(
     path = lake.table_path(cfg, "bronze", source)
     started = time.monotonic()
     rows = tables.with_checksum(bronze.withColumn("run_id", F.lit(run_id)), files)
-    tables.replace_contents(spark, rows, path, files)
+    with steps.step("read"):
+        tables.replace_contents(spark, rows, path, files)
     log.info(
         "%s: %d files decoded into bronze in %.1f s", source, len(files), time.monotonic() - started
     )
@@ -133,12 +134,15 @@ def land_and_check(
     checked = checked.withColumn(
         "_fingerprint", F.when(F.size("reasons") == 0, identity.fingerprint(content))
     )
-    checked = stage(spark, cfg, checked, source, "checked")
+    with steps.step("checks"):
+        checked = stage(spark, cfg, checked, source, "checked")
     index = identity.index_path(cfg, source)
-    marked = identity.mark(checked, hold(identity.resolve(spark, checked, index, names)))
-    rejected = marked.filter(F.size("reasons") > 0)
-    conflicts = hold(rejected.filter(F.col("_identity") == identity.CONFLICT))
-    if not conflicts.isEmpty():
+    with steps.step("identity"):
+        marked = identity.mark(checked, hold(identity.resolve(spark, checked, index, names)))
+        rejected = marked.filter(F.size("reasons") > 0)
+        conflicts = hold(rejected.filter(F.col("_identity") == identity.CONFLICT))
+        any_conflict = not conflicts.isEmpty()
+    if any_conflict:
         # A conflict was clean until compared, so its staged line has no text: read it back.
         where = F.broadcast(conflicts.select("source_file", "line"))
         raw = bronze.join(where, ["source_file", "line"], "left_semi").select(
@@ -149,13 +153,15 @@ def land_and_check(
             .withColumn("text", F.coalesce("text", "_raw"))
             .drop("_raw")
         )
-    tables.replace_contents(
-        spark,
-        tables.quarantine_rows(rejected, run_id, files, keep),
-        lake.table_path(cfg, "quarantine", source),
-        files,
-    )
-    identity.record(spark, marked, index, names)
+    with steps.step("quarantine"):
+        tables.replace_contents(
+            spark,
+            tables.quarantine_rows(rejected, run_id, files, keep),
+            lake.table_path(cfg, "quarantine", source),
+            files,
+        )
+    with steps.step("identity"):
+        identity.record(spark, marked, index, names)
     log.info("%s: checked, rejects quarantined in %.1f s", source, time.monotonic() - started)
     clean = F.size("reasons") == 0
     return Checked(

@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 
 from jobs import lake, quality
 from jobs.config import Config
-from jobs.ingest import codes, plausibility, versions
+from jobs.ingest import codes, plausibility, steps, versions
 from jobs.ingest.batch import FileCounts, counts_by_file, land_and_check, stage
 from jobs.ingest.feeds import Feed, Field, Ref
 from jobs.ingest.landing import LandedFile
@@ -262,27 +262,31 @@ def ingest(
             to_silver=lambda rows: to_silver(feed, rows, key),
         )
     t0 = time.monotonic()
-    read, bad = batch.counts()
-    dup = counts_by_file(batch.duplicates)
+    with steps.step("ledger"):
+        read, bad = batch.counts()
+        dup = counts_by_file(batch.duplicates)
     log.info("%s: counted, duplicates marked in %.1f s", feed.source, time.monotonic() - t0)
     silver = to_silver(feed, batch.clean.drop("text"), key)
     if feed.pseudonymises:
         # The HMAC is a Python UDF: run it once, for the gate and the write both.
         # Without it, silver is a projection of the staged batch, cheaper to read
         # twice than to write a third time (23 million fee lines).
-        silver = stage(spark, cfg, silver, feed.source, "silver")
+        with steps.step("pseudonymise"):
+            silver = stage(spark, cfg, silver, feed.source, "silver")
     t0 = time.monotonic()
-    quality.gate(silver, "silver", feed.table, cfg.quality_root)
+    with steps.step("gate"):
+        quality.gate(silver, "silver", feed.table, cfg.quality_root)
     log.info("%s: silver validated in %.1f s", feed.source, time.monotonic() - t0)
     t0 = time.monotonic()
     # Events are facts: a file's rows replace that file's rows (a re-sent file its own).
-    replace_files(
-        spark,
-        silver,
-        lake.table_path(cfg, "silver", feed.table),
-        names,
-        stats=("source_file", "record_id"),
-    )
+    with steps.step("merge"):
+        replace_files(
+            spark,
+            silver,
+            lake.table_path(cfg, "silver", feed.table),
+            names,
+            stats=("source_file", "record_id"),
+        )
     log.info("%s: silver written in %.1f s", feed.source, time.monotonic() - t0)
     return [
         FileCounts(

@@ -45,11 +45,19 @@ from jobs.ingest import (
     reference,
     registry,
     schedule,
+    steps,
     tables,
     versions,
 )
 from jobs.ingest.batch import FileCounts, drop_staging, land_and_check, numbered_lines, release_held
-from jobs.ingest.landing import LandedFile, discover, undecodable, with_revisions, wrong_headers
+from jobs.ingest.landing import (
+    Checksums,
+    LandedFile,
+    discover,
+    undecodable,
+    with_revisions,
+    wrong_headers,
+)
 from jobs.pseudonymise import person_key
 
 log = logging.getLogger(__name__)
@@ -246,6 +254,7 @@ LONGEST_FIRST = (
 )
 PRIORITY = LONGEST_FIRST + tuple(s for s in SOURCES if s not in LONGEST_FIRST)
 _LEDGER_LOCK = threading.Lock()  # one ledger MERGE at a time: they would conflict
+CHECKSUMS = "_landing_checksums.json"  # under <lake>/ops: see landing.Checksums
 
 
 def _ingest_source(
@@ -255,15 +264,25 @@ def _ingest_source(
     # Its own pool of the fair scheduler: two sources share the cores job by job.
     spark.sparkContext.setLocalProperty("spark.scheduler.pool", source)
     started = time.monotonic()
+    steps.begin()
     try:
         counts = INGESTERS[source](spark, cfg, files, run_id)
     finally:
         release_held()
         drop_staging(cfg, source)
-    with _LEDGER_LOCK:
+    with _LEDGER_LOCK, steps.step("ledger"):
         _write_ledger(spark, cfg, counts, run_id)
-    log.info("%s: %d files in %.1f s", source, len(files), time.monotonic() - started)
-    return counts
+    seconds = steps.end()
+    log.info("%s: %d files in %.1f s %s", source, len(files), time.monotonic() - started, seconds)
+    return SourceRun(counts, seconds)
+
+
+@dataclass(frozen=True)
+class SourceRun:
+    """One source's file counts and its seconds per step (jobs/ingest/steps.py)."""
+
+    counts: list[FileCounts]
+    seconds: dict[str, float]
 
 
 # What the ledger counts of every file: each record read ends in exactly one of the others.
@@ -278,6 +297,9 @@ class IngestReport:
     files: list[FileCounts] = field(default_factory=list)
     rejected: list[LandedFile] = field(default_factory=list)
     held: list[LandedFile] = field(default_factory=list)
+    # seconds per source and step (jobs/ingest/steps.py); "run": finding the new files
+    # (checksums of the landing zone) and starting, before any source
+    seconds: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def nothing_new(self) -> bool:
@@ -345,6 +367,7 @@ def _report(spark: SparkSession, cfg: Config, run_id: str, report: IngestReport)
             ],
             "rejected": [{"file": f.relative, "problem": f.problem} for f in report.rejected],
             "held_files": len(report.held),
+            "seconds": report.seconds,
         },
     )
 
@@ -359,6 +382,7 @@ def run(spark: SparkSession, cfg: Config, run_date: str | None = None) -> Ingest
     row, so the next run takes them again.
     """
     cfg.hmac_key()  # refuse to start without a key, before touching anything
+    started = time.monotonic()
     run_date = date.fromisoformat(run_date or today(cfg)).isoformat()
     lake.ensure_layout(cfg)
     reference.ensure_vocabularies(spark, cfg, vocab.load())
@@ -367,7 +391,11 @@ def run(spark: SparkSession, cfg: Config, run_date: str | None = None) -> Ingest
     rejections = tables.ingested_contents(spark, lake.table_path(cfg, "ops", "file_rejections"))
     done = ledger | rejections
     revisions = Counter(path for path, _ in ledger)
-    found = discover(cfg.landing, list(SOURCES), run_date)
+    looked = time.monotonic()
+    checksums = Checksums(cfg.lake / "ops" / CHECKSUMS)
+    found = discover(cfg.landing, list(SOURCES), run_date, checksums)
+    checksums.save()
+    looked = time.monotonic() - looked
     new = [_rejected_file(f) for f in found.files if (f.relative, f.sha256) not in done]
     rejected = [f for f in new if f.problem]
     held = [f for f in found.held if (f.relative, f.sha256) not in done]
@@ -388,9 +416,15 @@ def run(spark: SparkSession, cfg: Config, run_date: str | None = None) -> Ingest
         files = with_revisions([f for f in new if f.source == source and not f.problem], revisions)
         if files:
             work[source] = partial(_ingest_source, spark, cfg, source, files, run_id)
+    before = {
+        "discover": round(looked, 1),
+        "start": round(time.monotonic() - started - looked, 1),
+    }
     outcome = schedule.run(work, DEPENDS_ON, PRIORITY, cfg.ingest_workers)
-    counts = [c for source in SOURCES for c in outcome.results.get(source, [])]
-    report = IngestReport(run_date, counts, rejected, held)
+    done_sources = [s for s in SOURCES if s in outcome.results]
+    counts = [c for s in done_sources for c in outcome.results[s].counts]
+    seconds = {"run": before} | {s: outcome.results[s].seconds for s in done_sources}
+    report = IngestReport(run_date, counts, rejected, held, seconds)
     if outcome.error is not None:
         if outcome.not_started:
             log.warning("not started after %s failed: %s", outcome.failed, outcome.not_started)

@@ -25,6 +25,7 @@ from pyspark.sql import functions as F
 
 from jobs import lake, quality
 from jobs.config import Config
+from jobs.ingest import steps
 from jobs.ingest.batch import Checked, FileCounts, counts_by_file, rank_repeated, stage
 from jobs.ingest.landing import LandedFile
 
@@ -75,26 +76,38 @@ def promote(
     clean = batch.clean.drop("text").withColumn(VERSION, version(files, submitted))
     ranked = rank_repeated(clean, newest_by, [F.col(VERSION).desc()])
     older = ranked.filter("_n > 1")
-    winners = stage(spark, cfg, to_silver(ranked.filter("_n = 1")), source, "silver")
+    with steps.step("versions"):
+        winners = stage(spark, cfg, to_silver(ranked.filter("_n = 1")), source, "silver")
     path = lake.table_path(cfg, "silver", table)
     stale = F.lit(False)
+    within = None
+    held_in = [f"_held_{c}" for c in partition_by]
     if lake.is_table(spark, path):
         # Pinned: the comparison is with silver as it was before this batch's MERGE.
         pinned = lake.latest_version(spark, path)
         held = lake.read_version(spark, path, pinned).select(
-            *merge_key, F.col(VERSION).alias("_held")
+            *merge_key,
+            F.col(VERSION).alias("_held"),
+            *[F.col(c).alias(h) for c, h in zip(partition_by, held_in, strict=True)],
         )
-        winners = winners.join(held, list(merge_key), "left")
+        with steps.step("versions"):
+            winners = stage(spark, cfg, winners.join(held, list(merge_key), "left"), source, "held")
+            within = _partitions(winners, partition_by, held_in)
         stale = F.col("_held").isNotNull() & (F.col(VERSION) < F.col("_held"))
-    marked = winners.withColumn("_stale", stale).drop("_held")
+    marked = winners.withColumn("_stale", stale).drop("_held", *held_in)
     silver = marked.filter(~F.col("_stale")).drop("_stale", "source_file")
-    quality.gate(silver, "silver", table, cfg.quality_root)  # raises before any write
-    lake.merge_upsert(spark, silver, path, list(merge_key), partition_by, version=VERSION)
-    read, bad = batch.counts()
-    dup = counts_by_file(batch.duplicates)
-    sup = counts_by_file(older)
-    for name, n in counts_by_file(marked.filter("_stale")).items():
-        sup[name] = sup.get(name, 0) + n
+    with steps.step("gate"):
+        quality.gate(silver, "silver", table, cfg.quality_root)  # raises before any write
+    with steps.step("merge"):
+        lake.merge_upsert(
+            spark, silver, path, list(merge_key), partition_by, version=VERSION, within=within
+        )
+    with steps.step("ledger"):
+        read, bad = batch.counts()
+        dup = counts_by_file(batch.duplicates)
+        sup = counts_by_file(older)
+        for name, n in counts_by_file(marked.filter("_stale")).items():
+            sup[name] = sup.get(name, 0) + n
     return [
         FileCounts(
             source,
@@ -111,3 +124,20 @@ def promote(
         )
         for f in files
     ]
+
+
+def _partitions(
+    winners: DataFrame, partition_by: Sequence[str], held_in: Sequence[str]
+) -> dict[str, list] | None:
+    """The partition values a MERGE of ``winners`` can touch: those of the batch's rows
+    and those where silver holds their keys now (a corrected discharge date can move a
+    case to another year: its old row is matched, and rewritten, where it lies)."""
+    if not partition_by:
+        return None
+    out = {}
+    for column, held in zip(partition_by, held_in, strict=True):
+        values = winners.select(F.col(column).alias("v")).unionByName(
+            winners.select(F.col(held).alias("v"))
+        )
+        out[column] = [r.v for r in values.filter(F.col("v").isNotNull()).distinct().collect()]
+    return out

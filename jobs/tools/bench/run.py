@@ -24,7 +24,14 @@ before (``--city-landing``) instead of generating it.
 
 Writes ``<out>/<date>-<label>.json`` (``scale``, ``total_seconds``,
 ``pipeline_seconds``, ``spark_duckdb_ratio`` and ``stages`` at its top level) and
-``<out>/<date>-<label>.md``; ``pipeline_seconds`` is the total without ``NOT_PIPELINE``.
+``<out>/<date>-<label>.md``; ``pipeline_seconds`` is the sum of the :data:`PIPELINE` stages
+(ingest through fraud scoring).
+
+After the full ingest the generator lands the next day of every daily feed
+(``diplake generate --next-day``) and ``increment`` times its ingest into the lake
+of years (``increment_ratio``, with seconds per source and step). A full city run
+also ingests the city at 0.3x with ``local[2]`` and ``local[1]``
+(``ingest_core_speedup``; ``--no-cores`` skips it).
 """
 
 from __future__ import annotations
@@ -46,12 +53,30 @@ from pathlib import Path
 import psutil
 
 from jobs.config import ENV_PREFIX, REPO_ROOT, Config
+from jobs.tools.bench.increments import land_until
 
 BENCH_KEY = "bench-only-key"  # the bench's own throwaway lake: not a secret
 SPARK_STAGES = ("catalogue", "points")
-# Writing the synthetic landing files stands in for the hospitals sending theirs: the
-# bureau's own pipeline is every stage after it.
-NOT_PIPELINE = ("generate",)
+# The bureau's year-end pipeline, ingest through fraud scoring (``pipeline_seconds``).
+# Writing the synthetic landing files stands in for the hospitals sending theirs, the
+# next day's increment is the daily job, and the wings are reported beside the core.
+PIPELINE = (
+    "ingest",
+    "catalogue",
+    "points",
+    "clearing",
+    "fraud_features",
+    "fraud_train",
+    "fraud_score",
+)
+WINGS = (
+    "dip_month",
+    "procurement_month",
+    "procurement_retention",
+    "offsite_month",
+    "catalogue_auxiliary",
+)
+CORE_FACTOR = 0.3  # the scale of the one-core/two-core ingest comparison
 
 
 @dataclass
@@ -74,7 +99,7 @@ class Result:
     machine: dict
     stages: dict[str, dict] = field(default_factory=dict)
     total_seconds: float = 0.0
-    pipeline_seconds: float = 0.0  # total_seconds without NOT_PIPELINE (ingest to scoring)
+    pipeline_seconds: float = 0.0  # the PIPELINE stages: ingest through fraud scoring
     # Like for like, whole processes: the two Spark commands against the reference's command
     # (each starts, imports, reads the silver tables, computes and writes its results).
     spark_duckdb_ratio: float | None = None
@@ -101,6 +126,18 @@ class Result:
     auxiliary_catalogue_ratio: float | None = None
     # The procurement wing (issue 27): its monthly run against the points stage (at most 1).
     procurement_month_points_ratio: float | None = None
+    # Issue 30. The next day of every daily feed ingested into the full lake, against the
+    # full ingest (at most 0.08), with its seconds per source and step.
+    increment_ratio: float | None = None
+    increment_seconds: dict = field(default_factory=dict)
+    # Fraud scoring and training against the points stage (at most 1.5 and 3).
+    fraud_score_points_ratio: float | None = None
+    fraud_train_points_ratio: float | None = None
+    # The ingest at CORE_FACTOR x the scale on one core against two (at least 1.6).
+    ingest_core_speedup: float | None = None
+    ingest_cores: dict = field(default_factory=dict)
+    # Every wing's stage against the points stage.
+    wings_points_ratio: dict = field(default_factory=dict)
 
 
 def machine() -> dict:
@@ -215,7 +252,7 @@ def run(args: argparse.Namespace, cfg: Config) -> Result:
     work = (args.work or cfg.home / "bench-work" / label).resolve()
     if work.exists():
         shutil.rmtree(work)
-    home, landing, logs = work / "home", args.city_landing or work / "landing", work / "logs"
+    home, landing, logs = work / "home", work / "landing", work / "logs"
     for folder in (home, logs):
         folder.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
@@ -234,19 +271,11 @@ def run(args: argparse.Namespace, cfg: Config) -> Result:
         machine=machine(),
     )
     steps = [
-        (
-            "generate",
-            [
-                "generate",
-                "--scale",
-                args.scale,
-                "--insured",
-                str(knobs.insured),
-                "--discharges-per-year",
-                str(knobs.discharges_per_year),
-            ],
-        ),
+        ("generate", ["generate", *_knob_args(args, knobs)]),
         ("ingest", ["ingest"]),
+        # The day after: one further day of every daily feed, into the lake of years.
+        ("generate_next_day", ["generate", "--next-day", *_knob_args(args, knobs)]),
+        ("increment", ["ingest"]),
         ("catalogue", ["catalogue", "--year", str(year)]),
         ("points", ["points", "--year", str(year), "--no-report"]),
         ("dip_month", ["dip", "month", "--year", str(year), "--month", "12"]),
@@ -254,6 +283,7 @@ def run(args: argparse.Namespace, cfg: Config) -> Result:
         ("procurement_retention", ["procurement", "retention", "--year", str(year)]),
         ("offsite_month", ["offsite", "month", "--year", str(year), "--month", "12"]),
         ("clearing", None),  # the budget is known once the lake is
+        ("fraud_features", ["fraud", "features", "--year", str(year)]),
         ("fraud_train", ["fraud", "train", "--year", str(year)]),
         ("fraud_score", ["fraud", "score", "--year", str(year)]),
         # Last: it rewrites catalogue Y with its auxiliary catalogue (same types).
@@ -261,9 +291,13 @@ def run(args: argparse.Namespace, cfg: Config) -> Result:
     ]
     if args.stages:
         wanted = {"generate", "ingest", *args.stages}
+        if "increment" in wanted:
+            wanted.add("generate_next_day")
         steps = [(name, argv) for name, argv in steps if name in wanted]
     if args.city_landing:  # a city generated before, by the same generator: not generated again
         steps = [(name, argv) for name, argv in steps if name != "generate"]
+        landing.mkdir(parents=True, exist_ok=True)
+        land_until(args.city_landing, landing, None)  # hard links: the next day lands here only
     stages: dict[str, Stage] = {}
     for name, argv in steps:
         if name == "clearing":
@@ -278,6 +312,20 @@ def run(args: argparse.Namespace, cfg: Config) -> Result:
     result.dip_month_points_ratio = _ratio(stages, "dip_month", "points")
     result.auxiliary_catalogue_ratio = _ratio(stages, "catalogue_auxiliary", "catalogue")
     result.procurement_month_points_ratio = _ratio(stages, "procurement_month", "points")
+    result.increment_ratio = _ratio(stages, "increment", "ingest")
+    if "increment" in stages:
+        result.increment_seconds = increment_seconds(home)
+    result.fraud_score_points_ratio = _ratio(stages, "fraud_score", "points")
+    result.fraud_train_points_ratio = _ratio(stages, "fraud_train", "points")
+    result.wings_points_ratio = {
+        name: _ratio(stages, name, "points") for name in WINGS if name in stages
+    }
+    cores = args.cores
+    if cores is None:  # on for a whole city run: its criterion is measured in the same run
+        cores = args.scale == "city" and args.factor == 1 and not args.stages
+    if cores:
+        result.ingest_cores = ingest_cores(args, knobs, env, diplake, work, logs)
+        result.ingest_core_speedup = result.ingest_cores["speedup"]
     if args.stages:
         result.stages = {name: asdict(s) for name, s in stages.items()}
         result.total_seconds = round(sum(s.seconds for s in stages.values()), 1)
@@ -324,6 +372,67 @@ def run(args: argparse.Namespace, cfg: Config) -> Result:
     return result
 
 
+def _knob_args(args: argparse.Namespace, knobs) -> list[str]:
+    """The generator's flags for the bench's city (the preset, scaled by ``--factor``)."""
+    return [
+        "--scale",
+        args.scale,
+        "--insured",
+        str(knobs.insured),
+        "--discharges-per-year",
+        str(knobs.discharges_per_year),
+    ]
+
+
+def increment_seconds(home: Path) -> dict:
+    """The newest ingest report's seconds per source and step (jobs/ingest/steps.py): the
+    increment's, the last ingest the bench ran before it reads it."""
+    reports = sorted(
+        (home / "reports").glob("ingest-*/report.json"), key=lambda p: p.stat().st_mtime
+    )
+    if not reports:
+        return {}
+    data = json.loads(reports[-1].read_text())["data"]
+    return {
+        "run_date": data["run_date"],
+        "files": data["totals"]["files"],
+        "records_read": data["totals"]["records_read"],
+        "sources": data.get("seconds", {}),
+    }
+
+
+def ingest_cores(
+    args: argparse.Namespace,
+    knobs,
+    env: dict[str, str],
+    diplake: list[str],
+    work: Path,
+    logs: Path,
+) -> dict:
+    """The ingest of the city at CORE_FACTOR x its people and stays, into two fresh lakes,
+    with ``local[2]`` and then ``local[1]``: how much the second core buys."""
+    small = knobs.replace(
+        insured=int(knobs.insured * CORE_FACTOR),
+        discharges_per_year=int(knobs.discharges_per_year * CORE_FACTOR),
+    )
+    landing = work / "cores" / "landing"
+    base = env | {"DIPLAKE_LANDING": str(landing)}
+    generate = ["generate", "--scale", args.scale, "--insured", str(small.insured)]
+    generate += ["--discharges-per-year", str(small.discharges_per_year)]  # as --factor 0.3
+    print(f"bench: the {CORE_FACTOR:g}x city for the cores' comparison ...", flush=True)
+    timed("cores-generate", [*diplake, *generate], base, logs / "cores-generate.log")
+    out = {"factor": CORE_FACTOR}
+    for master in ("local[2]", "local[1]"):
+        home = work / "cores" / master.replace("[", "").replace("]", "")
+        mine = base | {"DIPLAKE_HOME": str(home), "DIPLAKE_SPARK_MASTER": master}
+        print(f"bench: ingest {CORE_FACTOR:g}x with {master} ...", flush=True)
+        stage = timed(f"ingest-{master}", [*diplake, "ingest"], mine, logs / f"cores-{master}.log")
+        out[master] = stage.seconds
+        print(f"bench: ingest {CORE_FACTOR:g}x with {master} {stage.seconds:.1f} s", flush=True)
+    out["speedup"] = round(out["local[1]"] / out["local[2]"], 2)
+    return out
+
+
 def _ratio(stages: dict[str, Stage], name: str, base: str) -> float | None:
     if name not in stages or base not in stages:
         return None
@@ -368,8 +477,8 @@ def floor_ratio(floors: list[float], duckdb_command_seconds: float) -> float:
 
 
 def pipeline_seconds(stages: dict[str, dict]) -> float:
-    """The bureau's pipeline: every stage's seconds but the synthetic data's (NOT_PIPELINE)."""
-    return round(sum(s["seconds"] for n, s in stages.items() if n not in NOT_PIPELINE), 1)
+    """The bureau's year-end pipeline: the seconds of the :data:`PIPELINE` stages run."""
+    return round(sum(s["seconds"] for n, s in stages.items() if n in PIPELINE), 1)
 
 
 def markdown(result: Result) -> str:
@@ -405,6 +514,7 @@ def markdown(result: Result) -> str:
         f"settlement) against the points stage: **ratio {result.procurement_month_points_ratio}**"
         f" (target at most 1)",
     ]
+    lines += _performance_lines(result)
     if result.spark_duckdb_ratio is None:  # a run of chosen stages: no comparison
         return "\n".join(lines) + "\n"
     lines += [
@@ -440,6 +550,53 @@ def markdown(result: Result) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _performance_lines(result: Result) -> list[str]:
+    """Issue 30's figures: the day's increment, fraud against points, the two cores, wings."""
+    lines = ["", "## Every day, fraud, two cores and the wings", ""]
+    lines.append(
+        f"- the next day's ingest into the full lake against the full ingest: **increment_ratio "
+        f"{result.increment_ratio}** (target at most 0.08)"
+    )
+    lines.append(
+        f"- fraud scoring against points: **{result.fraud_score_points_ratio}** (at most 1.5); "
+        f"fraud training against points: **{result.fraud_train_points_ratio}** (at most 3)"
+    )
+    if result.ingest_cores:
+        c = result.ingest_cores
+        lines.append(
+            f"- the ingest at {c['factor']:g}x city: `local[1]` {c['local[1]']} s, `local[2]` "
+            f"{c['local[2]']} s: **ingest_core_speedup {result.ingest_core_speedup}** (at "
+            "least 1.6)"
+        )
+    if result.wings_points_ratio:
+        wings = ", ".join(f"{k} {v}" for k, v in result.wings_points_ratio.items())
+        lines.append(f"- the wings against points: {wings}")
+    sources = result.increment_seconds.get("sources", {})
+    if sources:
+        from jobs.ingest.steps import STEPS
+
+        inc = result.increment_seconds
+        lines += [
+            "",
+            f"The increment (run date {inc['run_date']}, {inc['files']} files, "
+            f"{inc['records_read']:,} records), seconds per source and step:",
+            "",
+            "| source | " + " | ".join(STEPS) + " | total |",
+            "| --- | " + " | ".join("---:" for _ in STEPS) + " | ---: |",
+        ]
+        for name, sec in sources.items():
+            if name == "run":
+                continue
+            cells = " | ".join(f"{sec.get(k, 0):.1f}" for k in STEPS)
+            lines.append(f"| {name} | {cells} | {sec.get('total', 0):.1f} |")
+        run = sources.get("run", {})
+        lines.append(
+            f"\nBefore any source: finding the new files (checksums) {run.get('discover')} s, "
+            f"starting {run.get('start')} s."
+        )
+    return lines
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scale", default="city", choices=("demo", "small", "city"))
     parser.add_argument(
@@ -452,6 +609,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--variants", action="store_true", help="also local[1] and a 2-worker cluster"
+    )
+    parser.add_argument(
+        "--cores",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"also ingest the city at {CORE_FACTOR:g}x with local[1] and local[2] "
+        "(ingest_core_speedup; default: on for a full city run)",
     )
     parser.add_argument(
         "--city-landing",
