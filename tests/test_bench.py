@@ -148,3 +148,29 @@ def test_the_floor_reads_the_years_coefficients_and_names_a_missing_year(demo_ho
     assert floor.read_one(get_spark(cfg), cfg, demo.YEAR) == expected > 0
     with pytest.raises(floor.FloorError, match="no catalogue version 1999"):
         floor.read_one(get_spark(cfg), cfg, 1999)
+
+
+def test_a_stage_an_older_run_lacks_is_a_dash_and_the_days_figures_are_listed(tmp_path):
+    old = _run("city-0.3x", 300_000, 10.0)
+    new = _run("city", 1_000_000, 20.0)
+    new["stages"]["increment"] = {"records": 5_000, "seconds": 12.0}
+    new |= {
+        "increment_ratio": 0.06,
+        "fraud_score_points_ratio": 1.4,
+        "fraud_train_points_ratio": 2.5,
+        "ingest_core_speedup": 1.3,
+        "pipeline_seconds": 950.0,
+        "wings_points_ratio": {"dip_month": 1.2},
+    }
+    page = bench_report.write([old, new], tmp_path / "REPORT.md").read_text()
+    assert "| increment | — | 12.0 |" in page
+    assert (
+        "| the next day's ingest / the full ingest (`increment_ratio`) | at most 0.08 | 0.06 |"
+        in page
+    )
+    assert (
+        "| ingest at 0.3x: local[1] / local[2] (`ingest_core_speedup`) | at least 1.6 | 1.3 |"
+        in page
+    )
+    assert "| dip_month / points | — | 1.2 |" in page
+    assert bench_report.growth([old, new], "increment") is None  # one run has it

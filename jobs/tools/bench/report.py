@@ -60,8 +60,14 @@ def _or_dash(value) -> str:
     return "—" if value is None else f"{value}"
 
 
+def _having(runs: list[dict], stage: str) -> list[dict]:
+    """The runs that timed ``stage`` (a stage added later is missing from older runs)."""
+    return [r for r in runs if stage in r["stages"]]
+
+
 def growth(runs: list[dict], stage: str) -> float | None:
     """d log(seconds) / d log(records) between the smallest and the largest run."""
+    runs = _having(runs, stage)
     if len(runs) < 2:
         return None
     small, large = runs[0]["stages"][stage], runs[-1]["stages"][stage]
@@ -74,6 +80,7 @@ def growth(runs: list[dict], stage: str) -> float | None:
 
 def marginal(runs: list[dict], stage: str) -> float | None:
     """Seconds per million more records between the two largest runs (fixed costs removed)."""
+    runs = _having(runs, stage)
     if len(runs) < 2:
         return None
     small, large = runs[-2]["stages"][stage], runs[-1]["stages"][stage]
@@ -106,7 +113,9 @@ def write(runs: list[dict], out: Path) -> Path:
     ]
     for stage in stages:
         g, m = growth(runs, stage), marginal(runs, stage)
-        cells = " | ".join(f"{r['stages'][stage]['seconds']:.1f}" for r in runs)
+        cells = " | ".join(
+            f"{r['stages'][stage]['seconds']:.1f}" if stage in r["stages"] else "—" for r in runs
+        )
         lines.append(
             f"| {stage} | {cells} | {'' if g is None else f'{g:.2f}'} | "
             f"{'' if m is None else f'{m:.1f}'} |"
@@ -137,6 +146,7 @@ def write(runs: list[dict], out: Path) -> Path:
             + " | ".join(_or_dash(v) for v in (*_ratios(r), *_floor(r)))
             + f" | {r['same_catalogue']} | {r['same_points']} |"
         )
+    lines += _performance(runs)
     variants = [r for r in runs if r.get("variants")]
     if variants:
         lines += ["", "| variant | run | wall s |", "| --- | --- | ---: |"]
@@ -146,8 +156,8 @@ def write(runs: list[dict], out: Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     fig, ax = plt.subplots(figsize=(8, 5))
     for stage in stages:
-        xs = [r["stages"][stage]["records"] for r in runs]
-        ys = [r["stages"][stage]["seconds"] for r in runs]
+        xs = [r["stages"][stage]["records"] for r in _having(runs, stage)]
+        ys = [r["stages"][stage]["seconds"] for r in _having(runs, stage)]
         ax.plot(xs, ys, marker="o", label=stage)
     ax.set(
         xscale="log",
@@ -164,6 +174,39 @@ def write(runs: list[dict], out: Path) -> Path:
     lines += ["", f"![time against data size]({plot.name})", ""]
     out.write_text("\n".join(lines))
     return out
+
+
+# Issue 30's figures, each a ratio within one run, with its target.
+PERFORMANCE = (
+    ("increment_ratio", "the next day's ingest / the full ingest", "at most 0.08"),
+    ("fraud_score_points_ratio", "fraud scoring / points", "at most 1.5"),
+    ("fraud_train_points_ratio", "fraud training / points", "at most 3"),
+    ("ingest_core_speedup", "ingest at 0.3x: local[1] / local[2]", "at least 1.6"),
+    ("pipeline_seconds", "ingest through fraud scoring, s", "at most 900"),
+)
+
+
+def _performance(runs: list[dict]) -> list[str]:
+    """The day's increment, fraud against points, two cores, the pipeline, and the wings
+    against points, for each run that measured them."""
+    measured = [r for r in runs if r.get("increment_ratio") is not None]
+    if not measured:
+        return []
+    lines = [
+        "",
+        "Every day, fraud, two cores (one run each; a dash: not measured in that run):",
+        "",
+        "| figure | target | " + " | ".join(r["label"] for r in measured) + " |",
+        "| --- | --- | " + " | ".join("---:" for _ in measured) + " |",
+    ]
+    for key, what, target in PERFORMANCE:
+        cells = " | ".join(_or_dash(r.get(key)) for r in measured)
+        lines.append(f"| {what} (`{key}`) | {target} | {cells} |")
+    wings = sorted({w for r in measured for w in r.get("wings_points_ratio", {})})
+    for wing in wings:
+        cells = " | ".join(_or_dash(r.get("wings_points_ratio", {}).get(wing)) for r in measured)
+        lines.append(f"| {wing} / points | — | {cells} |")
+    return lines
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -298,6 +298,8 @@ def run(args: argparse.Namespace, cfg: Config) -> Result:
         steps = [(name, argv) for name, argv in steps if name != "generate"]
         landing.mkdir(parents=True, exist_ok=True)
         land_until(args.city_landing, landing, None)  # hard links: the next day lands here only
+        # the truth is copied, not linked: the next day appends its defects to it
+        shutil.copytree(args.city_landing / "_truth", landing / "_truth")
     stages: dict[str, Stage] = {}
     for name, argv in steps:
         if name == "clearing":
