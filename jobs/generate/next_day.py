@@ -376,7 +376,7 @@ def _landed_extras(
     diagnosis, a new record id; the landed version is logged superseded), stale
     resubmissions of corrected first versions (dialect A), copies with the landed record id
     and another discharge status, and exact resends. Return them, and the resent lines."""
-    landed = _recent_lists(city, landing, day)
+    landed = _recent_lists(city, landing, day, sum(wanted.values()))
     clean = landed[landed.logged == ""]
     clean = clean[~clean.case_id.duplicated(keep=False)]
     order = rng.permutation(len(clean))
@@ -439,15 +439,26 @@ def _who_key(code: str) -> str:
     return "".join(found.groups("")) if found else code
 
 
-def _recent_lists(city: City, landing: Path, day: pd.Timestamp) -> pd.DataFrame:
+def _recent_lists(city: City, landing: Path, day: pd.Timestamp, need: int) -> pd.DataFrame:
     """Every line of the settlement lists landed in the newest month before ``day``, with
-    its file, line, raw text and what _truth/defects.csv logged it as ('' when clean)."""
-    folders = [f for f in _daily_folders(landing, SOURCE) if f < f"{day:%Y-%m-%d}"]
+    its file, line, raw text and what _truth/defects.csv logged it as ('' when clean).
+
+    The month is counted back from the newest folder that holds a file, and older
+    folders are added while fewer than ``need`` clean lines were found: a city's last
+    folders may hold only a few late resubmissions (or, once, nothing at all)."""
+    folders = [
+        f
+        for f in _daily_folders(landing, SOURCE)
+        if f < f"{day:%Y-%m-%d}" and any((landing / SOURCE / f).iterdir())
+    ]
+    if not folders:
+        raise LandingMismatch(f"{landing} holds no settlement list before {day:%Y-%m-%d}")
     newest = pd.Timestamp(folders[-1])
     rows = []
-    for folder in folders:
-        if pd.Timestamp(folder) < newest - pd.Timedelta(days=RECENT_DAYS):
-            continue
+    for folder in reversed(folders):
+        recent = pd.Timestamp(folder) >= newest - pd.Timedelta(days=RECENT_DAYS)
+        if not recent and sum(r["logged"] == "" for r in rows) >= need:
+            break
         for path in sorted((landing / SOURCE / folder).iterdir()):
             dialect = path.name[0]
             raw = path.read_bytes()
@@ -459,7 +470,7 @@ def _recent_lists(city: City, landing: Path, day: pd.Timestamp) -> pd.DataFrame:
                 if logged in ("", "superseded_by_correction"):
                     where = {"rel": rel, "line": i, "raw": line, "logged": logged}
                     rows.append({**_fields(dialect, line), **where, "dialect": dialect})
-    landed = pd.DataFrame(rows)
+    landed = pd.DataFrame(rows).sort_values(["rel", "line"], ignore_index=True)
     wrong = landed[landed.hospital_code.map(city.dialect_of) != landed.dialect]
     if len(wrong):
         raise LandingMismatch(

@@ -77,6 +77,7 @@ WINGS = (
     "catalogue_auxiliary",
 )
 CORE_FACTOR = 0.3  # the scale of the one-core/two-core ingest comparison
+PROGRESS = "stages-done.json"  # in the work folder: the stages timed so far (--resume)
 
 
 @dataclass
@@ -250,11 +251,13 @@ def run(args: argparse.Namespace, cfg: Config) -> Result:
     year = knobs.settlement_year
     label = args.scale if args.factor == 1 else f"{args.scale}-{args.factor:g}x"
     work = (args.work or cfg.home / "bench-work" / label).resolve()
-    if work.exists():
+    done_file = work / PROGRESS
+    done = json.loads(done_file.read_text()) if args.resume and done_file.is_file() else {}
+    if work.exists() and not done:
         shutil.rmtree(work)
     home, landing, logs = work / "home", work / "landing", work / "logs"
     for folder in (home, logs):
-        folder.mkdir(parents=True)
+        folder.mkdir(parents=True, exist_ok=bool(done))
     env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
     env |= {
         "DIPLAKE_HOME": str(home),
@@ -296,17 +299,22 @@ def run(args: argparse.Namespace, cfg: Config) -> Result:
         steps = [(name, argv) for name, argv in steps if name in wanted]
     if args.city_landing:  # a city generated before, by the same generator: not generated again
         steps = [(name, argv) for name, argv in steps if name != "generate"]
+    if args.city_landing and not done:
         landing.mkdir(parents=True, exist_ok=True)
         land_until(args.city_landing, landing, None)  # hard links: the next day lands here only
         # the truth is copied, not linked: the next day appends its defects to it
         shutil.copytree(args.city_landing / "_truth", landing / "_truth")
-    stages: dict[str, Stage] = {}
+    stages: dict[str, Stage] = {name: Stage(**stage) for name, stage in done.items()}
     for name, argv in steps:
+        if name in stages:
+            print(f"bench {label}: {name} {stages[name].seconds:.1f} s (before the resume)")
+            continue
         if name == "clearing":
             argv = ["clearing", "run", "--year", str(year), "--budget", _budget(home, year)]
         print(f"bench {label}: {name} ...", flush=True)
         stages[name] = timed(name, [*diplake, *argv], env, logs / f"{name}.log")
         print(f"bench {label}: {name} {stages[name].seconds:.1f} s", flush=True)
+        done_file.write_text(json.dumps({n: asdict(x) for n, x in stages.items()}, indent=2))
     for name, n in _records(home, year).items():
         if name in stages:
             stages[name].records = n
@@ -611,6 +619,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--variants", action="store_true", help="also local[1] and a 2-worker cluster"
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run of this --work folder after the last stage it finished "
+        "(a stage that failed is run again; the stages before keep their times)",
     )
     parser.add_argument(
         "--cores",
