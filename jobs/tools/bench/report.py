@@ -24,6 +24,8 @@ def load(folder: Path) -> list[dict]:
     newest: dict[str, dict] = {}
     for path in sorted(folder.glob("*.json")):  # <date>-<label>: later dates sort later
         run = json.loads(path.read_text())
+        if "label" not in run or "stages" not in run:  # another measurement (bench-increments)
+            continue
         newest[run["label"]] = run
     return sorted(newest.values(), key=lambda r: r["stages"]["ingest"]["records"])
 
@@ -108,7 +110,12 @@ def write(runs: list[dict], out: Path) -> Path:
         "smallest to the largest run (1 = linear, below 1 = fixed costs still matter); "
         "marginal: seconds per million more records between the two largest runs.",
         "",
-        "| stage | " + " | ".join(f"{x} s" for x in labels) + " | growth | marginal s/M records |",
+        "Each column is the newest run of its scale (its date beside the label): runs of "
+        "different dates ran different code, and growth between them mixes both.",
+        "",
+        "| stage | "
+        + " | ".join(f"{r['label']} ({r.get('date', '?')}) s" for r in runs)
+        + " | growth | marginal s/M records |",
         "| --- | " + " | ".join("---:" for _ in labels) + " | ---: | ---: |",
     ]
     for stage in stages:
