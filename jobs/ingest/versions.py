@@ -90,9 +90,11 @@ def promote(
             F.col(VERSION).alias("_held"),
             *[F.col(c).alias(h) for c, h in zip(partition_by, held_in, strict=True)],
         )
-        with steps.step("versions"):
-            winners = stage(spark, cfg, winners.join(held, list(merge_key), "left"), source, "held")
-            within = _partitions(winners, partition_by, held_in)
+        winners = winners.join(held, list(merge_key), "left")
+        if partition_by:  # the join is read twice: for the partitions and for the MERGE
+            with steps.step("versions"):
+                winners = stage(spark, cfg, winners, source, "held")
+                within = _partitions(winners, partition_by, held_in)
         stale = F.col("_held").isNotNull() & (F.col(VERSION) < F.col("_held"))
     marked = winners.withColumn("_stale", stale).drop("_held", *held_in)
     silver = marked.filter(~F.col("_stale")).drop("_stale", "source_file")
