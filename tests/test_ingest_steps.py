@@ -32,8 +32,9 @@ def test_steps_add_up_per_thread_and_unknown_steps_are_refused():
     for t in threads:
         t.join()
     slow, quick = got["slow"], got["quick"]
-    assert 0.4 <= slow["read"] < 0.6 and 0.1 <= slow["merge"] < 0.2
-    assert 0.1 <= quick["read"] < 0.2  # the other thread's steps are not its own
+    assert slow["read"] >= 0.4 and slow["merge"] >= 0.1
+    # the other thread's steps are not its own (shared, it would hold 0.5 s of reads and more)
+    assert 0.1 <= quick["read"] < 0.4 and quick["merge"] < slow["read"]
     assert slow["gate"] == 0.0 and set(steps.STEPS) <= set(slow)
     assert slow["total"] >= slow["read"] + slow["merge"]
     steps.begin()

@@ -203,17 +203,17 @@ def run(spark: SparkSession, cfg: Config, year: int, truth_dir: Path) -> dict:
 
 def _holdout(spark, reads, cfg, year, truth, truth_dir, alerts, shares) -> dict:
     """Leave one variant out (jobs/fraud/holdout.py) and the look-alike families' alerts."""
-    tables = feature_tables.SharedFeatures(spark, cfg, reads, train.silver_tables(reads))
+    source = feature_tables.SharedFeatures(spark, cfg, reads, train.silver_tables(reads))
     levels = {}
     for level in train.LEVELS:
         labels = train.audit_labels(reads, level)
         if level == "case":
-            earlier = train.case_rows(tables, labels, year - 1)
-            later = train.case_rows(tables, None, year)
+            earlier = train.case_rows(source, labels, year - 1)
+            later = train.case_rows(source, None, year)
             columns = list(features.CASE_FEATURES)
         else:
-            earlier = train.provider_rows(tables, labels, year - 1)
-            later = train.provider_rows(tables, labels, year)
+            earlier = train.provider_rows(source, labels, year - 1)
+            later = train.provider_rows(source, labels, year)
             columns = list(features.PROVIDER_FEATURES)
         # the audited ids only (a few thousand), for training's entity grouping
         judged = frozenset(r.entity_id for r in labels.select("entity_id").collect())

@@ -128,12 +128,19 @@ class SharedFeatures:
     def provider(self, year: int) -> DataFrame:
         return self._frame("provider", year)
 
-    def _frame(self, level: str, year: int) -> DataFrame:
-        path = lake.table_path(self._cfg, "gold", table_name(level))
-        if not self._fresh(path, year):
+    def ensure(self, year: int) -> None:
+        """Compute and write both shared levels of ``year`` unless gold holds them fresh."""
+        if not all(self._fresh(self._path(level), year) for level in SHARED):
             self._compute(year)
-        stored = lake.read_version(self._spark, path).filter(F.col("period") == year)
-        return stored.drop(*BOOKKEEPING)
+
+    def _path(self, level: str) -> str:
+        return lake.table_path(self._cfg, "gold", table_name(level))
+
+    def _frame(self, level: str, year: int) -> DataFrame:
+        if not self._fresh(self._path(level), year):
+            self._compute(year)
+        stored = lake.read_version(self._spark, self._path(level))
+        return stored.filter(F.col("period") == year).drop(*BOOKKEEPING)
 
     def _fresh(self, path: str, year: int) -> bool:
         if not lake.is_table(self._spark, path):
@@ -175,7 +182,7 @@ def run(spark: SparkSession, cfg: Config, year: int) -> dict[str, int]:
     tables = train.silver_tables(reads)
     shared = SharedFeatures(spark, cfg, reads, tables)
     for y in (year - 1, year):
-        shared.case(y)  # computes and writes both shared levels of y unless fresh
+        shared.ensure(y)
     log.info("fraud features: computed %s, the rest fresh in gold", shared.computed or "none")
     frames, _ = feature_frames(tables, year, ("person", "doctor"))
     written = {

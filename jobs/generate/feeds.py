@@ -52,10 +52,14 @@ def duplicate_some(
     rate: float,
     log: DefectLog,
     rng: np.random.Generator,
+    at_least: int = 0,
 ) -> pd.DataFrame:
-    """Resend a few rows verbatim (same record_id) right after themselves, and log them."""
-    repeat = np.where(rng.random(len(frame)) < rate, 2, 1)
-    out = frame.loc[frame.index.repeat(repeat)].reset_index(drop=True)
+    """Resend a few rows verbatim (same record_id) right after themselves, and log them;
+    ``at_least`` one when the draw gave none and 1 is asked (a further day's files)."""
+    again = rng.random(len(frame)) < rate
+    if at_least and not again.any() and len(frame):
+        again[rng.integers(len(frame))] = True
+    out = frame.loc[frame.index.repeat(np.where(again, 2, 1))].reset_index(drop=True)
     second = out.record_id.eq(out.record_id.shift())
     for line in np.flatnonzero(second.to_numpy()):
         log.add(source, out.record_id.iat[line], rel, int(line) + 2, "duplicate_submission")

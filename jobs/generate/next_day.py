@@ -560,24 +560,6 @@ def _canonical(landed: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _resend_some(
-    frame: pd.DataFrame,
-    source: str,
-    rel: str,
-    rate: float,
-    log: DefectLog,
-    rng: np.random.Generator,
-) -> pd.DataFrame:
-    """feeds.duplicate_some, with at least one resend a day."""
-    again = rng.random(len(frame)) < rate
-    if not again.any() and len(frame):
-        again[rng.integers(len(frame))] = True
-    out = frame.loc[frame.index.repeat(np.where(again, 2, 1))].reset_index(drop=True)
-    for line in np.flatnonzero(out.record_id.eq(out.record_id.shift()).to_numpy()):
-        log.add(source, out.record_id.iat[line], rel, int(line) + 2, "duplicate_submission")
-    return out
-
-
 def _land_fee_details(
     city: City,
     cases: pd.DataFrame,
@@ -598,7 +580,9 @@ def _land_fee_details(
     fees = fees.drop(columns="amount_fen")
     fees["fee_date"] = fees.fee_date.dt.strftime("%Y-%m-%d")
     rel = f"fee_details/{day:%Y-%m-%d}/fee_details_{day:%Y%m%d}.csv"
-    sent = _resend_some(fees, "fee_details", rel, city.knobs.mess_rate * 0.1, log, rng)
+    sent = feeds.duplicate_some(
+        fees, "fee_details", rel, city.knobs.mess_rate * 0.1, log, rng, at_least=1
+    )
     feeds.write_csv(sent, landing / rel)
     return {"files": 1, "rows": len(sent), "new": len(fees), "resends": len(sent) - len(fees)}
 
@@ -636,7 +620,7 @@ def _land_pharmacy(
     sales["txn_time"] = sales.txn_time.dt.strftime("%Y-%m-%d %H:%M:%S")
     rel = f"outpatient_pharmacy/{day:%Y-%m-%d}/sales_{day:%Y%m%d}.csv"
     rate = city.knobs.mess_rate * 0.1
-    sent = _resend_some(sales, "outpatient_pharmacy", rel, rate, log, rng)
+    sent = feeds.duplicate_some(sales, "outpatient_pharmacy", rel, rate, log, rng, at_least=1)
     feeds.write_csv(sent, landing / rel)
     return {"files": 1, "rows": len(sent), "new": n, "resends": len(sent) - n}
 

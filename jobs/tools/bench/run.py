@@ -427,8 +427,7 @@ def ingest_cores(
     )
     landing = work / "cores" / "landing"
     base = env | {"DIPLAKE_LANDING": str(landing)}
-    generate = ["generate", "--scale", args.scale, "--insured", str(small.insured)]
-    generate += ["--discharges-per-year", str(small.discharges_per_year)]  # as --factor 0.3
+    generate = ["generate", *_knob_args(args, small)]  # as --factor 0.3 would
     print(f"bench: the {CORE_FACTOR:g}x city for the cores' comparison ...", flush=True)
     timed("cores-generate", [*diplake, *generate], base, logs / "cores-generate.log")
     out = {"factor": CORE_FACTOR}
