@@ -25,6 +25,8 @@ from jobs.pipeline import silver_tables
     schedule="@daily",
     start_date=START,
     catchup=False,
+    # One run at a time: a run takes the files no earlier run recorded in the ledger.
+    max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=["dip-lake", "ingest"],
 )

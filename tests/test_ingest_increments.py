@@ -1,12 +1,12 @@
 """The demo city ingested day by day ends exactly where the one-shot ingest ends.
 
-The demo city's files are landed in four increments by landing date, as senders
+The demo city's files are landed in three increments by landing date, as senders
 would send them: the first days (institutions, registries, the first settlement
-lists), then a month, then two years, then the rest. The first two go through the
-real `dip_ingest_daily` DAG (`airflow dags test` on two different days, new files
-landed between them); the third runs in process; the fourth is killed part way and
-run again. Reruns between them change nothing. At the end every silver table holds
-the same rows as the lake the suite's demo home ingested in one go.
+lists), then a month, then the rest. The first two go through the real
+`dip_ingest_daily` DAG (`airflow dags test` on two different days, new files landed
+between them); the third runs in process, is killed part way and run again. Reruns
+between them change nothing. At the end every silver table holds the same rows as
+the lake the suite's demo home ingested in one go.
 """
 
 from __future__ import annotations
@@ -33,8 +33,10 @@ SILVER = tuple(t for t in SILVER_TABLES if t != "special_review_decisions")
 
 pytestmark = pytest.mark.slow
 
-# The first days, then a month, through the DAG; then two years more, in process.
-DAG_DAYS, IN_PROCESS_DAY = DEFAULT_DAYS[:2], DEFAULT_DAYS[2]
+# The first days, then a month, through the DAG; then the rest, in process, killed part way.
+# (An increment of two years more in process between them, as the bench lands, cost the
+# suite a pass over every source, about 2 minutes, and tested nothing the last one does not.)
+DAG_DAYS = DEFAULT_DAYS[:2]
 
 
 def versions(spark, cfg) -> dict[str, int]:
@@ -92,11 +94,6 @@ def increments(spark, demo_home, tmp_path_factory):
         out["dag_runs"].append((day, ledger_balanced(spark, cfg), versions(spark, cfg)))
     before = versions(spark, cfg)
     out["reruns"].append((ingest.run(spark, cfg, DAG_DAYS[-1]), before, versions(spark, cfg)))
-
-    land_until(source, cfg.landing, copy=shutil.copy2, day=IN_PROCESS_DAY)
-    out["in_process"] = ingest.run(spark, cfg, IN_PROCESS_DAY)
-    before = versions(spark, cfg)
-    out["reruns"].append((ingest.run(spark, cfg, IN_PROCESS_DAY), before, versions(spark, cfg)))
 
     land_until(source, cfg.landing, copy=shutil.copy2, day=None)
     kill_part_way(home, cfg.lake / "bronze" / "settlement_lists" / "_delta_log")

@@ -40,6 +40,8 @@ def test_conf_turns_delta_on_and_never_resolves_packages(tmp_path: Path):
     assert conf["spark.sql.shuffle.partitions"] == "3"
     assert conf["spark.ui.enabled"] == "false"
     assert conf["spark.databricks.delta.snapshotPartitions"] == "2"  # the default
+    # listing (VACUUM) in four tasks per shuffle partition, not Spark's 10,000
+    assert conf["spark.sql.sources.parallelPartitionDiscovery.parallelism"] == "12"
     assert not any(key.startswith("spark.jars.packages") for key in conf)
 
 

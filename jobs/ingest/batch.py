@@ -71,23 +71,32 @@ def numbered_lines(spark: SparkSession, files: list[LandedFile]) -> DataFrame:
 
 @dataclass(frozen=True)
 class Checked:
-    """A batch after bronze: every checked record (staged, with ``_identity``), the clean
-    originals, and the exact resends of records accepted before (:mod:`identity`)."""
+    """A batch after bronze: every checked record (staged, with ``_identity``: the exact
+    resends of records accepted before are counted, never promoted; :mod:`identity`) and
+    the clean originals."""
 
     checked: DataFrame
     clean: DataFrame
-    duplicates: DataFrame
 
-    def counts(self) -> tuple[dict[str, int], dict[str, int]]:
-        """(records read, records rejected) per file, in one pass over the held batch."""
+    def counts(self) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+        """(records read, rejected, exact resends) per file, in one pass over the staged batch
+        (the resends were a second pass of their own: a job chain a source for three numbers)."""
+        bad = F.size("reasons") > 0
+        resend = ~bad & (F.col("_identity") == identity.DUPLICATE)
         rows = (
             self.checked.groupBy("source_file")
             .agg(
-                F.count("*").alias("read"), F.sum((F.size("reasons") > 0).cast("int")).alias("bad")
+                F.count("*").alias("read"),
+                F.sum(bad.cast("int")).alias("bad"),
+                F.sum(resend.cast("int")).alias("dup"),
             )
             .collect()
         )
-        return {r.source_file: r.read for r in rows}, {r.source_file: r.bad for r in rows}
+        return (
+            {r.source_file: r.read for r in rows},
+            {r.source_file: r.bad for r in rows},
+            {r.source_file: r.dup for r in rows if r.dup},
+        )
 
 
 def land_and_check(
@@ -167,7 +176,6 @@ def land_and_check(
     return Checked(
         marked,
         marked.filter(clean & (F.col("_identity") == identity.ORIGINAL)),
-        marked.filter(clean & (F.col("_identity") == identity.DUPLICATE)),
     )
 
 

@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from jobs import lake, quality
 from jobs.config import Config
 from jobs.ingest import codes, plausibility, steps, versions
-from jobs.ingest.batch import FileCounts, counts_by_file, land_and_check, stage
+from jobs.ingest.batch import FileCounts, land_and_check, stage
 from jobs.ingest.feeds import Feed, Field, Ref
 from jobs.ingest.landing import LandedFile
 from jobs.ingest.reference import csv_check, record_lines
@@ -263,8 +263,7 @@ def ingest(
         )
     t0 = time.monotonic()
     with steps.step("ledger"):
-        read, bad = batch.counts()
-        dup = counts_by_file(batch.duplicates)
+        read, bad, dup = batch.counts()
     log.info("%s: counted, duplicates marked in %.1f s", feed.source, time.monotonic() - t0)
     silver = to_silver(feed, batch.clean.drop("text"), key)
     if feed.pseudonymises:

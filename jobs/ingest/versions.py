@@ -105,8 +105,7 @@ def promote(
             spark, silver, path, list(merge_key), partition_by, version=VERSION, within=within
         )
     with steps.step("ledger"):
-        read, bad = batch.counts()
-        dup = counts_by_file(batch.duplicates)
+        read, bad, dup = batch.counts()
         sup = counts_by_file(older)
         for name, n in counts_by_file(marked.filter("_stale")).items():
             sup[name] = sup.get(name, 0) + n
