@@ -141,8 +141,9 @@ def build(home: Path) -> Path:
     env = environment(home, home / "airflow-home")
     airflow(env, "db", "migrate", timeout=300)
     # One process for the whole chain: `airflow dags test` of each DAG through Airflow's own
-    # command line, then the fraud steps, with one JVM kept warm from DAG to DAG (a process
-    # and a JVM per DAG cost the build about ?? s).
+    # command line, then the fraud steps, with one JVM kept warm from DAG to DAG. With a
+    # process and a JVM each, the nine DAG runs besides the two ingests took 357 s; in one
+    # process, 182 s, measured while another suite shared the two cores.
     here = Path(__file__).resolve().parent
     done = subprocess.run(
         [sys.executable, "-c", f"import demo_home; demo_home.run_chain({str(home)!r})"],
