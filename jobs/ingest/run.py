@@ -25,6 +25,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import partial, reduce
@@ -208,10 +209,7 @@ def _write_ledger(spark: SparkSession, cfg: Config, counts: list[FileCounts], ru
         rows[[f.name for f in tables.LEDGER_SCHEMA.fields]], tables.LEDGER_SCHEMA
     )
     path = lake.table_path(cfg, "ops", "ingest_ledger")
-    if lake.is_table(spark, path):
-        df.write.format("delta").mode("append").save(path)
-        return
-    with _LEDGER_CREATED:
+    with nullcontext() if lake.is_table(spark, path) else _LEDGER_CREATED:
         df.write.format("delta").mode("append").save(path)
 
 
