@@ -237,8 +237,10 @@ def test_case_fees_by_hand_for_the_cases_asked_only(spark):
     assert a1.same_price_items == 1  # the 13th; nursing twice at one price is not counted
     assert a1.bed_days == 2  # the 11th and the 13th
     assert a1.repeated_exam == 1.0  # 2201 on the 11th and the 12th
+    assert a1.repeat_example == "1202 twice on 2024-01-12"  # before the sibling pair
     b1 = got["B1"]
     assert (b1.fee_items, b1.bed_days, b1.repeated_exam) == (1, None, 0.0)
+    assert b1.repeat_example is None
 
 
 def test_peer_z_by_hand():
@@ -368,6 +370,9 @@ def test_shared_features_are_computed_once_per_lake_state(spark, cfg, monkeypatc
     direct = features.case_features(pinned, date(2024, 1, 1), date(2024, 12, 31))
     assert sorted(got.collect()) == sorted(direct.collect())
     assert first.provider(2024).count() == 1  # written with the case rows: no second run
+    in_2024 = pinned["discharges"].filter(F.year("discharge_date") == 2024).select("case_id")
+    fees = features.case_fees(pinned["fee_details"], in_2024)
+    assert sorted(first.case_fees(2024).collect()) == sorted(fees.collect())  # the rules' sums
     assert first.computed == [("case+provider", 2024)]
 
     again, _ = shared()

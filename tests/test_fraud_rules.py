@@ -11,8 +11,9 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pyspark.sql import DataFrame
 
-from jobs.fraud import rules
+from jobs.fraud import features, rules
 
 START, END = date(2024, 1, 1), date(2025, 12, 31)
 
@@ -56,7 +57,10 @@ def hits(spark, rule, **frames) -> set[str]:
 
 def graded(spark, rule, **frames) -> dict[str, tuple[str, float]]:
     """entity -> (severity, strength to three places) of each hit."""
-    tables = {name: spark.createDataFrame(rows, schema) for name, (rows, schema) in frames.items()}
+    tables = {
+        name: given if isinstance(given, DataFrame) else spark.createDataFrame(*given)
+        for name, given in frames.items()
+    }
     found = rule.hits(spark, tables, START, END).collect()
     assert all(r.pattern == rule.pattern and r.evidence for r in found)
     assert len({r.entity_id for r in found}) == len(found), "one hit per entity"
@@ -65,6 +69,12 @@ def graded(spark, rule, **frames) -> dict[str, tuple[str, float]]:
 
 def fee(case, day, item, category, amount="50.00"):
     return (case, d(day), item, category, Decimal(amount))
+
+
+def case_fees(spark, rows) -> DataFrame:
+    """The fee sums per case the rules read (scoring takes them from the features)."""
+    fees = spark.createDataFrame(rows, FEES)
+    return features.case_fees(fees, fees.select("case_id").distinct())
 
 
 def sale(record, person, shop, when, trace="t", days=7):
@@ -187,11 +197,23 @@ def test_one_item_twice_a_day_or_a_sibling_code_at_one_price_is_duplicate_billin
     found = graded(
         spark,
         rule_base["same_item_twice_a_day"],
-        fee_details=(fees, FEES),
+        case_fees=case_fees(spark, fees),
         discharges=(cases, DISCHARGES),
     )
     # the rule's own severity is medium: a full hit is capped there
     assert found == {"A1": ("medium", 1.0), "S1": ("medium", 0.7)}
+    tables = {
+        "case_fees": case_fees(spark, fees),
+        "discharges": spark.createDataFrame(cases, DISCHARGES),
+    }
+    said = {
+        r.entity_id: r.evidence
+        for r in rule_base["same_item_twice_a_day"].hits(spark, tables, START, END).collect()
+    }
+    assert said == {
+        "A1": "1 repeated charges, e.g. 3101000001 twice on 2025-03-02",
+        "S1": "1 repeated charges, e.g. 3101000001 and 3101000009 at 50.00 yuan on 2025-03-02",
+    }
 
 
 def test_a_stay_with_next_to_no_care_is_a_ghost_bed_graded_by_care_and_check(spark, rule_base):
@@ -216,7 +238,7 @@ def test_a_stay_with_next_to_no_care_is_a_ghost_bed_graded_by_care_and_check(spa
         spark,
         rule_base["stay_without_care"],
         discharges=(cases, DISCHARGES),
-        fee_details=(fees, FEES),
+        case_fees=case_fees(spark, fees),
         face_checks=(checks, CHECKS),
     )
     # token: 1 - (2 / 8) / 1.0; checked in: 1.0 x 0.6

@@ -1,14 +1,16 @@
 """``diplake fraud features --year Y``: the year's features of every entity, as gold tables.
 
 ``gold/fraud_features_case``, ``..._provider``, ``..._person`` and ``..._doctor``,
-one row per entity of year Y (column ``period``), each computed only from data
-up to the end of Y (:func:`jobs.fraud.features.up_to`). The rows of Y are
+one row per entity of year Y (column ``period``), and ``..._case_fees``, the fee sums
+of each case of Y (:func:`jobs.fraud.features.case_fees`), each computed only from
+data up to the end of Y (:func:`jobs.fraud.features.up_to`). The rows of Y are
 replaced, so a rerun writes the same rows; ``input_versions`` records the Delta
 version of every silver table read and ``features_version`` the meaning of the
 columns (:data:`jobs.fraud.features.FEATURES_VERSION`).
 
-Training and scoring read the case and provider features through
-:class:`SharedFeatures`: a year's rows are taken from gold when they were computed
+Training and scoring read the case and provider features, and the rule base the case
+fees (rules FR04 and FR05: grouping the fee rows was 72 of the 145 s the city's rules
+took), through :class:`SharedFeatures`: a year's rows are taken from gold when they were computed
 from the very silver versions the job reads and by this code's features version,
 and computed (then written, for the next job) otherwise. So a feature is computed
 once per lake state, not once per job: the features DAG task computes year Y,
@@ -30,8 +32,8 @@ from jobs.config import Config
 from jobs.fraud import entity_features, features
 
 log = logging.getLogger(__name__)
-LEVELS = ("case", "provider", "person", "doctor")
-SHARED = ("case", "provider")  # the levels the models read
+LEVELS = ("case", "provider", "person", "doctor", "case_fees")
+SHARED = ("case", "provider", "case_fees")  # what the models and the rule base read
 BOOKKEEPING = ("period", "input_versions", "features_version")
 
 
@@ -42,20 +44,20 @@ def table_name(level: str) -> str:
 def feature_frames(
     tables: dict[str, DataFrame], year: int, levels: tuple[str, ...] = LEVELS
 ) -> tuple[dict[str, DataFrame], DataFrame | None]:
-    """The year's frames of ``levels``, and the year's case fees both the case and the
-    provider features read (cached: the caller unpersists them once the frames are
-    written)."""
+    """The year's frames of ``levels``, and the year's case fees the case and the
+    provider features read and level ``case_fees`` is (cached: the caller unpersists
+    them once the frames are written)."""
     fees = None
-    if "case" in levels or "provider" in levels:
-        end = date(year, 12, 31)
-        stays = features.up_to(tables, end)["discharges"]
-        stays = stays.filter(F.year("discharge_date") == year)
-        fees = features.case_fees(tables["fee_details"], stays.select("case_id")).cache()
+    if {"case", "provider", "case_fees"} & set(levels):
+        cut = features.up_to(tables, date(year, 12, 31))
+        stays = cut["discharges"].filter(F.year("discharge_date") == year)
+        fees = features.case_fees(cut["fee_details"], stays.select("case_id")).cache()
     makers = {
         "case": lambda: features.case_features(tables, date(year, 1, 1), date(year, 12, 31), fees),
         "provider": lambda: features.provider_features(tables, year, fees).drop("year"),
         "person": lambda: entity_features.person_features(tables, year).drop("year"),
         "doctor": lambda: entity_features.doctor_features(tables, year).drop("year"),
+        "case_fees": lambda: fees,
     }
     return {level: makers[level]() for level in levels}, fees
 
@@ -128,6 +130,9 @@ class SharedFeatures:
     def provider(self, year: int) -> DataFrame:
         return self._frame("provider", year)
 
+    def case_fees(self, year: int) -> DataFrame:
+        return self._frame("case_fees", year)
+
     def ensure(self, year: int) -> None:
         """Compute and write both shared levels of ``year`` unless gold holds them fresh."""
         if not all(self._fresh(self._path(level), year) for level in SHARED):
@@ -160,8 +165,8 @@ class SharedFeatures:
         )
 
     def _compute(self, year: int) -> None:
-        """Both shared levels of ``year`` (they share the year's case fees), written."""
-        log.info("fraud features %d: computing the case and provider rows", year)
+        """The shared levels of ``year`` (all from the year's case fees), written."""
+        log.info("fraud features %d: computing the case, provider and case fee rows", year)
         frames, fees = feature_frames(self._tables, year, SHARED)
         try:
             for level, frame in frames.items():
@@ -173,8 +178,8 @@ class SharedFeatures:
 
 
 def run(spark: SparkSession, cfg: Config, year: int) -> dict[str, int]:
-    """Write the four tables for ``year``, and the case and provider rows of ``year`` - 1
-    training reads beside them (each only when gold has no fresh rows of it); returns the
+    """Write the five tables for ``year``, and the shared rows of ``year`` - 1 training
+    and the rule base read beside them (each only when gold has no fresh rows of it); returns the
     year's rows per level."""
     from jobs.fraud import train
 

@@ -224,7 +224,9 @@ def case_fees(fee_details: DataFrame, case_ids: DataFrame) -> DataFrame:
     with two codes of one category at the very same price, bed and nursing aside: a repeat
     under a sibling code), ``bed_days`` (days with a bed charge; null without any) and
     ``repeated_exam`` (1.0 when one examination item is billed on two days or more, else
-    0.0); cases without fee rows are absent.
+    0.0) and ``repeat_example`` (one repeat in words, for rule FR04's evidence: the greatest
+    item charged twice, else the greatest pair of sibling codes; null without a repeat);
+    cases without fee rows are absent.
 
     The fee rows are first cut to the cases asked for (a semi join on ``case_id``) and
     grouped by (case, day, item, price); every sum comes from those groups. Grouping all
@@ -248,12 +250,28 @@ def case_fees(fee_details: DataFrame, case_ids: DataFrame) -> DataFrame:
     per_item = per_price.groupBy("case_id", "fee_date", "item_code", "category").agg(
         F.sum("n").alias("n"), F.sum("care").alias("care")
     )
+    sibling_pair = F.concat(
+        F.col("low"),
+        F.lit(" and "),
+        F.col("high"),
+        F.lit(" at "),
+        F.col("amount"),
+        F.lit(" yuan on "),
+        F.col("fee_date"),
+    )
     siblings = (
         per_price.filter(~F.col("category").isin("bed", "nursing"))
         .groupBy("case_id", "fee_date", "category", "amount")
-        .agg(F.count("*").alias("codes"))
+        .agg(
+            F.count("*").alias("codes"),
+            F.min("item_code").alias("low"),
+            F.max("item_code").alias("high"),
+        )
         .groupBy("case_id")
-        .agg(F.count(F.when(F.col("codes") > 1, 1)).alias("same_price_items"))
+        .agg(
+            F.count(F.when(F.col("codes") > 1, 1)).alias("same_price_items"),
+            F.max(F.when(F.col("codes") > 1, sibling_pair)).alias("_sibling_example"),
+        )
     )
     exams = (
         per_item.filter(F.col("category") == "exams")
@@ -263,6 +281,7 @@ def case_fees(fee_details: DataFrame, case_ids: DataFrame) -> DataFrame:
         .agg(F.max((F.col("days") >= 2).cast("double")).alias("repeated_exam"))
     )
     bed_days = F.countDistinct(F.when(F.col("category") == "bed", F.col("fee_date")))
+    twice = F.concat(F.col("item_code"), F.lit(" twice on "), F.col("fee_date"))
     return (
         per_item.groupBy("case_id")
         .agg(
@@ -270,10 +289,13 @@ def case_fees(fee_details: DataFrame, case_ids: DataFrame) -> DataFrame:
             F.sum("care").alias("care_items"),
             F.count(F.when(F.col("n") > 1, 1)).alias("duplicate_items"),
             F.when(bed_days > 0, bed_days).alias("bed_days"),
+            F.max(F.when(F.col("n") > 1, twice)).alias("_twice_example"),
         )
         .join(siblings, "case_id", "left")
         .join(exams, "case_id", "left")
         .withColumn("repeated_exam", F.coalesce("repeated_exam", F.lit(0.0)))
+        .withColumn("repeat_example", F.coalesce("_twice_example", "_sibling_example"))
+        .drop("_twice_example", "_sibling_example")
     )
 
 

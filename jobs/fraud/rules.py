@@ -5,7 +5,9 @@ the ``legal_basis`` (the article of 《医疗保障基金使用监督管理条�
 a ``description`` for the inspector, the silver tables it ``reads`` and its
 ``logic``: Spark SQL that returns ``entity_id`` and ``evidence`` (a sentence
 saying why this entity was hit). In the SQL, ``{table}`` is a silver table (or a
-reference table of ``reference/``, such as ``{district_seats}``) and
+reference table of ``reference/``, such as ``{district_seats}``, or ``{case_fees}``:
+the fee sums per case, :func:`jobs.fraud.features.case_fees`, which scoring reads from
+the features computed once per lake state instead of grouping the fee rows again) and
 ``{start}``/``{end}`` the first and last day of the period looked at. A rule sees
 no data after ``{end}``. Adding a rule is adding a file.
 

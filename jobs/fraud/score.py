@@ -2,6 +2,8 @@
 
 * The rule base runs over the two years up to the end of ``--year`` (the look-back
   of an inspection); every hit is an alert, with the rule's evidence and legal basis.
+  Besides silver, the rules read the case fees of those years (``case_fees``, from
+  ``gold/fraud_features_case_fees``: the fee rows grouped once per lake state).
 * The champion models (``models:/dip_fraud_<level>@champion``) score every case
   discharged in the year and every hospital, through ``mlflow.pyfunc.spark_udf``;
   all scores go to ``gold/fraud_scores``, and the top of each ranking within the
@@ -21,6 +23,7 @@ import hashlib
 import json
 import logging
 from datetime import UTC, date, datetime
+from functools import reduce
 from pathlib import Path
 
 import mlflow
@@ -204,14 +207,17 @@ def run(
     client = train.use_tracking(cfg)
     rule_base = rules.load_rules()
     start, end = date(year - LOOKBACK_YEARS + 1, 1, 1), date(year, 12, 31)
+    shared = feature_tables.SharedFeatures(spark, cfg, reads, tables)
     rule_tables = features.up_to(tables, end) | rules.reference_tables(spark)
+    rule_tables["case_fees"] = reduce(
+        DataFrame.unionByName, [shared.case_fees(y) for y in range(start.year, year + 1)]
+    )
     rule_tables, inputs = rules.shared_inputs(rule_base, rule_tables, cfg.shuffle_partitions)
     hits = rules.run_rules(spark, rule_base, rule_tables, start, end).toPandas()
     for frame in inputs:
         frame.unpersist()
     log.info("rules: %d hits", len(hits))
 
-    shared = feature_tables.SharedFeatures(spark, cfg, reads, tables)
     levels = {
         "case": (shared.case(year), "case_id", case_budget),
         "provider": (shared.provider(year), "hospital_code", provider_budget),
