@@ -192,6 +192,25 @@ def _top(scored: DataFrame, id_column: str, columns: list[str], k: int) -> pd.Da
     return top.select(F.col(id_column).alias("entity_id"), "score", *columns).toPandas()
 
 
+def inputs_of_rules(
+    spark: SparkSession,
+    cfg: Config,
+    rule_base: list[rules.Rule],
+    tables: dict[str, DataFrame],
+    shared: feature_tables.SharedFeatures,
+    start: date,
+    end: date,
+) -> tuple[dict[str, DataFrame], list[DataFrame]]:
+    """What the rules read over [start, end]: silver as it stood at ``end``, the reference
+    tables and the case fees of the years looked at (from the shared features); with the
+    cached cuts several rules share, for the caller to release (:func:`rules.shared_inputs`)."""
+    found = features.up_to(tables, end) | rules.reference_tables(spark)
+    found["case_fees"] = reduce(
+        DataFrame.unionByName, [shared.case_fees(y) for y in range(start.year, end.year + 1)]
+    )
+    return rules.shared_inputs(rule_base, found, cfg.shuffle_partitions)
+
+
 def run(
     spark: SparkSession,
     cfg: Config,
@@ -208,11 +227,7 @@ def run(
     rule_base = rules.load_rules()
     start, end = date(year - LOOKBACK_YEARS + 1, 1, 1), date(year, 12, 31)
     shared = feature_tables.SharedFeatures(spark, cfg, reads, tables)
-    rule_tables = features.up_to(tables, end) | rules.reference_tables(spark)
-    rule_tables["case_fees"] = reduce(
-        DataFrame.unionByName, [shared.case_fees(y) for y in range(start.year, year + 1)]
-    )
-    rule_tables, inputs = rules.shared_inputs(rule_base, rule_tables, cfg.shuffle_partitions)
+    rule_tables, inputs = inputs_of_rules(spark, cfg, rule_base, tables, shared, start, end)
     hits = rules.run_rules(spark, rule_base, rule_tables, start, end).toPandas()
     for frame in inputs:
         frame.unpersist()
