@@ -356,7 +356,7 @@ def _fraud_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     sub.add_parser("rules", help="list the rule base")
     features_p = sub.add_parser(
-        "features", help="gold/fraud_features_{case,provider,person,doctor} for year Y"
+        "features", help="gold/fraud_features_{case,provider,person,doctor,case_fees} for year Y"
     )
     train_p = sub.add_parser(
         "train",

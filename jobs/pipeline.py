@@ -317,7 +317,7 @@ def fraud_rules() -> list[dict]:
 
 
 def fraud_features(year: int, cfg: Config | None = None) -> dict:
-    """``gold/fraud_features_{case,provider,person,doctor}`` of ``year``."""
+    """``gold/fraud_features_{case,provider,person,doctor,case_fees}`` of ``year``."""
     from jobs.fraud import feature_tables
 
     cfg, spark = _session(cfg, f"fraud features {year}", preload=False)

@@ -366,14 +366,14 @@ def test_shared_features_are_computed_once_per_lake_state(spark, cfg, monkeypatc
 
     first, pinned = shared()
     got = first.case(2024)
-    assert first.computed == [("case+provider", 2024)]
+    assert first.computed == [("case+provider+case_fees", 2024)]
     direct = features.case_features(pinned, date(2024, 1, 1), date(2024, 12, 31))
     assert sorted(got.collect()) == sorted(direct.collect())
     assert first.provider(2024).count() == 1  # written with the case rows: no second run
     in_2024 = pinned["discharges"].filter(F.year("discharge_date") == 2024).select("case_id")
     fees = features.case_fees(pinned["fee_details"], in_2024)
     assert sorted(first.case_fees(2024).collect()) == sorted(fees.collect())  # the rules' sums
-    assert first.computed == [("case+provider", 2024)]
+    assert first.computed == [("case+provider+case_fees", 2024)]
 
     again, _ = shared()
     assert again.case(2024).count() == 2 and again.provider(2024).count() == 1
@@ -385,9 +385,42 @@ def test_shared_features_are_computed_once_per_lake_state(spark, cfg, monkeypatc
     )
     moved, _ = shared()
     assert moved.case(2024).count() == 3  # a new day's stay: the year computed again
-    assert moved.computed == [("case+provider", 2024)]
+    assert moved.computed == [("case+provider+case_fees", 2024)]
 
     monkeypatch.setattr(features, "FEATURES_VERSION", "another meaning")
     changed, _ = shared()
     assert changed.provider(2024).count() == 1
-    assert changed.computed == [("case+provider", 2024)]  # not read under another meaning
+    assert changed.computed == [("case+provider+case_fees", 2024)]  # not read under another meaning
+
+
+def test_scoring_reads_the_case_fees_of_both_years_the_earlier_computed_alone(spark, cfg):
+    """The rules look at two years: scoring gives them the case fees of both, the year
+    before the scored one computed alone (its case and provider rows are not read), and
+    each year's sums cut at its own end."""
+    from jobs import lake
+    from jobs.fraud import feature_tables, rules, score
+
+    lake.ensure_layout(cfg)
+    fees = [
+        *FEES,  # A1 (2024): four items, nursing 1202 twice on the 12th
+        ("A1", date(2025, 1, 3), "3101", "treatment", Decimal("50.00")),  # after 2024 ended
+        ("A1", date(2025, 1, 3), "3101", "treatment", Decimal("50.00")),
+        ("B1", date(2025, 2, 2), "3101", "treatment", Decimal("50.00")),  # B1 (2025): twice
+        ("B1", date(2025, 2, 2), "3101", "treatment", Decimal("50.00")),
+    ]
+    for name, frame in tables(spark, BASE, fees).items():
+        lake.overwrite(frame, lake.table_path(cfg, "silver", name))
+    reads = lake.PinnedReads(spark, cfg)
+    pinned = {name: reads.table("silver", name) for name in tables(spark, BASE)}
+    shared = feature_tables.SharedFeatures(spark, cfg, reads, pinned)
+
+    shared.ensure(2025)
+    found, held = score.inputs_of_rules(
+        spark, cfg, rules.load_rules(), pinned, shared, date(2024, 1, 1), date(2025, 12, 31)
+    )
+    assert shared.computed == [("case+provider+case_fees", 2025), ("case_fees", 2024)]
+    sums = {r.case_id: (r.fee_items, r.duplicate_items) for r in found["case_fees"].collect()}
+    # A0 has no fee rows; A1's two rows of 2025 are not in its 2024 sums
+    assert sums == {"A1": (4, 1), "B1": (2, 1)}
+    for frame in held:
+        frame.unpersist()

@@ -14,8 +14,10 @@ took), through :class:`SharedFeatures`: a year's rows are taken from gold when t
 from the very silver versions the job reads and by this code's features version,
 and computed (then written, for the next job) otherwise. So a feature is computed
 once per lake state, not once per job: the features DAG task computes year Y,
-training adds Y-1 and reads Y, scoring reads Y. At city scale scoring computed the
-case and provider features again, about 160 s of its 277 s (docs/scaling.md).
+training adds Y-1 and reads Y, scoring reads Y and the case fees of Y-1 (for the
+rules; computed alone when stale, as after a new day's files). At city scale scoring
+computed the case and provider features again, about 160 s of its 277 s
+(docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -109,9 +111,9 @@ def source_of(tables_or_features) -> SharedFeatures | Computed:
 
 
 class SharedFeatures:
-    """The case and provider features of any year, each computed at most once per lake
-    state (see the module docstring). ``tables``: the silver tables as
-    :func:`jobs.fraud.train.silver_tables` pinned them in ``reads``."""
+    """The case and provider features and the case fees of any year, each computed at
+    most once per lake state (see the module docstring). ``tables``: the silver tables
+    as :func:`jobs.fraud.train.silver_tables` pinned them in ``reads``."""
 
     def __init__(
         self,
@@ -131,19 +133,23 @@ class SharedFeatures:
         return self._frame("provider", year)
 
     def case_fees(self, year: int) -> DataFrame:
-        return self._frame("case_fees", year)
+        """The case fees of ``year``; when gold holds none fresh, only they are computed
+        (scoring reads them for the year before the one it scores, whose case and
+        provider features it does not read: call :meth:`ensure` for a year whose
+        levels are all read, so that its fees are grouped once for the three)."""
+        return self._frame("case_fees", year, ("case_fees",))
 
     def ensure(self, year: int) -> None:
-        """Compute and write both shared levels of ``year`` unless gold holds them fresh."""
+        """Compute and write the shared levels of ``year`` unless gold holds them fresh."""
         if not all(self._fresh(self._path(level), year) for level in SHARED):
             self._compute(year)
 
     def _path(self, level: str) -> str:
         return lake.table_path(self._cfg, "gold", table_name(level))
 
-    def _frame(self, level: str, year: int) -> DataFrame:
+    def _frame(self, level: str, year: int, levels: tuple[str, ...] = SHARED) -> DataFrame:
         if not self._fresh(self._path(level), year):
-            self._compute(year)
+            self._compute(year, levels)
         stored = lake.read_version(self._spark, self._path(level))
         return stored.filter(F.col("period") == year).drop(*BOOKKEEPING)
 
@@ -164,17 +170,17 @@ class SharedFeatures:
             features.FEATURES_VERSION,
         )
 
-    def _compute(self, year: int) -> None:
-        """The shared levels of ``year`` (all from the year's case fees), written."""
-        log.info("fraud features %d: computing the case, provider and case fee rows", year)
-        frames, fees = feature_frames(self._tables, year, SHARED)
+    def _compute(self, year: int, levels: tuple[str, ...] = SHARED) -> None:
+        """``levels`` of ``year`` (each from the year's case fees, grouped once), written."""
+        log.info("fraud features %d: computing %s", year, ", ".join(levels))
+        frames, fees = feature_frames(self._tables, year, levels)
         try:
             for level, frame in frames.items():
                 write(self._spark, self._cfg, level, year, frame, self.versions)
         finally:
             if fees is not None:
                 fees.unpersist()
-        self.computed.append(("case+provider", year))
+        self.computed.append(("+".join(levels), year))
 
 
 def run(spark: SparkSession, cfg: Config, year: int) -> dict[str, int]:

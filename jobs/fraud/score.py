@@ -227,6 +227,7 @@ def run(
     rule_base = rules.load_rules()
     start, end = date(year - LOOKBACK_YEARS + 1, 1, 1), date(year, 12, 31)
     shared = feature_tables.SharedFeatures(spark, cfg, reads, tables)
+    shared.ensure(year)  # the year's three shared levels from one grouping of its fees
     rule_tables, inputs = inputs_of_rules(spark, cfg, rule_base, tables, shared, start, end)
     hits = rules.run_rules(spark, rule_base, rule_tables, start, end).toPandas()
     for frame in inputs:
