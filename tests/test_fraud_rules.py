@@ -182,8 +182,22 @@ def test_supply_far_above_need_catches_the_reseller_with_fresh_codes(spark, rule
 
 
 def test_one_item_twice_a_day_or_a_sibling_code_at_one_price_is_duplicate_billing(spark, rule_base):
-    cases = [stay(c, f"p{c}", "2025-03-01", "2025-03-05") for c in ("A1", "S1", "B1", "N1")]
+    ids = ("A1", "S1", "B1", "N1", "D1", "M1", "W1")
+    cases = [stay(c, f"p{c}", "2025-03-01", "2025-03-05") for c in ids]
     fees = [
+        # both kinds: the item twice is the example, and both count
+        fee("D1", "2025-03-02", "3101000001", "treatment"),
+        fee("D1", "2025-03-02", "3101000001", "treatment"),
+        fee("D1", "2025-03-03", "3101000002", "treatment"),
+        fee("D1", "2025-03-03", "3101000003", "treatment"),
+        # two items twice: the greatest is the example
+        fee("M1", "2025-03-02", "3101000001", "treatment"),
+        fee("M1", "2025-03-02", "3101000001", "treatment"),
+        fee("M1", "2025-03-04", "3101000005", "treatment"),
+        fee("M1", "2025-03-04", "3101000005", "treatment"),
+        # one nursing item twice: a repeat, though nursing has no sibling codes counted
+        fee("W1", "2025-03-02", "1202000000", "nursing", "30.00"),
+        fee("W1", "2025-03-02", "1202000000", "nursing", "30.00"),
         fee("A1", "2025-03-02", "3101000001", "treatment"),
         fee("A1", "2025-03-02", "3101000001", "treatment"),  # the same item twice: full
         fee("S1", "2025-03-02", "3101000001", "treatment"),
@@ -201,7 +215,13 @@ def test_one_item_twice_a_day_or_a_sibling_code_at_one_price_is_duplicate_billin
         discharges=(cases, DISCHARGES),
     )
     # the rule's own severity is medium: a full hit is capped there
-    assert found == {"A1": ("medium", 1.0), "S1": ("medium", 0.7)}
+    assert found == {
+        "A1": ("medium", 1.0),
+        "S1": ("medium", 0.7),
+        "D1": ("medium", 1.0),
+        "M1": ("medium", 1.0),
+        "W1": ("medium", 1.0),
+    }
     tables = {
         "case_fees": case_fees(spark, fees),
         "discharges": spark.createDataFrame(cases, DISCHARGES),
@@ -213,6 +233,9 @@ def test_one_item_twice_a_day_or_a_sibling_code_at_one_price_is_duplicate_billin
     assert said == {
         "A1": "1 repeated charges, e.g. 3101000001 twice on 2025-03-02",
         "S1": "1 repeated charges, e.g. 3101000001 and 3101000009 at 50.00 yuan on 2025-03-02",
+        "D1": "2 repeated charges, e.g. 3101000001 twice on 2025-03-02",
+        "M1": "2 repeated charges, e.g. 3101000005 twice on 2025-03-04",
+        "W1": "1 repeated charges, e.g. 1202000000 twice on 2025-03-02",
     }
 
 
