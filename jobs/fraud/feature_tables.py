@@ -47,13 +47,16 @@ def feature_frames(
     tables: dict[str, DataFrame], year: int, levels: tuple[str, ...] = LEVELS
 ) -> tuple[dict[str, DataFrame], DataFrame | None]:
     """The year's frames of ``levels``, and the year's case fees the case and the
-    provider features read and level ``case_fees`` is (cached: the caller unpersists
-    them once the frames are written)."""
+    provider features read and level ``case_fees`` is (cached when more than one of
+    them reads it: the caller unpersists them once the frames are written)."""
     fees = None
-    if {"case", "provider", "case_fees"} & set(levels):
+    readers = {"case", "provider", "case_fees"} & set(levels)
+    if readers:
         cut = features.up_to(tables, date(year, 12, 31))
         stays = cut["discharges"].filter(F.year("discharge_date") == year)
-        fees = features.case_fees(cut["fee_details"], stays.select("case_id")).cache()
+        fees = features.case_fees(cut["fee_details"], stays.select("case_id"))
+        if len(readers) > 1:  # written once alone (the year before scoring's): no cache
+            fees = fees.cache()
     makers = {
         "case": lambda: features.case_features(tables, date(year, 1, 1), date(year, 12, 31), fees),
         "provider": lambda: features.provider_features(tables, year, fees).drop("year"),
