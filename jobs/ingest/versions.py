@@ -26,7 +26,15 @@ from pyspark.sql import functions as F
 from jobs import lake, quality
 from jobs.config import Config
 from jobs.ingest import steps
-from jobs.ingest.batch import Checked, FileCounts, counts_by_file, rank_repeated, stage
+from jobs.ingest.batch import (
+    Checked,
+    FileCounts,
+    counts_by_file,
+    looks_up,
+    rank_repeated,
+    rows_named,
+    stage,
+)
 from jobs.ingest.landing import LandedFile
 
 VERSION = "source_version"
@@ -90,6 +98,8 @@ def promote(
             F.col(VERSION).alias("_held"),
             *[F.col(c).alias(h) for c, h in zip(partition_by, held_in, strict=True)],
         )
+        if looks_up(files):  # a day's winners look up their keys; a large batch joins all
+            held = rows_named(held, winners, merge_key)
         winners = winners.join(held, list(merge_key), "left")
         if partition_by:  # the join is read twice: for the partitions and for the MERGE
             with steps.step("versions"):
