@@ -65,15 +65,13 @@ def lookups(spark):
     }
 
 
-def _conformed(spark, institutions, lookups, source: str, rows: list[str], look_up=False):
+def _conformed(spark, institutions, lookups, source: str, rows: list[str]):
     feed = feeds.FEEDS[source]
-    return csv_feeds.conform(feed, _lines(spark, feed, rows), institutions, lookups, look_up)
+    return csv_feeds.conform(feed, _lines(spark, feed, rows), institutions, lookups)
 
 
-def _reasons(
-    spark, institutions, source: str, rows: list[str], lookups=None, look_up=False
-) -> list[list[str]]:
-    out = _conformed(spark, institutions, lookups, source, rows, look_up).orderBy("line")
+def _reasons(spark, institutions, source: str, rows: list[str], lookups=None) -> list[list[str]]:
+    out = _conformed(spark, institutions, lookups, source, rows).orderBy("line")
     return [sorted(r.reasons) for r in out.collect()]
 
 
@@ -315,21 +313,6 @@ def test_each_reason_code(spark, institutions, lookups, source):
     assert got == [sorted(e) for e in expected]
 
 
-@pytest.mark.parametrize("source", sorted(s for s, f in feeds.FEEDS.items() if f.refs))
-def test_a_days_batch_reads_only_the_referred_rows_it_names_and_finds_the_same(
-    spark, institutions, lookups, source, capsys
-):
-    """A day's files (jobs/ingest/batch.py: looks_up) read only the rows of the referred
-    tables their values name: the same reasons, by hand, as the whole tables give."""
-    rows, expected = zip(*CASES[source], strict=True)
-    got = _reasons(spark, institutions, source, list(rows), lookups, look_up=True)
-    assert got == [sorted(e) for e in expected]
-    for look_up, semi_joins in ((False, 0), (True, len(feeds.FEEDS[source].refs))):
-        capsys.readouterr()
-        _conformed(spark, institutions, lookups, source, list(rows), look_up).explain()
-        assert capsys.readouterr().out.count("LeftSemi") == semi_joins
-
-
 def test_a_wrong_header_rejects_the_file(spark, institutions, tmp_path):
     from jobs.ingest.landing import discover, wrong_headers
 
@@ -376,10 +359,7 @@ def test_silver_rows_are_typed_and_pseudonymised(spark, institutions):
     assert (row.year, row.month, row.amount) == (2024, 1, Decimal("1297822.05"))
 
 
-@pytest.mark.parametrize("look_up", [False, True], ids=["whole-tables", "rows-named"])
-def test_procurement_quantities_reach_silver_in_the_smallest_unit(
-    spark, institutions, lookups, look_up
-):
+def test_procurement_quantities_reach_silver_in_the_smallest_unit(spark, institutions, lookups):
     key = b"test-only-key"
     orders = _conformed(
         spark,
@@ -387,7 +367,6 @@ def test_procurement_quantities_reach_silver_in_the_smallest_unit(
         lookups,
         "procurement_orders",
         ["O1,PO10,H1,XW1,PS01,10,盒,5.6000,2024-01-01 08:00:00"],
-        look_up,
     )
     row = csv_feeds.to_silver(feeds.FEEDS["procurement_orders"], orders, key).first()
     # 10 boxes of 28 at 5.60 a box: 280 tablets, 56.0000 yuan, of the winner's group
@@ -408,7 +387,6 @@ def test_procurement_quantities_reach_silver_in_the_smallest_unit(
             "D2,DL11,PO1,280,片,2024-01-01 08:00:00,2024-01-01 09:00:00",  # a box order in tablets
             "D3,DL12,PO2,2,盒,2024-01-01 08:00:00,2024-01-01 09:00:00",  # a tablet order in boxes
         ],
-        look_up,
     )
     got = {
         r.record_id: r

@@ -99,8 +99,8 @@ def increments(spark, demo_home, tmp_path_factory):
     land_until(source, cfg.landing, copy=shutil.copy2, day=None)
     kill_part_way(home, cfg.lake / "bronze" / "settlement_lists" / "_delta_log")
     with pytest.MonkeyPatch.context() as mp:
-        # The days above looked their keys up (a day's files); the rest joins the registry
-        # and silver's keys whole, as a batch over LOOKUP_BATCH_BYTES does: both end alike.
+        # The days above looked their keys up in silver (a day's files); the rest joins
+        # silver's keys whole, as a batch over LOOKUP_BATCH_BYTES does: both end alike.
         mp.setattr(ingest_batch, "LOOKUP_BATCH_BYTES", 0)
         out["after_kill"] = ingest.run(spark, cfg)
     before = versions(spark, cfg)

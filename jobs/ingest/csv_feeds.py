@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from jobs import lake, quality
 from jobs.config import Config
 from jobs.ingest import codes, plausibility, steps, versions
-from jobs.ingest.batch import FileCounts, land_and_check, looks_up, rows_named, stage
+from jobs.ingest.batch import FileCounts, land_and_check, stage
 from jobs.ingest.feeds import Feed, Field, Ref
 from jobs.ingest.landing import LandedFile
 from jobs.ingest.reference import csv_check, record_lines
@@ -81,12 +81,9 @@ def conform(
     bronze: DataFrame,
     institutions: DataFrame,
     lookups: Mapping[str, DataFrame] | None = None,
-    look_up: bool = False,
 ) -> DataFrame:
     """Typed columns, derived ones, and ``reasons``; ``institutions``: code and type of
-    known institutions; ``lookups``: the silver tables the feed's fields refer to, of
-    which only the rows the batch names are read when ``look_up`` (a day's files:
-    :func:`jobs.ingest.batch.looks_up`).
+    known institutions; ``lookups``: the silver tables the feed's fields refer to.
 
     Two projections: the first types each field once (and keeps its trimmed text),
     the second derives the reasons from those columns, so no parse runs twice.
@@ -98,9 +95,6 @@ def conform(
         if f.refers is None:
             continue
         table = (lookups or {}).get(f.refers.table)
-        if table is not None and look_up:
-            named = bronze.select(codes.blank_to_null(F.col(f.name)).alias(f.refers.column))
-            table = rows_named(table, named, [f.refers.column])
         df = df.join(
             _referred(f.refers, f.name, table, bronze.sparkSession),
             codes.blank_to_null(F.col(f.name)) == F.col(f"_k_{f.name}"),
@@ -243,10 +237,7 @@ def ingest(
     key = cfg.hmac_key()
     institutions = _institutions(spark, cfg)
     lookups = _lookups(spark, cfg, feed)
-    look_up = looks_up(files)
-    check = csv_check(
-        files, feed.columns, lambda rows: conform(feed, rows, institutions, lookups, look_up)
-    )
+    check = csv_check(files, feed.columns, lambda rows: conform(feed, rows, institutions, lookups))
     batch = land_and_check(
         spark,
         cfg,

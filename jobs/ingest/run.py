@@ -50,15 +50,7 @@ from jobs.ingest import (
     tables,
     versions,
 )
-from jobs.ingest.batch import (
-    FileCounts,
-    drop_staging,
-    land_and_check,
-    looks_up,
-    numbered_lines,
-    release_held,
-    rows_named,
-)
+from jobs.ingest.batch import FileCounts, drop_staging, land_and_check, numbered_lines, release_held
 from jobs.ingest.landing import (
     Checksums,
     LandedFile,
@@ -121,7 +113,6 @@ def ingest_settlement_lists(
     ]
     refs = reference.load(spark, cfg)
     persons = registry.load(spark, cfg)
-    look_up = looks_up(files)
     key = cfg.hmac_key()
 
     def check(bronze: DataFrame) -> DataFrame:
@@ -140,9 +131,7 @@ def ingest_settlement_lists(
         )
         usable = F.col("id_no").isNotNull() & codes.id_number_valid(F.col("id_no"))
         keyed = checked.withColumn("person_key", F.when(usable, person_key(F.col("id_no"), key)))
-        # A day's stays look up their persons; a large batch joins the registry whole.
-        named = rows_named(persons, keyed, ["person_key"]) if look_up else persons
-        return discharges.check_enrolment(keyed, named)
+        return discharges.check_enrolment(keyed, persons)
 
     batch = land_and_check(
         spark,
