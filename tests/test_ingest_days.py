@@ -19,7 +19,6 @@ from conftest import id_number
 from pyspark.sql import functions as F
 
 from jobs import config, lake
-from jobs.ingest import batch as ingest_batch
 from jobs.ingest import run as ingest
 
 KEY = "test-only-key"
@@ -207,9 +206,6 @@ def days(spark, tmp_path_factory):
 
     at_once = settings(tmp_path_factory.mktemp("at-once"))
     land_first_days(at_once.landing)
-    # The days looked their keys up in silver (a day's files); at once, silver's keys
-    # are joined whole, as for a batch over LOOKUP_BATCH_BYTES: both end alike.
-    mp.setattr(ingest_batch, "LOOKUP_BATCH_BYTES", 0)
     out["at_once_run"] = ingest.run(spark, at_once, "2024-03-06")
     out["at_once"] = snapshot(spark, at_once)
     yield out

@@ -135,11 +135,9 @@ def _landed(size: int) -> LandedFile:
 
 
 def test_a_days_batch_reads_only_the_rows_it_names_of_a_large_table(spark, monkeypatch):
-    from jobs.ingest import batch as ingest_batch
-
-    monkeypatch.setattr(ingest_batch, "LOOKUP_BATCH_BYTES", 100)
-    assert ingest_batch.looks_up([_landed(60), _landed(40)])  # 100 bytes: a day's batch
-    assert not ingest_batch.looks_up([_landed(60), _landed(41)])  # more: the table whole
+    monkeypatch.setattr(versions, "LOOKUP_BATCH_BYTES", 100)
+    assert versions.looks_up([_landed(60), _landed(40)])  # 100 bytes: a day's batch
+    assert not versions.looks_up([_landed(60), _landed(41)])  # more: the table whole
     table = spark.createDataFrame(
         [("P1", "2020-01-01"), ("P2", "2021-01-01"), ("P3", "2022-01-01"), ("P3", "2023-01-01")],
         "person_key string, enrol_start string",
@@ -147,7 +145,7 @@ def test_a_days_batch_reads_only_the_rows_it_names_of_a_large_table(spark, monke
     named = spark.createDataFrame(
         [("P3", 1), ("P3", 2), (None, 3), ("P9", 4), ("P2", 5)], "person_key string, line int"
     )
-    got = ingest_batch.rows_named(table, named, ["person_key"])
+    got = versions.rows_named(table, named, ["person_key"])
     assert sorted(got.columns) == ["enrol_start", "person_key"]  # the table's columns only
     assert sorted(tuple(r) for r in got.collect()) == [
         ("P2", "2021-01-01"),

@@ -23,8 +23,8 @@ import demo_home as demo
 import pytest
 
 from jobs import lake
-from jobs.ingest import batch as ingest_batch
 from jobs.ingest import run as ingest
+from jobs.ingest import versions as ingest_versions
 from jobs.ingest.feeds import SILVER_TABLES
 from jobs.tools.bench.increments import DEFAULT_DAYS, land_until
 
@@ -101,7 +101,7 @@ def increments(spark, demo_home, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         # The days above looked their keys up in silver (a day's files); the rest joins
         # silver's keys whole, as a batch over LOOKUP_BATCH_BYTES does: both end alike.
-        mp.setattr(ingest_batch, "LOOKUP_BATCH_BYTES", 0)
+        mp.setattr(ingest_versions, "LOOKUP_BATCH_BYTES", 0)
         out["after_kill"] = ingest.run(spark, cfg)
     before = versions(spark, cfg)
     out["reruns"].append((ingest.run(spark, cfg), before, versions(spark, cfg)))

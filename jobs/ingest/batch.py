@@ -38,33 +38,6 @@ def release_held() -> None:
     _held.frames = []
 
 
-# A batch whose files hold at most this many bytes (a day's files of any source of the
-# city hold a few megabytes) looks the keys it names up in silver (the stale-version
-# check: jobs/ingest/versions.py) instead of joining silver's keys whole. A join that
-# keeps every row of the batch (a left join) cannot broadcast the table on its right:
-# Spark shuffles and sorts all of that table's rows, every day, for the few the batch
-# names. Only on a staged batch (Parquet, read twice for nothing): the settlement lists'
-# unstaged parse, read twice to look its persons up in the registry, cost a small city's
-# full load about 20 s of planning whatever its size (docs/scaling.md, 2026-12-08).
-LOOKUP_BATCH_BYTES = 64 * 2**20
-
-
-def looks_up(files: Sequence[LandedFile]) -> bool:
-    """Whether a batch of these files is small enough to look its keys up (see above)."""
-    return sum(f.size for f in files) <= LOOKUP_BATCH_BYTES
-
-
-def rows_named(table: DataFrame, batch: DataFrame, keys: Sequence[str]) -> DataFrame:
-    """The rows of ``table`` whose ``keys`` occur in ``batch``, a batch that :func:`looks_up`.
-
-    The batch's distinct keys are broadcast into a scan of ``table``, which is read but
-    never shuffled; the few rows found make the caller's join with the batch a small one.
-    The batch is read twice (its keys, then the join): let it be a staged one.
-    """
-    wanted = batch.select(*keys).dropna().distinct()
-    return table.join(F.broadcast(wanted), list(keys), "left_semi")
-
-
 class LedgerMismatchError(RuntimeError):
     """A file's counts do not add up: a record would be lost, so nothing is recorded."""
 

@@ -26,18 +26,15 @@ from pyspark.sql import functions as F
 from jobs import lake, quality
 from jobs.config import Config
 from jobs.ingest import steps
-from jobs.ingest.batch import (
-    Checked,
-    FileCounts,
-    counts_by_file,
-    looks_up,
-    rank_repeated,
-    rows_named,
-    stage,
-)
+from jobs.ingest.batch import Checked, FileCounts, counts_by_file, rank_repeated, stage
 from jobs.ingest.landing import LandedFile
 
 VERSION = "source_version"
+# A batch whose files hold at most this many bytes (a day's files of any source of the
+# city hold a few megabytes) looks its keys up in silver instead of joining all of
+# silver's keys: a left join cannot broadcast its right side, so Spark would shuffle and
+# sort every key of silver, every day, for the few the day names (docs/scaling.md).
+LOOKUP_BATCH_BYTES = 64 * 2**20
 
 
 def version(files: list[LandedFile], submitted: str | None = None) -> Column:
@@ -98,7 +95,7 @@ def promote(
             F.col(VERSION).alias("_held"),
             *[F.col(c).alias(h) for c, h in zip(partition_by, held_in, strict=True)],
         )
-        if looks_up(files):  # a day's winners look up their keys; a large batch joins all
+        if looks_up(files):  # a large batch (a first load, a backfill) joins them all
             held = rows_named(held, winners, merge_key)
         winners = winners.join(held, list(merge_key), "left")
         if partition_by:  # the join is read twice: for the partitions and for the MERGE
@@ -135,6 +132,21 @@ def promote(
         )
         for f in files
     ]
+
+
+def looks_up(files: Sequence[LandedFile]) -> bool:
+    """Whether a batch of these files is small enough to look its keys up in silver."""
+    return sum(f.size for f in files) <= LOOKUP_BATCH_BYTES
+
+
+def rows_named(table: DataFrame, batch: DataFrame, keys: Sequence[str]) -> DataFrame:
+    """The rows of ``table`` whose ``keys`` occur in ``batch`` (a small, staged one).
+
+    The batch's distinct keys are broadcast into a scan of ``table``, which is read but
+    never shuffled; the few rows found make the caller's join with the batch a small one.
+    """
+    wanted = batch.select(*keys).dropna().distinct()
+    return table.join(F.broadcast(wanted), list(keys), "left_semi")
 
 
 def _partitions(
